@@ -1,0 +1,256 @@
+"""Where a request goes, and who that is to the audited app.
+
+``registrable_domain`` always uses the Public Suffix List bundled with tldextract (never a
+download, never "the last two labels", so ``.com.cn`` and ``.gov.cn`` work).
+``DestinationClassifier.classify`` is on the per-request hot path: answers are cached
+per (host, name).
+
+Relations, decided in this order:
+
+- ``first-party``: the host is under one of the app's first-party domains, or no SDK rule
+  matches and the domain's owner is in the app operator's group;
+- ``os-service``: an SDK rule of category ``os-vendor-service`` (vendor push, OS services);
+- ``same-group-sdk``: an SDK run by a company in the app operator's group;
+- ``third-party``: any other SDK, or a domain owned by another known company;
+- ``cloud-tenant``: shared infrastructure (cloud storage, CDN, serverless) and no SDK rule;
+- ``unknown``: none of the above.
+
+``party`` (kept for existing JSON consumers) is "first-party" only for ``first-party``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tldextract
+
+from consentscope.tracker_db import SdkMatch, TrackerDB, ip_literal, normalize_host
+from consentscope.tracker_db._httpdns import names_from_httpdns
+
+__all__ = [
+    "FIRST_PARTY",
+    "RELATIONS",
+    "THIRD_PARTY",
+    "Destination",
+    "DestinationClassifier",
+    "registrable_domain",
+]
+
+FIRST_PARTY = "first-party"
+THIRD_PARTY = "third-party"
+
+#: Fine-grained relation of a destination to the app (JSON key ``relation``).
+RELATIONS = (
+    "first-party",
+    "same-group-sdk",
+    "third-party",
+    "cloud-tenant",
+    "os-service",
+    "unknown",
+)
+
+#: Size of the per-classifier cache; a session rarely talks to more distinct hosts.
+CLASSIFY_CACHE_SIZE = 8192
+
+#: IP → name memory of one session (DNS, SNI, HTTPDNS answers); bounded against floods.
+MAX_IP_NAMES = 65536
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> tldextract.TLDExtract:
+    """The tldextract extractor on its bundled snapshot: no network, no cache dir."""
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """The registrable domain (eTLD+1) of a host; IPs and bare names return themselves."""
+    h = normalize_host(host)
+    if not h or ip_literal(h) is not None:
+        return h
+    ext = _extractor()(h)
+    if not ext.suffix or not ext.domain:
+        return h
+    return f"{ext.domain}.{ext.suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A classified destination; the JSON ``party`` key stays first-/third-party.
+
+    ``name`` is the name the answer is based on when ``host`` is an IP (from SNI, DNS or
+    HTTPDNS answers of the same session); ``rule`` and ``source`` say which tracker_db
+    row decided it.
+    """
+
+    host: str
+    registrable_domain: str
+    party: str
+    relation: str | None
+    sdk: str | None
+    vendor: str | None
+    group: str | None
+    category: str | None
+    country: str | None
+    rule: str | None = None
+    source: str | None = None
+    name: str | None = None
+
+
+class DestinationClassifier:
+    """Classifies the destinations of one app's session.
+
+    ``operator_group`` overrides the group found from ``app_package`` (apps table) or
+    from the owners of ``first_party_domains``.
+    """
+
+    def __init__(
+        self,
+        first_party_domains: Iterable[str] = (),
+        app_package: str | None = None,
+        db: TrackerDB | None = None,
+        *,
+        operator_group: str | None = None,
+    ) -> None:
+        self.db = db if db is not None else TrackerDB.default()
+        self.app_package = app_package
+        self.app = self.db.app(app_package)
+        entries = [normalize_host(d) for d in first_party_domains]
+        if self.app is not None:
+            entries.extend(self.app.first_party_domains)
+        entries = [e for e in entries if e]
+        # An entry on shared infrastructure names only its own subtree, not the cloud.
+        self._fp_subtrees = frozenset(e for e in entries if self.db.infrastructure(e))
+        self._fp_domains = frozenset(
+            registrable_domain(e) for e in entries if e not in self._fp_subtrees
+        )
+        self.operator_group = operator_group or self._find_group(entries)
+        self._ip_names: dict[str, str] = {}
+        self._cached = lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._classify_name)
+
+    @property
+    def first_party(self) -> frozenset[str]:
+        """The registrable domains counted as first-party."""
+        return self._fp_domains
+
+    def _find_group(self, entries: list[str]) -> str | None:
+        if self.app is not None:
+            return self.app.group
+        groups = {o.group for e in entries if (o := self.db.owner(e)) is not None}
+        return groups.pop() if len(groups) == 1 else None
+
+    def is_first_party(self, host: str) -> bool:
+        h = normalize_host(host)
+        if registrable_domain(h) in self._fp_domains:
+            return True
+        return any(h == s or h.endswith("." + s) for s in self._fp_subtrees)
+
+    # -- naming IPs ------------------------------------------------------------------
+
+    def observe_dns(self, name: str, addresses: Iterable[str]) -> None:
+        """Remember DNS answers (or SNI) of this session: later IP hosts get this name."""
+        n = normalize_host(name)
+        if not n or ip_literal(n) is not None:
+            return
+        for a in addresses:
+            ip = ip_literal(normalize_host(a))
+            if ip is not None and (len(self._ip_names) < MAX_IP_NAMES or str(ip) in self._ip_names):
+                self._ip_names[str(ip)] = n
+
+    def observe_httpdns(self, path: str, body: bytes | str) -> int:
+        """Learn names from an HTTPDNS response; returns how many (name, ip) pairs."""
+        pairs = names_from_httpdns(path, body)
+        for name, ip in pairs:
+            self.observe_dns(name, (ip,))
+        return len(pairs)
+
+    def name_of(self, ip: str) -> str | None:
+        addr = ip_literal(normalize_host(ip))
+        return self._ip_names.get(str(addr)) if addr is not None else None
+
+    # -- classification --------------------------------------------------------------
+
+    def classify(
+        self,
+        host: str,
+        path: str | None = None,
+        ip: str | None = None,
+        sni: str | None = None,
+    ) -> Destination:
+        """Classify one request's destination; host answers are cached."""
+        h = normalize_host(host) if host else ""
+        if not h and ip:
+            h = normalize_host(ip)
+        name = None
+        if ip_literal(h) is not None:
+            s = normalize_host(sni) if sni else ""
+            name = s if s and ip_literal(s) is None else self.name_of(h)
+        d = self._cached(h, name)
+        if d.sdk is not None:
+            return d
+        if path:
+            m = self.db.lookup_path(path)
+            if m is not None:
+                return self._with_sdk(h, d.registrable_domain, m, name, by_host=False)
+        if ip and d.relation == "unknown":
+            m = self.db.lookup_ip(ip)
+            if m is not None:
+                return self._with_sdk(h, d.registrable_domain, m, name, by_host=False)
+        return d
+
+    def _classify_name(self, h: str, name: str | None) -> Destination:
+        key = name or h
+        reg = registrable_domain(key)
+        m = self.db.lookup(key) if name is None else self.db.lookup(name) or self.db.lookup(h)
+        if m is not None:
+            return self._with_sdk(h, reg, m, name, by_host=m.rule.split(":", 1)[0] != "cidr")
+        if ip_literal(key) is None:
+            owner = self.db.owner(key)
+            if self.is_first_party(key):
+                if owner is None:
+                    return Destination(h, reg, FIRST_PARTY, "first-party", *_NONE5, name=name)
+                return Destination(
+                    h, reg, FIRST_PARTY, "first-party", None, owner.company, owner.group,
+                    None, owner.country, f"owner:{owner.domain}", owner.source, name,
+                )
+            infra = self.db.infrastructure(key)
+            if infra is not None:
+                return Destination(
+                    h, reg, THIRD_PARTY, "cloud-tenant", None, infra.provider, infra.group,
+                    None, infra.country, f"infrastructure:{infra.pattern}", infra.source, name,
+                )
+            if owner is not None:
+                relation = "first-party" if owner.group == self.operator_group else "third-party"
+                return Destination(
+                    h, reg, FIRST_PARTY if relation == "first-party" else THIRD_PARTY,
+                    relation, None, owner.company, owner.group, None, owner.country,
+                    f"owner:{owner.domain}", owner.source, name,
+                )
+        return Destination(h, reg, THIRD_PARTY, "unknown", *_NONE5, name=name)
+
+    def _with_sdk(
+        self, h: str, reg: str, m: SdkMatch, name: str | None, *, by_host: bool
+    ) -> Destination:
+        """Relation for an SDK match.
+
+        A host rule names the SDK's own endpoint, even on the operator's domain (GDT on
+        qq.com for a Tencent app is ``same-group-sdk``). A path or IP rule on a
+        first-party host means the operator runs that SDK's backend itself: first-party.
+        """
+        if not by_host and self.is_first_party(name or h):
+            party, relation = FIRST_PARTY, "first-party"
+        elif m.category == "os-vendor-service":
+            party, relation = THIRD_PARTY, "os-service"
+        elif self.operator_group is not None and m.group == self.operator_group:
+            party, relation = THIRD_PARTY, "same-group-sdk"
+        else:
+            party, relation = THIRD_PARTY, "third-party"
+        return Destination(
+            h, reg, party, relation, m.sdk, m.vendor, m.group, m.category, m.country,
+            m.rule, m.source, name,
+        )
+
+
+_NONE5 = (None, None, None, None, None)

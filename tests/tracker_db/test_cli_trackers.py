@@ -1,0 +1,115 @@
+"""``consentscope trackers …`` through a parser built the way the main CLI builds it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from consentscope.cli_trackers import LOOKUP_JSON_KEYS, add_trackers_parser, split_target
+from consentscope.tracker_db import TrackerDB
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSENTSCOPE_DATA_DIR", str(tmp_path / "data"))
+    TrackerDB.reset_default()
+    yield
+    TrackerDB.reset_default()
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    p = argparse.ArgumentParser(prog="consentscope")
+    sub = p.add_subparsers(dest="command")
+    add_trackers_parser(sub)
+    args = p.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("ulogs.umeng.com", ("ulogs.umeng.com", None)),
+        ("https://mi.gdt.qq.com/gdt_mview.fcg?x=1", ("mi.gdt.qq.com", "/gdt_mview.fcg?x=1")),
+        ("sa.example.com/sa?project=p", ("sa.example.com", "/sa?project=p")),
+        ("HTTP://Host.Example:8443/", ("host.example", "/")),
+    ],
+)
+def test_split_target(target: str, expected: tuple[str, str | None]) -> None:
+    assert split_target(target) == expected
+
+
+def test_lookup_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["trackers", "lookup", "https://mi.gdt.qq.com/x", "--app-package", "com.tencent.mm",
+         "--json"], capsys,
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert tuple(doc) == LOOKUP_JSON_KEYS
+    assert set(doc) == {"host", "sdk", "vendor", "group", "category", "country", "relation",
+                        "party", "rule", "source"}
+    assert (doc["sdk"], doc["relation"], doc["party"], doc["rule"]) == (
+        "Tencent GDT / YLH Ads", "same-group-sdk", "third-party", "suffix:gdt.qq.com"
+    )
+
+
+def test_lookup_text_and_path_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["trackers", "lookup", "sa.example.com/sa?project=prod",
+                        "--first-party", "example.com"], capsys)
+    assert code == 0
+    assert "sdk       Sensors Analytics" in out
+    assert "relation  first-party" in out
+
+
+def test_lookup_unknown_prints_dashes(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "lookup", "nothing.example"], capsys)
+    assert "sdk       -" in out and "relation  unknown" in out
+
+
+def test_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "list", "--category", "push", "--country", "cn"], capsys)
+    lines = out.splitlines()
+    assert any(line.startswith("Getui Push\t") for line in lines)
+    assert all("\tpush\tCN\t" in line for line in lines)
+
+
+def test_list_source(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "list", "--source"], capsys)
+    line = next(x for x in out.splitlines() if x.startswith("suffix:umeng.com\t"))
+    assert "consentscope (MIT)" in line and "https://" in line
+
+
+def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "stats"], capsys)
+    lines = out.splitlines()
+    sdks = next(int(x.split()[1]) for x in lines if x.startswith("sdks "))
+    chinese = next(int(x.split()[2]) for x in lines if x.startswith("  chinese"))
+    assert sdks >= 300 and chinese >= 150
+
+
+def test_import_and_list_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = {"categories": {"Advertising": [{"Ex": {"https://ex.example/": ["ex-tracker.example"]}}]}}
+    f = tmp_path / "services.json"
+    f.write_text(json.dumps(doc))
+    code, out, _ = run(["trackers", "import", str(f), "--format", "disconnect"], capsys)
+    assert code == 0 and "imported 1 rules" in out
+    _, out, _ = run(["trackers", "list", "--source"], capsys)
+    assert any(x.startswith("suffix:ex-tracker.example\tEx\tdisconnect (CC-BY-NC-SA-4.0)")
+               for x in out.splitlines())
+    _, out, _ = run(["trackers", "lookup", "a.ex-tracker.example", "--json"], capsys)
+    assert json.loads(out)["sdk"] == "Ex"
+
+
+def test_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["trackers", "import", str(tmp_path / "missing.json"),
+                        "--format", "exodus"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    code, _, err = run(["trackers", "import", str(bad), "--format", "exodus"], capsys)
+    assert code == 2 and "bad.json: not JSON" in err and "Traceback" not in err
