@@ -1,0 +1,207 @@
+"""Background database writer for live sessions.
+
+Storage never runs on mitmproxy's event loop. Batches are written every ``FLUSH_SECONDS``;
+a failed batch is retried ``RETRIES`` times, then appended to a spill file (owner-only
+JSON lines) so no finding is lost; once the database works again, the spill is moved
+into it. The writer also polls for timeline events that `consentscope mark` adds from
+another process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consentscope.storage import (
+    StorageError,
+    add_event,
+    ensure_session,
+    events_since,
+    open_engine,
+    read_spill,
+    spill_path_for,
+    write_batch,
+)
+
+log = logging.getLogger("consentscope")
+
+FLUSH_SECONDS = 0.25
+POLL_SECONDS = 0.5
+RETRIES = 3
+BACKOFF = (0.05, 0.2, 0.5)
+
+
+@dataclass(slots=True)
+class Batch:
+    session_id: str
+    findings: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    requests: int = 0
+    span: tuple[float, float] | None = None
+    anomalies: dict[str, int] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not (self.findings or self.events or self.requests or self.anomalies)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"session_id": self.session_id, "findings": self.findings, "events": self.events,
+             "requests": self.requests, "span": self.span, "anomalies": self.anomalies},
+            ensure_ascii=False,
+        )
+
+
+class BackgroundWriter:
+    def __init__(
+        self,
+        url: str,
+        session_id: str,
+        *,
+        label: str = "",
+        app_package: str = "",
+        spill_path: str | None = None,
+        on_remote_event: Callable[[float, str, str], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.spill_path = spill_path or spill_path_for(url)
+        self.on_remote_event = on_remote_event
+        self._q: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._stop = threading.Event()
+        self.failures = 0
+        self.spilled = 0
+        self.written = 0
+        self._engine = open_engine(url, fresh_connections=True)
+        self.session_id = session_id
+        self._new_session(session_id, label, app_package)
+        self._last_event_id = 0
+        self._thread = threading.Thread(target=self._run, name="consentscope-writer", daemon=True)
+        self._thread.start()
+
+    def _new_session(self, session_id: str, label: str, app_package: str) -> None:
+        ensure_session(self._engine, session_id, label, app_package, sources=["live"])
+        # events already stored (e.g. a restarted proxy) are not replayed into the timeline
+        seen = events_since(self._engine, session_id, 0)
+        self._last_event_id = seen[-1][0] if seen else 0
+
+    # -- called from the worker thread ------------------------------------------------
+
+    def put_findings(self, session_id: str, rows: list[dict]) -> None:
+        self._q.put(("findings", (session_id, rows)))
+
+    def put_event(self, session_id: str, t: float, event: str, detail: str, source: str) -> None:
+        self._q.put(("event", (session_id, {"time": t, "event": event, "detail": detail, "source": source})))
+
+    def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
+        self._q.put(("request", (session_id, t, anomalies)))
+
+    def switch_session(self, session_id: str, label: str, app_package: str) -> None:
+        self._q.put(("session", (session_id, label, app_package)))
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_poll = 0.0
+        while True:
+            deadline = time.monotonic() + FLUSH_SECONDS
+            batches: dict[str, Batch] = {}
+            switches = []
+            while time.monotonic() < deadline:
+                try:
+                    kind, payload = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                self._collect(batches, switches, kind, payload)
+            for s in switches:
+                self._safely(lambda s=s: self._new_session(*s))
+                self.session_id = s[0]
+            for b in batches.values():
+                if not b.empty():
+                    self._write(b)
+            if self.spilled and os.path.exists(self.spill_path):
+                self._recover_spill()
+            if self.on_remote_event is not None and time.monotonic() - last_poll > POLL_SECONDS:
+                last_poll = time.monotonic()
+                self._poll_events()
+            if self._stop.is_set() and self._q.empty():
+                return
+
+    def _collect(self, batches: dict[str, Batch], switches: list, kind: str, payload: object) -> None:
+        if kind == "session":
+            switches.append(payload)
+            return
+        sid = payload[0]  # type: ignore[index]
+        b = batches.setdefault(sid, Batch(sid))
+        if kind == "findings":
+            b.findings.extend(payload[1])  # type: ignore[index]
+        elif kind == "event":
+            b.events.append(payload[1])  # type: ignore[index]
+        elif kind == "request":
+            _, t, anomalies = payload  # type: ignore[misc]
+            b.requests += 1
+            b.span = (t, t) if b.span is None else (min(b.span[0], t), max(b.span[1], t))
+            for a in anomalies:
+                b.anomalies[a] = b.anomalies.get(a, 0) + 1
+
+    def _write(self, b: Batch) -> None:
+        for attempt in range(RETRIES + 1):
+            try:
+                write_batch(self._engine, b.session_id, b.findings, b.events, b.requests, b.span, b.anomalies)
+                self.written += len(b.findings)
+                return
+            except Exception as e:
+                if attempt < RETRIES:
+                    time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                    continue
+                self.failures += 1
+                log.warning(f"consentscope: database write failed ({e.__class__.__name__}); "
+                            f"spilling {len(b.findings)} findings to {self.spill_path}")
+                self._spill(b)
+
+    def _spill(self, b: Batch) -> None:
+        fd = os.open(self.spill_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(b.to_json() + "\n")
+        self.spilled += len(b.findings) or 1
+
+    def _recover_spill(self) -> None:
+        lines = read_spill(self.spill_path)
+        try:
+            for d in lines:
+                span = tuple(d["span"]) if d.get("span") else None
+                write_batch(self._engine, d["session_id"], d["findings"], d["events"], d["requests"],
+                            span, d.get("anomalies") or {})  # type: ignore[arg-type]
+        except Exception:
+            return
+        os.unlink(self.spill_path)
+        log.info(f"consentscope: database is back; {len(lines)} spilled batches stored")
+        self.spilled = 0
+
+    def _poll_events(self) -> None:
+        try:
+            rows = events_since(self._engine, self.session_id, self._last_event_id)
+        except Exception:
+            return
+        for row_id, t, event, detail, source in rows:
+            self._last_event_id = row_id
+            if source == "cli" and self.on_remote_event is not None:
+                self.on_remote_event(t, event, detail)
+
+    def _safely(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except (StorageError, Exception) as e:
+            self.failures += 1
+            log.warning(f"consentscope: database error: {e}")
+
+
+__all__ = ["BackgroundWriter", "add_event"]

@@ -1,0 +1,5 @@
+import sys
+
+from consentscope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,442 @@
+"""Command line: a thin shell over the pipeline.
+
+Bad input ends as one line naming the file and the place, and a non-zero exit; never a
+traceback. Findings already made are written before a broken capture ends the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from consentscope import __version__
+from consentscope.files import write_private
+
+EXIT_OK = 0
+EXIT_INPUT = 2  # bad profile, broken capture, bad option
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def parse_time(value: str, option: str) -> float:
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: expected an ISO 8601 time such as 2026-03-02T10:00:30Z, got {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def compile_regex(value: str | None, option: str) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as e:
+        raise UserError(f"{option}: invalid regular expression {value!r}: {e}") from None
+
+
+def _load_profile(path: str):  # type: ignore[no-untyped-def]
+    from consentscope.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(path)
+    except ProfileError as e:
+        raise UserError(str(e)) from None
+    for w in profile.warnings:
+        print(f"consentscope: warning: {w}", file=sys.stderr)
+    return profile
+
+
+def _session_ids(paths: Sequence[str]) -> list[str]:
+    ids: list[str] = []
+    for p in paths:
+        base = os.path.basename(p)
+        stem = base.split(".")[0] or base
+        sid, n = stem, 2
+        while sid in ids:
+            sid, n = f"{stem}-{n}", n + 1
+        ids.append(sid)
+    return ids
+
+
+class Progress:
+    """A single status line on a terminal for long replays; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last = 0.0
+
+    def update(self, name: str, requests: int, findings: int, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if force or now - self.last > 0.2:
+            self.last = now
+            sys.stderr.write(f"\r{name}: {requests} requests, {findings} findings\x1b[K")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- replay
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from consentscope.console import finding_line
+    from consentscope.detectors import Scanner
+    from consentscope.pipeline import Audit, ConsentMarkers
+    from consentscope.readers import CaptureError
+    from consentscope.readers.capture import read_capture
+    from consentscope.reports.html_report import render_html
+    from consentscope.reports.json_report import render_json
+
+    profile = _load_profile(args.profile)
+    markers = ConsentMarkers(
+        consent_at=parse_time(args.consent_at, "--consent-at") if args.consent_at else None,
+        consent=compile_regex(args.consent_marker, "--consent-marker"),
+        refusal=compile_regex(args.refusal_marker, "--refusal-marker"),
+    )
+    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth)
+    progress = Progress(sys.stderr.isatty() and not args.quiet)
+    results = []
+    status = EXIT_OK
+    all_records = []
+    for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
+        audit = Audit(sid, profile, scanner, label=os.path.basename(path), sources=[path], markers=markers)
+        records: list = []
+        audit.record_sink = records if args.db else None
+        found = 0
+        try:
+            for item in read_capture(path):
+                found += len(audit.feed(item))
+                progress.update(os.path.basename(path), audit.requests, found)
+        except CaptureError as e:
+            status = EXIT_INPUT
+            audit.errors.append(str(e))
+            progress.done()
+            print(f"consentscope: error: {e}", file=sys.stderr)
+        except OSError as e:
+            status = EXIT_INPUT
+            audit.errors.append(f"{path}: {e.strerror or e}")
+            progress.done()
+            print(f"consentscope: error: {path}: {e.strerror or e}", file=sys.stderr)
+        progress.done()
+        results.append(audit.finish())
+        all_records.append(records)
+
+    if not args.quiet:
+        for r in results:
+            for f in r.findings:
+                print(finding_line(f))
+            print(
+                f"{r.id}: {r.requests} requests, {len(r.findings)} findings "
+                f"({sum(f.phase == 'before-consent' for f in r.findings)} before consent)"
+                + ("" if r.events else "; no consent event recorded (use --consent-marker or --consent-at)")
+            )
+    if args.db:
+        from consentscope.storage import StorageError, open_engine, save_session
+
+        try:
+            engine = open_engine(args.db)
+            for r, recs in zip(results, all_records, strict=True):
+                save_session(engine, r, recs)
+        except StorageError as e:
+            print(f"consentscope: error: database: {e}", file=sys.stderr)
+            status = EXIT_INPUT
+    if args.json:
+        write_private(args.json, render_json(results))
+    if args.html:
+        title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
+        write_private(args.html, render_html(results, title=title))
+    return status
+
+
+# ----------------------------------------------------------------------------- profile
+
+
+def cmd_profile_init(args: argparse.Namespace) -> int:
+    from consentscope.profile import TEMPLATE
+
+    if args.file in (None, "-"):
+        sys.stdout.write(TEMPLATE)
+        return EXIT_OK
+    if os.path.exists(args.file) and not args.force:
+        raise UserError(f"{args.file}: exists; pass --force to overwrite")
+    write_private(args.file, TEMPLATE)
+    print(f"wrote {args.file}: edit it with the test device's real values")
+    return EXIT_OK
+
+
+def cmd_profile_check(args: argparse.Namespace) -> int:
+    profile = _load_profile(args.file)
+    from consentscope.detectors import Scanner
+
+    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth)
+    types = ", ".join(profile.data_types) or "none"
+    print(f"{args.file}: ok: {len(profile.identifiers)} values ({types})")
+    if profile.location:
+        loc = profile.location
+        print(f"  location {loc.latitude}, {loc.longitude} ±{loc.precision_m:g} m")
+    print(f"  {len(profile.installed_apps)} installed apps, {len(profile.contacts)} contacts")
+    print(f"  app: {profile.app.package or '-'} ({profile.app.app_type or 'no app type'})")
+    print(f"  {len(scanner.needles)} encoded forms at chain depth {args.depth}")
+    return EXIT_OK
+
+
+def cmd_profile_types(_args: argparse.Namespace) -> int:
+    from consentscope.appdata import app_types
+
+    for t in app_types().values():
+        need = "no personal information needed" if t.none_required else ", ".join(t.necessary_pi)
+        print(f"{t.seq:2d}  {t.id:28s} {t.name_en} ({t.name_zh}): {need}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- database
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from consentscope.pipeline import iso_time
+    from consentscope.storage import StorageError, finding_counts, list_sessions, open_engine
+
+    try:
+        engine = open_engine(args.db)
+        rows = list_sessions(engine)
+        counts = finding_counts(engine)
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    if not rows:
+        print("no sessions")
+    for r in rows:
+        started = iso_time(r.started) if r.started is not None else "-"
+        print(f"{r.id}\t{started}\t{r.requests} requests\t{counts.get(r.id, 0)} findings\t{r.label}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from consentscope.console import finding_line
+    from consentscope.reports.html_report import render_html
+    from consentscope.reports.json_report import render_json
+    from consentscope.storage import StorageError, list_sessions, load_session, open_engine
+
+    try:
+        engine = open_engine(args.db)
+        rows = list_sessions(engine)
+        if not rows:
+            raise UserError(f"{args.db}: no sessions stored")
+        if args.session in (None, "latest"):
+            ids = [rows[-1].id]
+        elif args.session == "all":
+            ids = [r.id for r in rows]
+        else:
+            if args.session not in {r.id for r in rows}:
+                raise UserError(f"{args.db}: no session {args.session!r}; `consentscope sessions` lists them")
+            ids = [args.session]
+        results = [load_session(engine, sid) for sid in ids]
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    if args.json:
+        write_private(args.json, render_json(results))
+    if args.html:
+        write_private(args.html, render_html(results))
+    if not args.json and not args.html:
+        for r in results:
+            for f in r.findings:
+                print(finding_line(f))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- live
+
+
+def addon_script_path() -> str:
+    from importlib import resources
+
+    return str(resources.files("consentscope.addons").joinpath("consentscope.py"))
+
+
+def proxy_command(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """The mitmdump argument list for `consentscope proxy` (one declaration: our flags
+    become ``--set consentscope_*`` options; everything else goes to mitmproxy as is)."""
+    argv = ["-s", addon_script_path(), "--set", f"consentscope_profile={os.path.abspath(args.profile)}"]
+    if args.db:
+        argv += ["--set", f"consentscope_db={args.db}"]
+    if args.session:
+        argv += ["--set", f"consentscope_session={args.session}"]
+    if args.consent_marker:
+        argv += ["--set", f"consentscope_consent_marker={args.consent_marker}"]
+    if args.refusal_marker:
+        argv += ["--set", f"consentscope_refusal_marker={args.refusal_marker}"]
+    for d in args.app_domain or ():
+        argv += ["--set", f"consentscope_app_domains={d}"]
+    return argv + list(extra)
+
+
+def cmd_proxy(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    _load_profile(args.profile)  # fail early with our own message
+    compile_regex(args.consent_marker, "--consent-marker")
+    compile_regex(args.refusal_marker, "--refusal-marker")
+    from mitmproxy.tools.main import mitmdump
+
+    argv = proxy_command(args, extra)
+    print("consentscope: starting mitmdump " + " ".join(argv), file=sys.stderr)
+    ret = mitmdump(argv)
+    return int(ret or 0)
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    from consentscope.consent import normalize_event
+    from consentscope.storage import StorageError, add_event, list_sessions, open_engine
+
+    try:
+        event = normalize_event(args.event)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    when = parse_time(args.at, "--at") if args.at else time.time()
+    try:
+        engine = open_engine(args.db)
+        rows = list_sessions(engine)
+        if args.session in (None, "latest"):
+            if not rows:
+                raise UserError(f"{args.db}: no session to mark; start `consentscope proxy --db {args.db}` first")
+            sid = rows[-1].id
+        else:
+            sid = args.session
+            if sid not in {r.id for r in rows}:
+                raise UserError(f"{args.db}: no session {sid!r}; `consentscope sessions` lists them")
+        add_event(engine, sid, when, event, args.detail or "", "cli")
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    print(f"{event} recorded in session {sid}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from consentscope.detectors import DEFAULT_CHAIN_DEPTH
+    from consentscope.storage import DEFAULT_DB_URL
+
+    p = argparse.ArgumentParser(
+        prog="consentscope",
+        description="Find the personal data an app sends, to whom, in what disguise, and "
+        "whether the user had consented yet.",
+    )
+    p.add_argument("--version", action="version", version=f"consentscope {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    r = sub.add_parser("replay", help="audit saved captures (mitmproxy flows, HAR, pcap, pcapng)")
+    r.add_argument("captures", nargs="+", metavar="CAPTURE")
+    r.add_argument("--profile", "-p", required=True, help="device profile (TOML)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--consent-at", metavar="TIME", help="consent time, ISO 8601 (UTC if no offset)")
+    g.add_argument(
+        "--consent-marker", metavar="REGEX", help="the first request whose URL matches is the consent moment"
+    )
+    r.add_argument("--refusal-marker", metavar="REGEX", help="the first request whose URL matches is a refusal")
+    r.add_argument("--db", default=DEFAULT_DB_URL, help=f"SQLAlchemy URL (default {DEFAULT_DB_URL}); '' to skip")
+    r.add_argument("--json", metavar="OUT", help="write findings as JSON")
+    r.add_argument("--html", metavar="OUT", help="write an HTML report")
+    r.add_argument(
+        "--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain (default %(default)s)"
+    )
+    r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
+    r.set_defaults(func=cmd_replay)
+
+    pr = sub.add_parser("profile", help="write or check a device profile")
+    psub = pr.add_subparsers(dest="profile_command", metavar="ACTION")
+    psub.required = True
+    pi = psub.add_parser("init", help="write a commented template")
+    pi.add_argument("file", nargs="?", help="where to write it (stdout if omitted)")
+    pi.add_argument("--force", action="store_true")
+    pi.set_defaults(func=cmd_profile_init)
+    pc = psub.add_parser("check", help="validate a profile")
+    pc.add_argument("file")
+    pc.add_argument("--depth", type=int, default=DEFAULT_CHAIN_DEPTH)
+    pc.set_defaults(func=cmd_profile_check)
+    pt = psub.add_parser("types", help="list the 39 app types")
+    pt.set_defaults(func=cmd_profile_types)
+
+    s = sub.add_parser("sessions", help="list stored sessions")
+    s.add_argument("--db", default=DEFAULT_DB_URL)
+    s.set_defaults(func=cmd_sessions)
+
+    rp = sub.add_parser("report", help="render a stored session")
+    rp.add_argument("--db", default=DEFAULT_DB_URL)
+    rp.add_argument("--session", default="latest", help="session id, 'latest' or 'all'")
+    rp.add_argument("--json", metavar="OUT")
+    rp.add_argument("--html", metavar="OUT")
+    rp.set_defaults(func=cmd_report)
+
+    px = sub.add_parser(
+        "proxy",
+        help="run mitmdump with the consentscope addon (other options go to mitmproxy)",
+        description="Starts mitmdump with the addon. Unrecognised options are passed to mitmproxy, "
+        "e.g. --mode wireguard, --mode transparent, --listen-port 8080, -w session.mitm.",
+    )
+    px.add_argument("--profile", "-p", required=True)
+    px.add_argument("--db", default=DEFAULT_DB_URL, help=f"SQLAlchemy URL (default {DEFAULT_DB_URL}); '' for none")
+    px.add_argument("--session", help="session id (default live-<UTC time>)")
+    px.add_argument("--consent-marker", metavar="REGEX")
+    px.add_argument("--refusal-marker", metavar="REGEX")
+    px.add_argument("--app-domain", action="append", help="extra first-party domain (repeatable)")
+    px.set_defaults(func=cmd_proxy, passthrough=True)
+
+    mk = sub.add_parser("mark", help="record a timeline event (consent, refuse, withdraw…) in a running session")
+    mk.add_argument("event", help="consent, refuse, withdraw, start, policy or note")
+    mk.add_argument("--detail", default="")
+    mk.add_argument("--at", metavar="TIME", help="when (ISO 8601); default now")
+    mk.add_argument("--db", default=DEFAULT_DB_URL)
+    mk.add_argument("--session", default="latest")
+    mk.set_defaults(func=cmd_mark)
+
+    try:
+        from consentscope.cli_trackers import add_trackers_parser
+    except ImportError:
+        pass
+    else:
+        add_trackers_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if getattr(args, "passthrough", False):
+            return int(args.func(args, extra) or 0)
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"consentscope: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("consentscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

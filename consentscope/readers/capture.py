@@ -1,0 +1,30 @@
+"""One entry for every capture format: detect by content, then hand to the right reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._base import CaptureError, CaptureItem
+
+
+def read_capture(path: str) -> Iterator[CaptureItem]:
+    """Items of a mitmproxy flow file, HAR, pcap or pcapng (optionally gzip/xz/zstd
+    compressed), in capture order; CaptureError after the last complete item on damage."""
+    from ._open import detect_format, open_maybe_compressed
+
+    fmt = detect_format(path)
+    if fmt == "mitm":
+        from .flowfile import iter_flowfile
+
+        with open_maybe_compressed(path) as fo:
+            yield from iter_flowfile(path, fo)
+    elif fmt == "har":
+        from .har import iter_har
+
+        yield from iter_har(path)
+    elif fmt in ("pcap", "pcapng"):
+        from .pcap import iter_pcap
+
+        yield from iter_pcap(path)
+    else:
+        raise CaptureError(path, f"unrecognised capture format ({fmt})", 0)

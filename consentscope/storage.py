@@ -1,0 +1,359 @@
+"""The database sink: sessions, requests, findings and timeline events (SQLAlchemy 2).
+
+Any SQLAlchemy URL works; the default is a SQLite file next to the user. The file holds
+personal data, so it is created owner-only (0600) before SQLite opens it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
+
+#: Bumped on every schema change; one migration step per version in ``_MIGRATIONS``.
+SCHEMA_VERSION = 1
+DEFAULT_DB_URL = "sqlite:///consentscope.db"
+
+
+class StorageError(Exception):
+    pass
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaInfo(Base):
+    __tablename__ = "cs_schema"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class SessionRow(Base):
+    __tablename__ = "cs_sessions"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    label: Mapped[str] = mapped_column(String(256), default="")
+    sources: Mapped[list] = mapped_column(JSON, default=list)
+    app_package: Mapped[str] = mapped_column(String(256), default="")
+    started: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created: Mapped[float] = mapped_column(Float)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    anomalies: Mapped[dict] = mapped_column(JSON, default=dict)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class RequestRow(Base):
+    __tablename__ = "cs_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    flow_id: Mapped[str] = mapped_column(String(128))
+    time: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(256))
+    party: Mapped[str] = mapped_column(String(32))
+    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class FindingRow(Base):
+    __tablename__ = "cs_findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    flow_id: Mapped[str] = mapped_column(String(128))
+    time: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(256))
+    registrable_domain: Mapped[str] = mapped_column(String(256), default="")
+    party: Mapped[str] = mapped_column(String(32))
+    relation: Mapped[str] = mapped_column(String(32), default="")
+    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data_type: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[list] = mapped_column(JSON)
+    location: Mapped[str] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class EventRow(Base):
+    __tablename__ = "cs_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    event: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(32), default="")
+
+
+def _sqlite_path(url: str) -> str | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    db = u.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return db
+
+
+def create_owner_only(path: str) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (then tighten it if ours)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+
+
+def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -> Engine:
+    """Engine with the schema created and its version checked.
+
+    ``fresh_connections`` opens a new connection per transaction (the live writer uses it
+    so a database that went away and came back is noticed, not written through a stale
+    file handle)."""
+    try:
+        path = _sqlite_path(url)
+        if path is not None:
+            create_owner_only(path)
+        kw = {"poolclass": NullPool} if fresh_connections else {}
+        engine = create_engine(url, future=True, **kw)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(engine)
+        with Session(engine) as s:
+            info = s.get(SchemaInfo, 1)
+            if info is None:
+                s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
+                s.commit()
+            elif info.version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{url}: database schema version {info.version} is newer than this "
+                    f"consentscope ({SCHEMA_VERSION}); upgrade consentscope"
+                )
+        return engine
+    except SQLAlchemyError as e:
+        raise StorageError(f"{url}: {e.__class__.__name__}: {e.args[0] if e.args else e}") from None
+    except OSError as e:
+        raise StorageError(f"{url}: {e.strerror or e}") from None
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def save_session(engine: Engine, result, records: Iterable = ()) -> None:  # type: ignore[no-untyped-def]
+    """Write one ``SessionResult`` (replacing a session of the same id)."""
+    try:
+        with Session(engine) as s, s.begin():
+            for table in (FindingRow, EventRow, RequestRow):
+                s.query(table).filter(table.session_id == result.id).delete()
+            s.query(SessionRow).filter(SessionRow.id == result.id).delete()
+            s.add(
+                SessionRow(
+                    id=result.id,
+                    label=result.label,
+                    sources=list(result.sources),
+                    app_package=result.app_package,
+                    started=result.started,
+                    ended=result.ended,
+                    created=datetime.now(UTC).timestamp(),
+                    requests=result.requests,
+                    anomalies=dict(result.anomalies),
+                    errors=list(result.errors),
+                )
+            )
+            s.flush()
+            s.add_all(
+                RequestRow(
+                    session_id=result.id, flow_id=r.flow_id, time=r.time, method=r.method,
+                    url=r.url, host=r.host, party=d.party, sdk=d.sdk,
+                )
+                for r, d in records
+            )
+            s.add_all(
+                EventRow(session_id=result.id, time=e.time, event=e.event, detail=e.detail, source=e.source)
+                for e in result.events
+            )
+            s.add_all(finding_row(f) for f in result.findings)
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot write session {result.id}: {e.__class__.__name__}: {e}") from None
+
+
+def finding_columns(f) -> dict:  # type: ignore[no-untyped-def]
+    """An AuditFinding as plain column values (also the spill-file line format)."""
+    d, x = f.destination, f.finding
+    return dict(
+        session_id=f.session, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url,
+        host=f.host, registrable_domain=d.registrable_domain or "", party=d.party,
+        relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
+        data_type=x.data_type, encoding=list(x.encoding), location=x.location, phase=f.phase,
+        evidence=x.evidence, detail=x.detail,
+    )
+
+
+def finding_row(f) -> FindingRow:  # type: ignore[no-untyped-def]
+    return FindingRow(**finding_columns(f))
+
+
+def ensure_session(engine: Engine, session_id: str, label: str = "", app_package: str = "",
+                   sources: Sequence[str] = ()) -> None:
+    """Create a live session row if it does not exist yet."""
+    with Session(engine) as s, s.begin():
+        if s.get(SessionRow, session_id) is None:
+            now = datetime.now(UTC).timestamp()
+            s.add(SessionRow(id=session_id, label=label or session_id, sources=list(sources),
+                             app_package=app_package, started=None, ended=None, created=now,
+                             requests=0, anomalies={}, errors=[]))
+
+
+def write_batch(engine: Engine, session_id: str, findings: Sequence[dict] = (), events: Sequence[dict] = (),
+                requests: int = 0, span: tuple[float, float] | None = None,
+                anomalies: dict[str, int] | None = None) -> None:  # type: ignore[type-arg]
+    """Append live results in one transaction: all of the batch or none of it."""
+    with Session(engine) as s, s.begin():
+        row = s.get(SessionRow, session_id)
+        if row is None:
+            raise StorageError(f"no session {session_id!r}")
+        s.add_all(FindingRow(**cols) for cols in findings)
+        s.add_all(EventRow(session_id=session_id, **cols) for cols in events)
+        row.requests = (row.requests or 0) + requests
+        if span is not None:
+            row.started = span[0] if row.started is None else min(row.started, span[0])
+            row.ended = span[1] if row.ended is None else max(row.ended, span[1])
+        if anomalies:
+            merged = dict(row.anomalies or {})
+            for k, v in anomalies.items():
+                merged[k] = merged.get(k, 0) + v
+            row.anomalies = merged
+
+
+def events_since(engine: Engine, session_id: str, after_id: int) -> list[tuple[int, float, str, str, str]]:
+    """Timeline events added (e.g. by `consentscope mark`) after row id ``after_id``."""
+    with Session(engine) as s:
+        q = (select(EventRow.id, EventRow.time, EventRow.event, EventRow.detail, EventRow.source)
+             .where(EventRow.session_id == session_id, EventRow.id > after_id).order_by(EventRow.id))
+        return [tuple(r) for r in s.execute(q)]  # type: ignore[misc]
+
+
+def add_event(engine: Engine, session_id: str, time: float, event_name: str, detail: str = "",
+              source: str = "cli") -> int:
+    with Session(engine) as s, s.begin():
+        row = EventRow(session_id=session_id, time=time, event=event_name, detail=detail, source=source)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def list_sessions(engine: Engine) -> Sequence[SessionRow]:
+    with Session(engine) as s:
+        rows = s.scalars(select(SessionRow).order_by(SessionRow.created, SessionRow.id)).all()
+        s.expunge_all()
+        return rows
+
+
+def finding_counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
+        q = select(FindingRow.session_id, func.count()).group_by(FindingRow.session_id)
+        return {sid: n for sid, n in s.execute(q)}
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
+
+
+def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-def]
+    """A stored session as a ``SessionResult``, for reports identical to a replay's."""
+    from collections import Counter
+
+    from consentscope.consent import TimelineEvent
+    from consentscope.destination import Destination
+    from consentscope.detectors import Finding
+    from consentscope.pipeline import AuditFinding, SessionResult
+
+    with Session(engine) as s:
+        row = s.get(SessionRow, session_id)
+        if row is None:
+            raise StorageError(f"no session {session_id!r}")
+        events = tuple(
+            TimelineEvent(e.time, e.event, e.detail, e.source)
+            for e in s.scalars(
+                select(EventRow).where(EventRow.session_id == session_id).order_by(EventRow.time, EventRow.id)
+            )
+        )
+        findings = [
+            AuditFinding(
+                session=f.session_id, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url,
+                host=f.host,
+                destination=Destination(
+                    host=f.host, registrable_domain=f.registrable_domain, party=f.party,
+                    relation=f.relation or None, sdk=f.sdk, vendor=f.vendor, group=None,
+                    category=f.category, country=None,
+                ),
+                finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail),
+                phase=f.phase,
+            )
+            for f in s.scalars(select(FindingRow).where(FindingRow.session_id == session_id))
+        ]
+        # Phases follow the complete timeline: an event marked from the laptop a moment
+        # after a request still decides that request's phase in the report.
+        from consentscope.consent import ConsentTimeline
+
+        timeline = ConsentTimeline(events)
+        findings = [replace(f, phase=timeline.phase_at(f.time)) for f in findings]
+        findings.sort(key=AuditFinding.sort_key)
+        return SessionResult(
+            id=row.id, label=row.label, sources=tuple(row.sources), app_package=row.app_package,
+            findings=findings, events=events, requests=row.requests, contacts=[],
+            anomalies=Counter(row.anomalies), errors=list(row.errors), started=row.started,
+            ended=row.ended,
+        )
+
+
+def spill_path_for(url: str) -> str:
+    """Where the live writer spills batches it could not store: beside a SQLite file,
+    else in the working directory."""
+    path = _sqlite_path(url)
+    return f"{path}.spill.jsonl" if path else os.path.abspath("consentscope-spill.jsonl")
+
+
+def read_spill(path: str) -> list[dict]:
+    """Batches spilled by the live writer (one JSON object per line; a torn last line is
+    skipped: it was never acknowledged)."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return out

@@ -1,0 +1,38 @@
+"""Sans-IO detection core: a request record and a compiled profile in, findings out.
+
+Nothing in this package touches mitmproxy, files, sockets or databases; every source
+(live addon, flow file, HAR, pcap) hands it a ``RequestRecord``.
+"""
+
+from ._decode import DecodedRequest, decode_request
+from ._expand import DEFAULT_CHAIN_DEPTH, HASHES, Identifier, Needle, base_variants, expand
+from ._finding import Finding
+from ._limits import DEFAULT_LIMITS, Limits
+from ._location import GeoPoint
+from ._record import RequestRecord
+from ._scan import CONTACTS_MIN, INSTALLED_APPS_MIN, Scanner, ScanProfile, ScanResult
+from ._sm3 import sm3
+from ._view import View
+
+__all__ = [
+    "CONTACTS_MIN",
+    "DEFAULT_CHAIN_DEPTH",
+    "DEFAULT_LIMITS",
+    "HASHES",
+    "INSTALLED_APPS_MIN",
+    "DecodedRequest",
+    "Finding",
+    "GeoPoint",
+    "Identifier",
+    "Limits",
+    "Needle",
+    "RequestRecord",
+    "ScanProfile",
+    "ScanResult",
+    "Scanner",
+    "View",
+    "base_variants",
+    "decode_request",
+    "expand",
+    "sm3",
+]

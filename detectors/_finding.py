@@ -1,0 +1,29 @@
+"""What the detectors report: a data type found at a place in a request, in a disguise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal data found in one request.
+
+    ``encoding`` is the whole disguise, outermost first: the decoding steps that uncovered
+    the text (``base64``, ``gzip``, ``json``…) followed by the transforms applied to the
+    profile value (``md5``, ``upper``…). ``location`` names the place like Zeek's
+    ``Intel::Seen$where``: ``url.query:imei``, ``header:X-Device``, ``cookie:uid``,
+    ``body.json:$.header.imei``, ``body.form:data``, ``body``.
+    """
+
+    data_type: str
+    encoding: tuple[str, ...]
+    location: str
+    evidence: str
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.data_type:
+            raise ValueError("Finding needs a data_type")
+        if not isinstance(self.encoding, tuple):
+            object.__setattr__(self, "encoding", tuple(self.encoding))

@@ -1,0 +1,53 @@
+"""Every bound the detectors enforce, in one place, with the reason for each.
+
+Captured traffic is hostile: a 10 KB gzip bomb can expand to gigabytes, a JSON document can
+nest a million levels, and base64 inside base64 can go on forever. Each limit below keeps
+one request's work bounded; callers override them through ``Limits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: How many decoding steps may be stacked (base64 → gzip → json → base64 …). Real SDKs use
+#: at most four or five; more is either an attack or noise.
+MAX_DECODE_DEPTH = 8
+
+#: Total bytes of decoded views produced for one request, summed over all views. Bounds
+#: memory and scan time per request whatever the nesting.
+MAX_DECODED_BYTES = 16 * 1024 * 1024
+
+#: Bytes one decompression may produce. Larger outputs are cut here and flagged.
+MAX_DECOMPRESSED_BYTES = 8 * 1024 * 1024
+
+#: Largest output/input ratio accepted from one decompression; beyond it the stream is a
+#: bomb, not an SDK payload (typical JSON compresses 5-20x).
+MAX_COMPRESSION_RATIO = 200
+
+#: Bytes of a request body that are scanned at all; the rest is ignored and the finding
+#: says so. Large uploads are photos and videos, not identifiers.
+MAX_BODY_SCAN_BYTES = 8 * 1024 * 1024
+
+#: Nesting depth of JSON and protobuf structures that is walked.
+MAX_STRUCTURE_DEPTH = 64
+
+#: Number of views one request may produce (a JSON array of 100k strings).
+MAX_VIEWS = 20_000
+
+#: Shortest base64 / hex blob worth trying to decode; shorter ones are ordinary tokens.
+MIN_BLOB_LEN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_decode_depth: int = MAX_DECODE_DEPTH
+    max_decoded_bytes: int = MAX_DECODED_BYTES
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO
+    max_body_scan_bytes: int = MAX_BODY_SCAN_BYTES
+    max_structure_depth: int = MAX_STRUCTURE_DEPTH
+    max_views: int = MAX_VIEWS
+    min_blob_len: int = MIN_BLOB_LEN
+
+
+DEFAULT_LIMITS = Limits()

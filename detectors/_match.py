@@ -1,0 +1,151 @@
+"""One Aho–Corasick pass over all views of a request finds every needle at once.
+
+The automaton is built over lower-cased needles and run over the lower-cased text, so
+case variants cost nothing; case-sensitive needles (base64) are confirmed against the
+original text afterwards. Needles longer than ``ANCHOR_LEN`` are entered by their first
+``ANCHOR_LEN`` characters only and confirmed on a hit: digests are random, so 16
+characters are as selective as 128 while keeping the automaton small.
+
+Text is handled as latin-1 strings: a 1:1 mapping of bytes, so offsets are byte offsets
+and a UTF-8 needle matches its UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+
+from ._expand import (
+    BOUNDARY_ALNUM,
+    BOUNDARY_HEX,
+    BOUNDARY_HEXDASH,
+    BOUNDARY_NONE,
+    BOUNDARY_TOKEN,
+    Needle,
+)
+
+ANCHOR_LEN = 16
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEXDASH = _HEX | {"-"}
+_PKG = _ALNUM | {"_", "."}
+
+#: list items (package names) end at characters that cannot continue a package name
+BOUNDARY_PACKAGE = 5
+
+
+def _in_token(ch: str, boundary: int) -> bool:
+    """Would ``ch`` next to a hit make the hit part of a longer token?"""
+    if boundary == BOUNDARY_HEX:
+        return ch in _HEX
+    if boundary == BOUNDARY_ALNUM:
+        return ch in _ALNUM
+    if boundary == BOUNDARY_HEXDASH:
+        return ch in _HEXDASH
+    if boundary == BOUNDARY_TOKEN:
+        return ch in _ALNUM or ch == "_" or ch >= "\x80"
+    if boundary == BOUNDARY_PACKAGE:
+        return ch in _PKG
+    return False
+
+
+KIND_NEEDLE = 0
+KIND_GATE = 1  # location anchors: "look closer at this view"
+KIND_ITEM = 2  # one member of a list (installed app, contact)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: int
+    index: int  # into needles, gate names or list items
+    text: str  # full text, latin-1 view of the UTF-8 bytes (original case)
+    lower: str
+    case_sensitive: bool
+    boundary: int
+    prefix16: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: Entry
+    start: int
+    end: int
+    prefix_only: bool  # a digest found as its first 16 hex characters
+
+
+def _latin1(b: bytes) -> str:
+    return b.decode("latin-1")
+
+
+def _lower(b: bytes) -> str:
+    """ASCII-only lower-casing (bytes.lower), so offsets and UTF-8 bytes stay intact."""
+    return b.lower().decode("latin-1")
+
+
+class Matcher:
+    """Multi-pattern matcher over needles, location gates and list items."""
+
+    def __init__(
+        self,
+        needles: Sequence[Needle],
+        gates: Sequence[str] = (),
+        items: Sequence[tuple[bytes, int]] = (),
+    ) -> None:
+        table: dict[str, list[Entry]] = {}
+
+        def put(entry: Entry) -> None:
+            key = entry.lower[:ANCHOR_LEN]
+            table.setdefault(key, []).append(entry)
+
+        for i, n in enumerate(needles):
+            put(
+                Entry(
+                    KIND_NEEDLE, i, _latin1(n.text), _lower(n.text), n.case_sensitive, n.boundary,
+                    n.prefix16,
+                )
+            )
+        for i, g in enumerate(gates):
+            put(Entry(KIND_GATE, i, g, g.lower(), False, BOUNDARY_NONE))
+        for i, (item, boundary) in enumerate(items):
+            put(Entry(KIND_ITEM, i, _latin1(item), _lower(item), False, boundary))
+        self.size = len(table)
+        self._automaton = ahocorasick.Automaton()
+        for key, entries in table.items():
+            self._automaton.add_word(key, tuple(entries))
+        if table:
+            self._automaton.make_automaton()
+        self._empty = not table
+
+    def find(self, text: str, lower: str) -> Iterator[Hit]:
+        """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length)."""
+        if self._empty:
+            return
+        n = len(text)
+        for end_idx, entries in self._automaton.iter(lower):
+            for e in entries:
+                start = end_idx - min(len(e.lower), ANCHOR_LEN) + 1
+                hit = _confirm(e, text, lower, start, n)
+                if hit is not None:
+                    yield hit
+
+
+def _confirm(e: Entry, text: str, lower: str, start: int, n: int) -> Hit | None:
+    end = start + len(e.text)
+    prefix_only = False
+    if len(e.text) > ANCHOR_LEN and lower[start:end] != e.lower:
+        if not e.prefix16:
+            return None
+        end = start + ANCHOR_LEN
+        prefix_only = True
+    if e.case_sensitive and text[start:end] != e.text:
+        return None
+    b = e.boundary
+    if b != BOUNDARY_NONE:
+        if start > 0 and _in_token(text[start - 1], b):
+            return None
+        if end < n and _in_token(text[end], b):
+            return None
+    return Hit(e, start, end, prefix_only)

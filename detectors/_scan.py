@@ -1,0 +1,275 @@
+"""The detector entry point: compile a profile once, then scan request after request.
+
+``Scanner.scan`` decodes a record into views, runs the one matcher pass over all of them
+(joined with NUL separators so a match never spans two views), and turns hits into
+findings. Location and list detectors ride on the same pass through gate and item
+entries of the automaton.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ._decode import decode_request
+from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
+from ._finding import Finding
+from ._limits import DEFAULT_LIMITS, Limits
+from ._location import GeoPoint, LocationGates, coordinates_in
+from ._match import (
+    BOUNDARY_PACKAGE,
+    KIND_GATE,
+    KIND_ITEM,
+    KIND_NEEDLE,
+    Matcher,
+)
+from ._record import RequestRecord
+from ._view import View
+
+#: One request carrying this many of the profile's installed packages is an app-list
+#: upload; one or two are usually the app naming itself or a share target.
+INSTALLED_APPS_MIN = 3
+#: Two of the address book's entries in one request make a contacts upload.
+CONTACTS_MIN = 2
+#: Transform steps that only re-spell text (as opposed to hashing it).
+ENCODING_STEPS = frozenset({"base64", "base64url", "hex", "urlencode", "json-escape"})
+#: Characters of context kept either side of a match in the evidence excerpt.
+EVIDENCE_CONTEXT = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProfile:
+    """What to look for. Built by the profile loader; detectors never read files."""
+
+    identifiers: tuple[Identifier, ...] = ()
+    location: GeoPoint | None = None
+    installed_apps: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    findings: tuple[Finding, ...]
+    anomalies: tuple[str, ...] = ()
+    body_scan_truncated: bool = False
+
+
+@dataclass(slots=True)
+class _ListHits:
+    members: dict[int, int] = field(default_factory=dict)  # member -> first view index
+
+
+def _printable(s: str) -> str:
+    return "".join(ch if ch.isprintable() else "·" for ch in s)
+
+
+def _excerpt(view: bytes, start: int, end: int) -> str:
+    lo = max(0, start - EVIDENCE_CONTEXT)
+    hi = min(len(view), end + EVIDENCE_CONTEXT)
+    head = "…" if lo > 0 else ""
+    tail = "…" if hi < len(view) else ""
+    return head + _printable(view[lo:hi].decode("utf-8", "replace")) + tail
+
+
+def _common_location(locations: Sequence[str]) -> str:
+    first = locations[0]
+    if all(loc == first for loc in locations):
+        return first
+    prefix = first
+    for loc in locations[1:]:
+        i = 0
+        while i < min(len(prefix), len(loc)) and prefix[i] == loc[i]:
+            i += 1
+        prefix = prefix[:i]
+    return prefix.rstrip("[.>") or first
+
+
+class Scanner:
+    """Compiled profile: expansion and automaton are built here, once."""
+
+    def __init__(
+        self,
+        profile: ScanProfile,
+        *,
+        max_chain_depth: int = DEFAULT_CHAIN_DEPTH,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.profile = profile
+        self.limits = limits
+        self.needles: list[Needle] = expand(profile.identifiers, max_chain_depth)
+        gates: list[str] = []
+        self._gate_axis: list[str] = []
+        if profile.location is not None:
+            g = LocationGates.for_point(profile.location)
+            for axis, anchors in (("lat", g.lat), ("lon", g.lon)):
+                for a in sorted(anchors):
+                    gates.append(a)
+                    self._gate_axis.append(axis)
+        items: list[tuple[bytes, int]] = []
+        self._item_owner: list[tuple[str, int]] = []  # (list name, member index)
+        for idx, pkg in enumerate(profile.installed_apps):
+            items.append((pkg.encode(), BOUNDARY_PACKAGE))
+            self._item_owner.append(("installed_apps", idx))
+        for idx, contact in enumerate(profile.contacts):
+            spellings = base_variants("phone_number", contact) if _is_phone(contact) else [(contact, ())]
+            for text, _ in spellings:
+                items.append((text.encode(), BOUNDARY_PACKAGE))
+                self._item_owner.append(("contacts", idx))
+        self._list_sizes = {"installed_apps": len(profile.installed_apps), "contacts": len(profile.contacts)}
+        self._matcher = Matcher(self.needles, gates, items)
+
+    @property
+    def automaton_size(self) -> int:
+        return self._matcher.size
+
+    def scan(self, record: RequestRecord) -> ScanResult:
+        decoded = decode_request(record, self.limits)
+        findings = self.scan_views(decoded.views)
+        if decoded.body_scan_truncated:
+            note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
+            findings = [
+                f if not f.location.startswith("body") else _with_detail(f, note) for f in findings
+            ]
+        return ScanResult(tuple(findings), decoded.anomalies, decoded.body_scan_truncated)
+
+    def scan_views(self, views: Sequence[View]) -> list[Finding]:
+        if not views:
+            return []
+        datas = [v.data for v in views]
+        joined = b"\x00".join(datas)
+        text = joined.decode("latin-1")
+        lower = joined.lower().decode("latin-1")
+        starts: list[int] = []
+        pos = 0
+        for d in datas:
+            starts.append(pos)
+            pos += len(d) + 1
+
+        needle_hits: list[tuple[int, int, int, Needle, tuple[str, ...]]] = []
+        gate_views: dict[str, set[int]] = {"lat": set(), "lon": set()}
+        lists: dict[str, _ListHits] = {}
+        for hit in self._matcher.find(text, lower):
+            vi = bisect_right(starts, hit.start) - 1
+            e = hit.entry
+            if e.kind == KIND_NEEDLE:
+                needle = self.needles[e.index]
+                chain = needle.chain
+                if hit.prefix_only:
+                    chain = ("prefix16", *chain)
+                if not needle.case_sensitive:
+                    found = text[hit.start : hit.end]
+                    expected = e.text[: hit.end - hit.start]
+                    if found != expected and found == expected.upper():
+                        chain = ("upper", *chain)
+                needle_hits.append((vi, hit.start, hit.end, needle, chain))
+            elif e.kind == KIND_GATE:
+                gate_views[self._gate_axis[e.index]].add(vi)
+            elif e.kind == KIND_ITEM:
+                name, member = self._item_owner[e.index]
+                lists.setdefault(name, _ListHits()).members.setdefault(member, vi)
+
+        findings: dict[tuple[str, str, tuple[str, ...]], Finding] = {}
+        outer_encoded: list[tuple[str, str, tuple[str, ...]]] = []
+        for vi, start, end, needle, chain in _widest(needle_hits):
+            view = views[vi]
+            encoding = (*view.chain, *chain)
+            key = (needle.data_type, view.location, encoding)
+            if key in findings:
+                continue
+            vs = starts[vi]
+            findings[key] = Finding(
+                data_type=needle.data_type,
+                encoding=encoding,
+                location=view.location,
+                evidence=_excerpt(view.data, start - vs, end - vs),
+            )
+            if chain and chain[0] in ENCODING_STEPS:
+                outer_encoded.append(key)
+        # A value found encoded in a text AND plain in that text's decoded child view is
+        # one occurrence: keep the decoded (deeper, more telling) finding.
+        for key in outer_encoded:
+            dtype, loc, enc = key
+            if any(
+                k[0] == dtype and k != key and k[1].startswith(loc) and len(k[2]) >= len(enc)
+                for k in findings
+            ):
+                del findings[key]
+        out = list(findings.values())
+        if gate_views["lat"] and gate_views["lon"] and self.profile.location is not None:
+            loc = self._location(views, gate_views["lat"] | gate_views["lon"])
+            if loc is not None:
+                out.append(loc)
+        for name, minimum in (("installed_apps", INSTALLED_APPS_MIN), ("contacts", CONTACTS_MIN)):
+            hits = lists.get(name)
+            if hits is not None and len(hits.members) >= minimum:
+                out.append(self._list_finding(name, hits, views))
+        return out
+
+    def _location(self, views: Sequence[View], candidates: set[int]) -> Finding | None:
+        assert self.profile.location is not None
+        lat = lon = None
+        for vi in sorted(candidates):
+            text = views[vi].data.decode("latin-1")
+            for c in coordinates_in(text, self.profile.location):
+                if c.axis == "lat" and lat is None:
+                    lat = (vi, c)
+                elif c.axis == "lon" and lon is None:
+                    lon = (vi, c)
+            if lat and lon:
+                break
+        if lat is None or lon is None:
+            return None
+        view = views[lat[0]]
+        scale = lat[1].scale or lon[1].scale
+        encoding = (*view.chain, scale) if scale else view.chain
+        if lat[0] == lon[0]:
+            location = view.location
+            evidence = f"lat {lat[1].text}, lon {lon[1].text}"
+        else:
+            location = view.location
+            evidence = f"lat {lat[1].text} ({view.location}), lon {lon[1].text} ({views[lon[0]].location})"
+        return Finding("location", tuple(encoding), location, evidence)
+
+    def _list_finding(self, name: str, hits: _ListHits, views: Sequence[View]) -> Finding:
+        source = self.profile.installed_apps if name == "installed_apps" else self.profile.contacts
+        members = sorted(hits.members)
+        vis = [hits.members[m] for m in members]
+        first = views[min(vis)]
+        location = _common_location([views[v].location for v in sorted(set(vis))])
+        shown = ", ".join(source[m] for m in members[:5]) + (", …" if len(members) > 5 else "")
+        return Finding(
+            data_type=name,
+            encoding=first.chain,
+            location=location,
+            evidence=f"{len(members)} of {self._list_sizes[name]}: {shown}",
+            detail=f"count={len(members)}",
+        )
+
+
+def _widest(
+    hits: list[tuple[int, int, int, Needle, tuple[str, ...]]],
+) -> list[tuple[int, int, int, Needle, tuple[str, ...]]]:
+    """Drop hits inside a wider hit of the same data type in the same view: "+8613812345678"
+    is one phone number in the +86 spelling, not also the "86" and bare spellings."""
+    ordered = sorted(hits, key=lambda h: (h[0], h[1], -(h[2] - h[1])))
+    kept: list[tuple[int, int, int, Needle, tuple[str, ...]]] = []
+    reach: dict[tuple[int, str], int] = {}
+    for h in ordered:
+        vi, _start, end, needle, _ = h
+        k = (vi, needle.data_type)
+        if reach.get(k, -1) >= end:
+            continue
+        reach[k] = max(reach.get(k, -1), end)
+        kept.append(h)
+    return kept
+
+
+def _is_phone(value: str) -> bool:
+    digits = sum(ch.isdigit() for ch in value)
+    return digits >= 7 and digits >= len(value.replace(" ", "").replace("-", "").replace("+", "")) - 1
+
+
+def _with_detail(f: Finding, note: str) -> Finding:
+    detail = f"{f.detail}; {note}" if f.detail else note
+    return Finding(f.data_type, f.encoding, f.location, f.evidence, detail)

@@ -1,0 +1,27 @@
+"""The JSON document: the contract other tools rely on.
+
+Top level ``{"version", "sessions", "findings"}``; every finding has exactly the keys
+listed in the README. ``version`` is bumped whenever a key changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from consentscope import JSON_FORMAT_VERSION
+from consentscope.pipeline import AuditFinding, SessionResult
+
+
+def build_document(sessions: Sequence[SessionResult]) -> dict:
+    findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
+    findings.sort(key=AuditFinding.sort_key)
+    return {
+        "version": JSON_FORMAT_VERSION,
+        "sessions": [s.summary() for s in sessions],
+        "findings": [f.to_json() for f in findings],
+    }
+
+
+def render_json(sessions: Sequence[SessionResult]) -> str:
+    return json.dumps(build_document(sessions), ensure_ascii=False, indent=2) + "\n"

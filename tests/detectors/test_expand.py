@@ -1,0 +1,186 @@
+"""Each disguise of a value is found, with the chain that names it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from urllib.parse import quote
+
+import pytest
+
+from consentscope.detectors import GeoPoint, Identifier, Scanner, ScanProfile, View, expand, sm3
+from consentscope.detectors._expand import base64_fragments
+from consentscope.detectors._sm3 import sm3_pure
+
+IMEI = "861234567890127"
+MAC = "a4:50:46:1f:2c:9e"
+ANDROID_ID = "9774d56d682e549c"
+OAID = "0c5a0e5c-7f2b-4a1f-9a6e-2d0f5b3c8e11"
+PHONE = "13812345678"
+EMAIL = "zhang.wei@example.com"
+NAME = "张伟"
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    ids = (
+        Identifier("imei", IMEI),
+        Identifier("mac", MAC),
+        Identifier("android_id", ANDROID_ID),
+        Identifier("oaid", OAID),
+        Identifier("phone_number", PHONE),
+        Identifier("email", EMAIL),
+        Identifier("real_name", NAME),
+    )
+    return Scanner(ScanProfile(ids))
+
+
+def found(scanner: Scanner, data: bytes | str, location: str = "body") -> set[tuple[str, tuple[str, ...]]]:
+    raw = data.encode() if isinstance(data, str) else data
+    return {(f.data_type, f.encoding) for f in scanner.scan_views([View(raw, location)])}
+
+
+def h(name: str, data: str | bytes) -> bytes:
+    raw = data.encode() if isinstance(data, str) else data
+    return sm3(raw) if name == "sm3" else hashlib.new(name, raw).digest()
+
+
+@pytest.mark.parametrize("name", ["md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sm3"])
+def test_every_digest_in_every_rendering(scanner: Scanner, name: str) -> None:
+    d = h(name, IMEI)
+    hx = d.hex()
+    assert found(scanner, f"id={hx}&x=1") == {("imei", (name,))}
+    assert found(scanner, f"id={hx.upper()}&x=1") == {("imei", ("upper", name))}
+    assert found(scanner, f"id={hx[:16]}&x=1") == {("imei", ("prefix16", name))}
+    uuid = f"{hx[:8]}-{hx[8:12]}-{hx[12:16]}-{hx[16:20]}-{hx[20:32]}"
+    assert found(scanner, f'"{uuid}"') == {("imei", ("uuid", name))}
+    assert found(scanner, f'"{base64.b64encode(d).decode()}"') == {("imei", ("base64", f"{name}-raw"))}
+
+
+def test_sm3_fallback_matches_standard_vectors() -> None:
+    assert sm3_pure(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    assert sm3_pure(b"abcd" * 16).hex() == "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+    assert sm3(b"consentscope") == sm3_pure(b"consentscope")
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"{\"a\":1,\"imei\":\""])
+def test_base64_inside_longer_base64_at_every_alignment(scanner: Scanner, prefix: bytes) -> None:
+    blob = base64.b64encode(prefix + IMEI.encode() + b'","os":"android"}')
+    assert ("imei", ("base64",)) in found(scanner, b"payload=" + blob)
+
+
+def test_base64_variants(scanner: Scanner) -> None:
+    raw = IMEI.encode()
+    assert found(scanner, base64.b64encode(raw)) == {("imei", ("base64",))}
+    assert found(scanner, base64.b64encode(raw).rstrip(b"=")) == {("imei", ("base64",))}
+    # a value whose base64 differs between the two alphabets
+    token = "~~~>>>???~~~"
+    assert b"+" in base64.b64encode(token.encode())
+    s = Scanner(ScanProfile((Identifier("token", token),)))
+    url = base64.urlsafe_b64encode(token.encode())
+    assert found(s, b"t=" + url) == {("token", ("base64url",))}
+    assert found(s, b"t=" + base64.b64encode(token.encode())) == {("token", ("base64",))}
+    assert len(base64_fragments(token.encode(), "url")) == 3
+
+
+def test_hex_urlencode_json_escape(scanner: Scanner) -> None:
+    assert found(scanner, IMEI.encode().hex()) == {("imei", ("hex",))}
+    assert found(scanner, "e=" + quote(EMAIL, safe="")) == {("email", ("urlencode",))}
+    assert found(scanner, json.dumps(NAME)) == {("real_name", ("json-escape",))}
+    assert found(scanner, quote(NAME)) == {("real_name", ("urlencode",))}
+
+
+def test_value_spellings(scanner: Scanner) -> None:
+    assert found(scanner, "m=A4:50:46:1F:2C:9E;") == {("mac", ("upper",))}
+    assert found(scanner, "m=a450461f2c9e;") == {("mac", ("nosep",))}
+    assert found(scanner, "m=A4-50-46-1F-2C-9E;") == {("mac", ("upper", "dash"))}
+    assert found(scanner, "o=0C5A0E5C7F2B4A1F9A6E2D0F5B3C8E11;") == {("oaid", ("upper", "nosep"))}
+    assert found(scanner, "tel=+8613812345678&") == {("phone_number", ("cc+86",))}
+    assert found(scanner, "tel=008613812345678&") == {("phone_number", ("cc0086",))}
+    assert found(scanner, "tel=138-1234-5678&") == {("phone_number", ("dashed",))}
+    assert found(scanner, "tel=138 1234 5678&") == {("phone_number", ("spaced",))}
+    assert found(scanner, "E=ZHANG.WEI@EXAMPLE.COM") == {("email", ("upper",))}
+
+
+def test_chains(scanner: Scanner) -> None:
+    md5_of_sha1 = hashlib.md5(hashlib.sha1(IMEI.encode()).hexdigest().encode()).hexdigest()
+    assert found(scanner, md5_of_sha1) == {("imei", ("md5", "sha1"))}
+    b64_of_md5_hex = base64.b64encode(hashlib.md5(IMEI.encode()).hexdigest().encode()).decode()
+    assert found(scanner, f'"{b64_of_md5_hex}"') == {("imei", ("base64", "md5"))}
+    mac_upper = MAC.replace(":", "").upper()
+    assert found(scanner, hashlib.sha256(mac_upper.encode()).hexdigest()) == {
+        ("mac", ("sha256", "upper", "nosep"))
+    }
+    md5_of_upper_md5 = hashlib.md5(hashlib.md5(ANDROID_ID.encode()).hexdigest().upper().encode()).hexdigest()
+    assert found(scanner, md5_of_upper_md5) == {("android_id", ("md5", "upper", "md5"))}
+    triple = IMEI.encode()
+    for _ in range(3):
+        triple = hashlib.md5(triple).hexdigest().encode()
+    assert found(scanner, triple) == {("imei", ("md5", "md5", "md5"))}
+
+
+def test_chain_depth_is_configurable() -> None:
+    ids = (Identifier("imei", IMEI),)
+    md5_of_sha1 = hashlib.md5(hashlib.sha1(IMEI.encode()).hexdigest().encode()).hexdigest().encode()
+    shallow = Scanner(ScanProfile(ids), max_chain_depth=1)
+    deep = Scanner(ScanProfile(ids), max_chain_depth=2)
+    assert not shallow.scan_views([View(md5_of_sha1, "body")])
+    assert deep.scan_views([View(md5_of_sha1, "body")])
+    assert len(expand(ids, 1)) < len(expand(ids, 2)) < len(expand(ids, 3))
+    assert len(expand(ids, 0)) == 1
+
+
+def test_numbers_inside_longer_runs_are_not_matches(scanner: Scanner) -> None:
+    assert found(scanner, "n=9" + IMEI + "1") == set()
+    assert found(scanner, "n=a" + IMEI) == set()
+    assert found(scanner, "h=00" + ANDROID_ID + "ff") == set()
+    md5 = hashlib.md5(IMEI.encode()).hexdigest()
+    assert found(scanner, "h=" + md5 + "0") == set()
+    assert found(scanner, "n=" + IMEI + "&") == {("imei", ())}
+
+
+def test_short_values_match_whole_tokens_only() -> None:
+    s = Scanner(ScanProfile((Identifier("account_name", "bob"), Identifier("real_name", NAME))))
+    assert {f.data_type for f in s.scan_views([View(b'{"u":"bob"}', "body")])} == {"account_name"}
+    assert not s.scan_views([View(b"bobsleigh", "body")])
+    assert not s.scan_views([View("张伟东".encode(), "body")])
+    assert {f.data_type for f in s.scan_views([View("名字:张伟,".encode(), "body")])} == {"real_name"}
+
+
+def test_location_forms() -> None:
+    point = GeoPoint(39.9087, 116.3975, 1000)
+    s = Scanner(ScanProfile(location=point))
+
+    def loc(*views: View) -> list:
+        return [f for f in s.scan_views(list(views)) if f.data_type == "location"]
+
+    assert loc(View(b"39.9101", "url.query:lat"), View(b"116.4001", "url.query:lng"))
+    assert loc(View(b'{"lat":39.90871,"lng":116.39749}', "body"))
+    assert loc(View(b"116.3975,39.9087", "url.query:location"))
+    scaled = loc(View(b"39908700", "body.json:$.la"), View(b"116397500", "body.json:$.lo"))
+    assert scaled and scaled[0].encoding == ("scaled1e6",)
+    assert loc(View(b"lat=3990870&lon=11639750", "body"))[0].encoding == ("scaled1e5",)
+    # 5 km away is outside precision_m=1000
+    assert not loc(View(b"39.95", "url.query:lat"), View(b"116.3975", "url.query:lng"))
+    # latitude alone is not a location
+    assert not loc(View(b"39.9087", "url.query:lat"))
+
+
+def test_installed_apps_and_contacts_need_several() -> None:
+    apps = ("com.tencent.mm", "com.sina.weibo", "com.taobao.taobao", "com.netease.cloudmusic")
+    s = Scanner(ScanProfile(installed_apps=apps, contacts=("13900001111", "13700002222", "李雷")))
+    two = s.scan_views([View(b'["com.tencent.mm","com.sina.weibo"]', "body")])
+    assert not two
+    three = s.scan_views([View(b'["com.tencent.mm","com.sina.weibo","com.taobao.taobao"]', "body")])
+    assert [(f.data_type, f.detail) for f in three] == [("installed_apps", "count=3")]
+    # a longer package name is not the listed one
+    assert not s.scan_views([View(b"com.tencent.mmx com.sina.weibox com.taobao.taobaox", "body")])
+    contacts = s.scan_views([View("13900001111;李雷".encode(), "body.form:c")])
+    assert [(f.data_type, f.detail) for f in contacts] == [("contacts", "count=2")]
+
+
+def test_deterministic_order(scanner: Scanner) -> None:
+    views = [View(IMEI.encode(), "a"), View(hashlib.md5(MAC.encode()).hexdigest().encode(), "b")]
+    assert scanner.scan_views(views) == scanner.scan_views(views)
+    assert [f.location for f in scanner.scan_views(views)] == ["a", "b"]
