@@ -4,7 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench wheel clean venv
+# Debian packages some tests drive for real (packet capture, transparent-mode namespaces,
+# the HTML report in a browser). Installed when missing and we are root (CI is); tests
+# that need one skip with the reason otherwise.
+DEB_TOOLS := tcpdump:tcpdump iptables:iptables curl:curl chromium:chromium
+
+.PHONY: demo test lint bench wheel clean venv debs
 
 venv: $(STAMP)
 
@@ -24,7 +29,18 @@ demo: $(STAMP)
 	@echo
 	@echo "Report: reports/out/demo.html   JSON: reports/out/demo.json"
 
-test: $(STAMP)
+debs:
+	@missing=""; for pair in $(DEB_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	      || echo "warning: could not install$$missing; the tests that need them will skip"; \
+	  else echo "note: not installing$$missing (not root or no apt-get); the tests that need them will skip"; fi; \
+	fi
+
+test: $(STAMP) debs
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -153,3 +153,22 @@ def test_tee_keeps_prefix_and_passes_everything() -> None:
     chunks = [b"a" * 700, b"b" * 700, b""]
     assert [tee(c) for c in chunks] == chunks
     assert len(tee.buf) == 1024 and tee.overflow
+
+
+def test_websocket_messages_from_the_client_are_scanned(profile: Path, tmp_path: Path) -> None:
+    from mitmproxy import websocket
+
+    db = tmp_path / "ws.db"
+    addon = ConsentScope()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, consentscope_profile=str(profile), consentscope_db=f"sqlite:///{db}",
+                       consentscope_session="ws")
+        f = tflow.twebsocketflow()
+        f.request.host = "push.example.net"
+        f.request.headers["Host"] = "push.example.net"
+        f.websocket.messages.append(websocket.WebSocketMessage(1, True, json.dumps({"aid": ANDROID_ID}).encode()))
+        addon.websocket_message(f)
+        f.websocket.messages.append(websocket.WebSocketMessage(1, False, json.dumps({"aid": ANDROID_ID}).encode()))
+        addon.websocket_message(f)  # from the server: not the phone's data
+        addon.done()
+    assert rows(db, "select host, data_type, method from cs_findings") == [("push.example.net", "android_id", "WS")]

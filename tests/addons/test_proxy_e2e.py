@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def report(db: Path, session: str, out: Path) -> list[dict]:
 
 def test_live_session_end_to_end(tmp_path: Path, profile: Path, upstream: Upstream) -> None:
     flows = tmp_path / "flows.mitm"
-    proxy = start_proxy(tmp_path, profile, upstream.port, "-w", str(flows))
+    # lazy: mitmproxy negotiates HTTP/2 with the client before it talks to the (HTTP/1) server
+    proxy = start_proxy(tmp_path, profile, upstream.port, "-w", str(flows), "--set", "connection_strategy=lazy")
     try:
         md5 = hashlib.md5(IMEI.encode()).hexdigest()
         body = b64gzip(json.dumps({"header": {"imei_md5": md5}}).encode())
@@ -55,17 +57,29 @@ def test_live_session_end_to_end(tmp_path: Path, profile: Path, upstream: Upstre
         assert r.returncode == 0, r.stderr
         time.sleep(1.5)  # the addon polls the database for marks every 0.5 s
         assert https_request(proxy, "mi.gdt.qq.com", "GET", f"/gdt_mview.fcg?oaid={OAID}") == 200
+        if shutil.which("curl"):  # an HTTP/2 client: the proxy speaks h2 to it
+            r = subprocess.run(
+                ["curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version}", "--proxy",
+                 f"http://127.0.0.1:{proxy.port}", "--cacert", str(proxy.ca),
+                 f"https://api.example-app.com/h2?imei={IMEI}"],
+                capture_output=True, text=True, timeout=60,
+            )
+            assert r.stdout == "2", r.stderr
     finally:
         log = proxy.stop()
     assert "LEAK imei" in log and "BEFORE consent" in log, log
     # the user's traffic reached the server, all of it
-    assert [h for h, _, _ in upstream.received] == ["ulogs.umeng.com", "api.example-app.com", "mi.gdt.qq.com"]
+    h2 = [("api.example-app.com", "imei", "after-withdrawal", "first-party")] if shutil.which("curl") else []
+    assert [h for h, _, _ in upstream.received] == ["ulogs.umeng.com", "api.example-app.com", "mi.gdt.qq.com"] + [
+        h for h, *_ in h2
+    ]
 
     found = [(f["host"], f["data_type"], f["phase"], f["party"]) for f in report(proxy.db, "e2e", tmp_path / "r.json")]
     assert found == [
         ("ulogs.umeng.com", "imei", "before-consent", "third-party"),
         ("api.example-app.com", "phone_number", "after-consent", "first-party"),
         ("mi.gdt.qq.com", "oaid", "after-withdrawal", "third-party"),
+        *h2,
     ]
     live = json.loads((tmp_path / "r.json").read_text())["findings"]
     assert live[0]["encoding"] == ["base64", "gzip", "json", "md5"]
@@ -79,7 +93,7 @@ def test_live_session_end_to_end(tmp_path: Path, profile: Path, upstream: Upstre
     replayed = json.loads(out.read_text())["findings"]
     keys = ("host", "data_type", "encoding", "location", "url", "method")
     assert [{k: f[k] for k in keys} for f in replayed] == [{k: f[k] for k in keys} for f in live]
-    assert [f["phase"] for f in replayed] == ["before-consent", "after-consent", "after-consent"]
+    assert [f["phase"] for f in replayed] == ["before-consent", "after-consent", "after-consent"] + ["after-consent"] * len(h2)
 
 
 def test_failures_never_break_traffic_or_lose_findings(tmp_path: Path, profile: Path, upstream: Upstream) -> None:
