@@ -93,7 +93,8 @@ def test_live_session_end_to_end(tmp_path: Path, profile: Path, upstream: Upstre
     replayed = json.loads(out.read_text())["findings"]
     keys = ("host", "data_type", "encoding", "location", "url", "method")
     assert [{k: f[k] for k in keys} for f in replayed] == [{k: f[k] for k in keys} for f in live]
-    assert [f["phase"] for f in replayed] == ["before-consent", "after-consent", "after-consent"] + ["after-consent"] * len(h2)
+    phases = ["before-consent", "after-consent", "after-consent"] + ["after-consent"] * len(h2)
+    assert [f["phase"] for f in replayed] == phases
 
 
 def test_failures_never_break_traffic_or_lose_findings(tmp_path: Path, profile: Path, upstream: Upstream) -> None:

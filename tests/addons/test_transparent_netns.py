@@ -58,8 +58,8 @@ def netns() -> Iterator[dict[str, str]]:
             sh("ip", "netns", "add", name)
             sh("ip", "-n", name, "link", "set", "lo", "up")
         # device <-> router, router <-> server
-        sh("ip", "link", "add", f"d{tag}", "netns", ns["dev"], "type", "veth", "peer", "name", f"rd{tag}", "netns", ns["rt"])
-        sh("ip", "link", "add", f"s{tag}", "netns", ns["srv"], "type", "veth", "peer", "name", f"rs{tag}", "netns", ns["rt"])
+        for side, peer, where in ((f"d{tag}", f"rd{tag}", ns["dev"]), (f"s{tag}", f"rs{tag}", ns["srv"])):
+            sh("ip", "link", "add", side, "netns", where, "type", "veth", "peer", "name", peer, "netns", ns["rt"])
         for n, dev, addr in [
             (ns["dev"], f"d{tag}", "10.231.1.2/24"), (ns["rt"], f"rd{tag}", "10.231.1.1/24"),
             (ns["rt"], f"rs{tag}", "10.231.2.1/24"), (ns["srv"], f"s{tag}", "10.231.2.2/24"),
@@ -123,8 +123,10 @@ def test_transparent_mode_through_namespaces(tmp_path: Path, netns: dict[str, st
         server.kill()
         server.wait()
     out = tmp_path / "r.json"
-    rep = subprocess.run([sys.executable, "-m", "consentscope", "report", "--db", f"sqlite:///{db}", "--json", str(out)],
-                         capture_output=True, text=True)
+    rep = subprocess.run(
+        [sys.executable, "-m", "consentscope", "report", "--db", f"sqlite:///{db}", "--json", str(out)],
+        capture_output=True, text=True,
+    )
     assert rep.returncode == 0, rep.stderr
     found = [(f["host"], f["data_type"], f["location"]) for f in json.loads(out.read_text())["findings"]]
     assert found == [("ulogs.umeng.com", "imei", "url.query:imei")], log.read_text(errors="replace")
