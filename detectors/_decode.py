@@ -40,6 +40,7 @@ _HEX_RE = re.compile(rb"(?:[0-9a-fA-F]{2})+")
 _DIGITS_HEX_RE = re.compile(rb"[0-9a-fA-F]+")
 _PCT_RE = re.compile(rb"%[0-9a-fA-F]{2}")
 _FORM_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*(?:&[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*)+&?")
+_FORM_KEY_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%+]{1,64}=")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.I)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -64,6 +65,16 @@ def _is_text(data: bytes) -> bool:
         return False
     bad = sum(1 for ch in text if not (ch.isprintable() or ch in "\r\n\t"))
     return bad * 20 <= len(text)
+
+
+def _printable(data: bytes) -> bool:
+    """Every character printable UTF-8 (tabs and newlines allowed): a protobuf string
+    field, not a nested message (whose tag and length bytes are control characters)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\n" for ch in text)
 
 
 def _zlib_header(data: bytes) -> bool:
@@ -212,7 +223,8 @@ class _Decoder:
 
     def form(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
         pairs = [p for p in re.split(rb"[&;]", data) if p]
-        if not pairs:
+        # a Content-Type can claim a form for any body: only k=v pairs with name-like keys count
+        if not pairs or not all(_FORM_KEY_RE.match(p) for p in pairs):
             return False
         for pair in pairs:
             k, _, v = pair.partition(b"=")
@@ -259,7 +271,7 @@ class _Decoder:
                 if (
                     value
                     and level < self.limits.max_structure_depth
-                    and not _is_text(value)
+                    and not _printable(value)
                     and self.protobuf(value, where, chain, depth, level + 1)
                 ):
                     continue

@@ -26,5 +26,7 @@ def read_capture(path: str) -> Iterator[CaptureItem]:
         from .pcap import iter_pcap
 
         yield from iter_pcap(path)
+    elif fmt == "empty":
+        raise CaptureError(path, "empty file", 0)
     else:
-        raise CaptureError(path, f"unrecognised capture format ({fmt})", 0)
+        raise CaptureError(path, "not a mitmproxy flow file, HAR, pcap or pcapng (format detected by content)", 0)

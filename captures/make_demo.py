@@ -1,0 +1,254 @@
+"""Write the demo session: ~50 mitmproxy flows of a shopping app's cold start.
+
+Deterministic (fixed times, ids and addresses): the same mitmproxy version writes the same
+bytes. Alongside the capture it writes ``demo_truth.json``, what was planted in which
+flow, so the end-to-end test checks the replay finding by finding against how the
+session was built rather than against a stored copy of our own output.
+
+    python captures/make_demo.py [--out captures/demo_session.mitm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from mitmproxy import connection, http, io
+from mitmproxy.version import VERSION
+
+HERE = Path(__file__).resolve().parent
+START = 1_772_445_600.0  # 2026-03-02T10:00:00Z
+NS = uuid.UUID("5b0c6a4e-7f8d-4c2e-9a1b-0123456789ab")
+UA_DALVIK = "Dalvik/2.1.0 (Linux; U; Android 12; Redmi Note 11 Build/SKQ1.211103.001)"
+UA_OKHTTP = "okhttp/4.9.3"
+
+IMEI = "861234567890127"
+SERIAL = "R58M41ABCDE"
+ANDROID_ID = "9774d56d682e549c"
+OAID = "0c5a0e5c-7f2b-4a1f-9a6e-2d0f5b3c8e11"
+GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
+MAC = "a4:50:46:1f:2c:9e"
+BSSID = "f4:83:cd:12:34:56"
+PHONE = "13812345678"
+EMAIL = "zhang.wei@example.com"
+NAME = "张伟"
+ID_NUMBER = "110105199003071239"
+APPS = [
+    "com.tencent.mm", "com.eg.android.AlipayGphone", "com.sina.weibo", "com.ss.android.ugc.aweme",
+    "com.taobao.taobao", "com.jingdong.app.mall", "com.xunmeng.pinduoduo", "com.netease.cloudmusic",
+]
+CONSENT_PATH = "/v1/privacy/consent"
+
+
+def md5(s: str) -> str:
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def b64gzip(obj: object) -> bytes:
+    return base64.b64encode(gzip.compress(json.dumps(obj, separators=(",", ":")).encode(), mtime=0))
+
+
+@dataclass
+class Spec:
+    method: str
+    url: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    #: planted values: (data_type, encoding outermost first, location)
+    expect: list[tuple[str, list[str], str]] = field(default_factory=list)
+    ua: str = UA_DALVIK
+
+
+def _pb(number: int, payload: bytes) -> bytes:
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def session() -> list[Spec]:
+    """The app's cold start: consent dialog shown, SDKs start early, user agrees, logs in."""
+    api = "https://api.demoshop.com.cn"
+    img = "https://img.demoshop.com.cn"
+    umeng_body = b64gzip({"header": {"imei_md5": md5(IMEI), "android_id": ANDROID_ID, "mac": MAC,
+                                     "os": "Android", "os_version": "12"}, "body": {"launch": 1}})
+    umeng = Spec("POST", "https://ulogs.umeng.com/unify_logs", umeng_body,
+                 {"Content-Type": "application/x-www-form-urlencoded", "Msg-Type": "envelope/json"},
+                 [("imei", ["base64", "gzip", "json", "md5"], "body.json:$.header.imei_md5"),
+                  ("android_id", ["base64", "gzip", "json"], "body.json:$.header.android_id"),
+                  ("mac", ["base64", "gzip", "json"], "body.json:$.header.mac")])
+    before = [
+        Spec("GET", f"{api}/v1/config?platform=android&ver=3.2.0", ua=UA_OKHTTP),
+        Spec("GET", f"{api}/v1/privacy/policy?lang=zh-CN", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/splash/2026-spring.webp", ua=UA_OKHTTP),
+        umeng,
+        Spec("POST", "https://sdk.open.talk.getui.net/api.php",
+             urlencode({"action": "register", "appid": "dKx8Gd2vY1", "aid": ANDROID_ID, "oaid": OAID}).encode(),
+             {"Content-Type": "application/x-www-form-urlencoded"},
+             [("android_id", [], "body.form:aid"), ("oaid", [], "body.form:oaid")]),
+        Spec("POST", "https://tsis.jpush.cn/v1/report",
+             json.dumps({"platform": "a", "imei": hashlib.sha1(IMEI.encode()).hexdigest().upper(),
+                         "sdk_ver": "5.2.0"}).encode(),
+             {"Content-Type": "application/json"},
+             [("imei", ["json", "upper", "sha1"], "body.json:$.imei")]),
+        Spec("GET", "https://tsis.jpush.cn/v1/heartbeat?seq=1"),
+        Spec("GET", "https://mi.gdt.qq.com/gdt_mview.fcg?" + urlencode(
+            {"adposcount": "1", "oaid": OAID, "muidtype": "2", "muid": md5(MAC.replace(":", "").upper())}),
+             expect=[("oaid", [], "url.query:oaid"), ("mac", ["md5", "upper", "nosep"], "url.query:muid")]),
+        Spec("POST", "https://api-access.pangolin-sdk-toutiao.com/api/ad/union/sdk/get_ads/",
+             gzip.compress(json.dumps({"device": {"gaid": GAID, "model": "Redmi Note 11"},
+                                       "app": {"package": "com.example.consentdemo"}}).encode(), mtime=0),
+             {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+             [("gaid", ["json"], "body.json:$.device.gaid")]),
+        Spec("GET", "https://apilocate.amap.com/mobile/binary?" + urlencode(
+            {"output": "json", "lat": "39.908712", "lng": "116.397455", "bssid": BSSID, "csid": "a1b2"}),
+             expect=[("bssid", [], "url.query:bssid"), ("location", [], "url.query:lat")]),
+        Spec("POST", "https://plbslog.umeng.com/plbs/loc",
+             json.dumps({"la": 39908712, "lo": 116397455, "acc": 35}).encode(), {"Content-Type": "application/json"},
+             [("location", ["json", "scaled1e6"], "body.json:$.la")]),
+        Spec("GET", f"{img}/home/banner-1.jpg", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/home/banner-2.jpg", ua=UA_OKHTTP),
+        Spec("POST", "https://api.mob.com/v2/apps/upload",
+             json.dumps({"d": base64.b64encode(json.dumps(APPS).encode()).decode(), "t": 1}).encode(),
+             {"Content-Type": "application/json"},
+             [("installed_apps", ["json", "base64", "json"], "body.json:$.d>json:$")]),
+        Spec("POST", f"https://android.bugly.qq.com/rqd/async?aid={uuid.uuid5(NS, 'bugly')}",
+             gzip.compress(f"crash=NullPointerException;serial={SERIAL};androidId={ANDROID_ID};".encode(), mtime=0),
+             {"Content-Type": "application/octet-stream"},
+             [("serial", ["gzip"], "body"), ("android_id", ["gzip"], "body")]),
+        Spec("POST", "https://firebaseinstallations.googleapis.com/v1/projects/demo-shop/installations",
+             json.dumps({"fid": "cK9vX2pQRtGm3nJ8LwE4aB", "appId": "1:123456789:android:abc123",
+                         "authVersion": "FIS_v2", "sdkVersion": "a:17.1.0", "gaid": GAID}).encode(),
+             {"Content-Type": "application/json"}, [("gaid", ["json"], "body.json:$.gaid")]),
+        Spec("GET", "https://ulogs.umeng.com/ucc/config?appkey=5f8d2e1a", ua=UA_OKHTTP),
+        Spec("GET", "https://sdk.open.talk.getui.net/api.php?action=heartbeat&cid=9a8b7c6d5e4f"),
+        Spec("GET", f"{api}/v1/home/feed?page=1", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10042.jpg", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10043.jpg", ua=UA_OKHTTP),
+    ]
+    consent = [Spec("POST", f"{api}{CONSENT_PATH}", json.dumps({"agree": True, "version": "2026-02"}).encode(),
+                    {"Content-Type": "application/json"}, ua=UA_OKHTTP)]
+    after = [
+        Spec("POST", "https://launches.appsflyersdk.com/api/v6.12/androidevent?app_id=com.example.consentdemo",
+             json.dumps({"advertiserId": GAID, "eventName": "af_login",
+                         "phone_sha256": hashlib.sha256(PHONE.encode()).hexdigest()}).encode(),
+             {"Content-Type": "application/json"},
+             [("gaid", ["json"], "body.json:$.advertiserId"), ("phone_number", ["json", "sha256"], "body.json:$.phone_sha256")]),
+        umeng,
+        Spec("POST", f"{api}/v1/login", urlencode({"phone": "+86" + PHONE, "code": "482913"}).encode(),
+             {"Content-Type": "application/x-www-form-urlencoded"}, [("phone_number", ["cc+86"], "body.form:phone")],
+             ua=UA_OKHTTP),
+        Spec("GET", f"{api}/v1/user/profile?" + urlencode({"email": EMAIL}), expect=[("email", [], "url.query:email")],
+             ua=UA_OKHTTP),
+        Spec("POST", f"{api}/v1/kyc", json.dumps({"name": NAME, "id_no": ID_NUMBER}, ensure_ascii=False).encode(),
+             {"Content-Type": "application/json; charset=utf-8"},
+             [("real_name", ["json"], "body.json:$.name"), ("id_number", ["json"], "body.json:$.id_no")], ua=UA_OKHTTP),
+        Spec("POST", "https://sdk.sensorsdata.cn/sa?project=demoshop",
+             urlencode({"event": "invite", "contacts": "13900001111,13700002222"}).encode(),
+             {"Content-Type": "application/x-www-form-urlencoded"}, [("contacts", [], "body.form:contacts")]),
+        Spec("POST", f"{api}/v1/risk/check", json.dumps({"scene": "login"}).encode(),
+             {"Content-Type": "application/json", "X-Sign": hashlib.new("sm3", PHONE.encode()).hexdigest()},
+             [("phone_number", ["sm3"], "header:X-Sign")], ua=UA_OKHTTP),
+        Spec("POST", "https://android.bugly.qq.com/rqd/sync",
+             _pb(1, b"com.example.consentdemo") + _pb(2, _pb(7, IMEI.encode()) + _pb(8, b"Redmi Note 11")),
+             {"Content-Type": "application/x-protobuf"}, [("imei", ["protobuf"], "body.protobuf:2.7")]),
+        # must not match: the IMEI inside a longer number, the Android ID inside a longer hex run
+        Spec("GET", f"{api}/v1/order/detail?no=9{IMEI}3&trace=ab{ANDROID_ID}deadbeef", ua=UA_OKHTTP),
+        Spec("GET", "https://tsis.jpush.cn/v1/heartbeat?seq=2"),
+        Spec("GET", f"{api}/v1/cart", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10044.jpg", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10045.jpg", ua=UA_OKHTTP),
+        Spec("POST", "https://ulogs.umeng.com/unify_logs", b64gzip({"header": {"session": "s-2"}, "body": {"page": "cart"}}),
+             {"Content-Type": "application/x-www-form-urlencoded"}),
+        Spec("GET", f"{api}/v1/coupons?page=1", ua=UA_OKHTTP),
+        Spec("POST", "https://apilocate.amap.com/mobile/binary",
+             urlencode({"loc": "116.397455,39.908712", "bssid": BSSID.replace(":", "").upper()}).encode(),
+             {"Content-Type": "application/x-www-form-urlencoded"},
+             [("bssid", ["upper", "nosep"], "body.form:bssid"), ("location", [], "body.form:loc")]),
+        Spec("GET", f"{api}/v1/search?q=%E8%BF%90%E5%8A%A8%E9%9E%8B", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10046.jpg", ua=UA_OKHTTP),
+        Spec("GET", f"{api}/v1/recommend?slot=home", ua=UA_OKHTTP),
+        Spec("GET", "https://sdk.open.talk.getui.net/api.php?action=heartbeat&cid=9a8b7c6d5e4f"),
+        Spec("GET", f"{img}/items/10047.jpg", ua=UA_OKHTTP),
+        Spec("GET", f"{api}/v1/address/list", ua=UA_OKHTTP),
+        Spec("GET", f"{img}/items/10048.jpg", ua=UA_OKHTTP),
+    ]
+    return before + consent + after
+
+
+def build_flow(i: int, spec: Spec, t: float) -> http.HTTPFlow:
+    parts = urlsplit(spec.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    client = connection.Client(
+        peername=("10.0.2.16", 40000 + i), sockname=("10.0.2.2", 8080), timestamp_start=t - 0.05,
+        id=str(uuid.uuid5(NS, f"client-{i}")), sni=host, tls=parts.scheme == "https", tls_version="TLSv1.3",
+    )
+    server = connection.Server(
+        address=(host, port), peername=(f"203.0.113.{10 + i % 200}", port), timestamp_start=t - 0.04,
+        id=str(uuid.uuid5(NS, f"server-{i}")), sni=host, tls=parts.scheme == "https", tls_version="TLSv1.3",
+    )
+    headers = {"Host": host, "User-Agent": spec.ua, "Accept-Encoding": "gzip", **spec.headers}
+    if spec.body:
+        headers["Content-Length"] = str(len(spec.body))
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    req = http.Request(
+        host=host, port=port, method=spec.method.encode(), scheme=parts.scheme.encode(), authority=b"",
+        path=path.encode(), http_version=b"HTTP/1.1",
+        headers=http.Headers([(k.encode(), v.encode()) for k, v in headers.items()]),
+        content=spec.body, trailers=None, timestamp_start=t, timestamp_end=t + 0.01,
+    )
+    resp = http.Response(
+        http_version=b"HTTP/1.1", status_code=200, reason=b"OK",
+        headers=http.Headers([(b"Content-Type", b"application/json"), (b"Content-Length", b"10")]),
+        content=b'{"code":0}', trailers=None, timestamp_start=t + 0.08, timestamp_end=t + 0.09,
+    )
+    flow = http.HTTPFlow(client, server)
+    flow.id = str(uuid.uuid5(NS, f"flow-{i}"))
+    flow.request = req
+    flow.response = resp
+    flow.timestamp_created = t
+    return flow
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(HERE / "demo_session.mitm"))
+    ap.add_argument("--truth", default=None, help="where to write the truth file (default: beside --out)")
+    args = ap.parse_args()
+    out = Path(args.out)
+    truth_path = Path(args.truth) if args.truth else out.with_name("demo_truth.json")
+    specs = session()
+    consent_index = next(i for i, s in enumerate(specs) if s.url.endswith(CONSENT_PATH))
+    truth = []
+    with out.open("wb") as fh:
+        writer = io.FlowWriter(fh)
+        for i, spec in enumerate(specs):
+            t = START + 2.0 * i + (0.5 if i > consent_index else 0.0)
+            flow = build_flow(i, spec, t)
+            writer.add(flow)
+            for data_type, encoding, location in spec.expect:
+                truth.append({
+                    "flow_id": flow.id, "host": urlsplit(spec.url).hostname, "data_type": data_type,
+                    "encoding": encoding, "location": location,
+                    "phase": "before-consent" if i < consent_index else "after-consent",
+                })
+    doc = {"mitmproxy": VERSION, "flows": len(specs), "consent_marker": CONSENT_PATH, "findings": truth}
+    truth_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out} ({len(specs)} flows) and {truth_path} ({len(truth)} planted findings)")
+
+
+if __name__ == "__main__":
+    main()
