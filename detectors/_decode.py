@@ -21,6 +21,8 @@ import zlib
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from ._jsonpath import JsonLocator
+from ._jsonpath import json_key as _json_key
 from ._limits import DEFAULT_LIMITS, Limits
 from ._record import RequestRecord
 from ._view import View
@@ -40,12 +42,37 @@ _HEX_RE = re.compile(rb"(?:[0-9a-fA-F]{2})+")
 _DIGITS_HEX_RE = re.compile(rb"[0-9a-fA-F]+")
 _PCT_RE = re.compile(rb"%[0-9a-fA-F]{2}")
 _FORM_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*(?:&[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*)+&?")
+_CTRL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_KEY_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%+]{1,64}=")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.I)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: smallest output a decompression may always reach, whatever the ratio
 _MIN_INFLATE_ALLOWANCE = 64 * 1024
+
+
+_new_view = tuple.__new__
+#: JSON strings that may hide more than their text: no whitespace and long, or percent-encoded
+_JSON_CANDIDATE_RE = re.compile(rb'"([^"\s]{16,}|[^"]*%[0-9A-Fa-f]{2}[^"]*)"')
+
+
+def _worth_decoding(raw: bytes, min_len: int) -> bool:
+    """Would ``content`` do more with this string than scan it as it is? (Checked before
+    the string's JSONPath is computed: most long tokens are ids that decode to nothing.)"""
+    if b"%" in raw and _PCT_RE.search(raw):
+        return True
+    if len(raw) < min_len:
+        return False
+    if _HEX_RE.fullmatch(raw):
+        return _Decoder._worth_it(bytes.fromhex(raw.decode("ascii")))
+    if _B64_RE.fullmatch(raw) and not _DIGITS_HEX_RE.fullmatch(raw.rstrip(b"=")):
+        padded = raw + b"=" * (-len(raw.rstrip(b"=")) % 4)
+        try:
+            out = (base64.urlsafe_b64decode if (b"-" in raw or b"_" in raw) else base64.b64decode)(padded)
+        except (binascii.Error, ValueError):
+            return False
+        return _Decoder._worth_it(out)
+    return b"=" in raw and _FORM_RE.fullmatch(raw) is not None
 
 
 class _Budget(Exception):
@@ -55,6 +82,8 @@ class _Budget(Exception):
 def _is_text(data: bytes) -> bool:
     """Mostly printable UTF-8 (sampled: bodies can be large)."""
     sample = data[:512]
+    if sample.isascii():
+        return bool(sample) and len(_CTRL_RE.findall(sample)) * 20 <= len(sample)
     try:
         text = sample.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -81,11 +110,10 @@ def _zlib_header(data: bytes) -> bool:
     return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
-def _json_key(path: str, key: str) -> str:
-    if _IDENT_RE.fullmatch(key):
-        return f"{path}.{key}"
-    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{path}['{escaped}']"
+class _Num(str):
+    """A JSON number as its source text (so 39.908712 stays 39.908712, not a float)."""
+
+    __slots__ = ()
 
 
 class _Decoder:
@@ -111,7 +139,7 @@ class _Decoder:
         if self.budget < 0:
             self.anomaly("decoded-bytes-limit")
             raise _Budget
-        self.views.append(View(data, location, chain))
+        self.views.append(_new_view(View, (data, location, chain, None)))
 
     @staticmethod
     def join(location: str, kind: str, path: str) -> str:
@@ -119,8 +147,11 @@ class _Decoder:
 
     # -- the recursive decoder -------------------------------------------------------
 
-    def content(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str = "") -> None:
-        """Decode ``data`` as far as it goes; emit leaves (or ``data`` itself)."""
+    def content(
+        self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str = "", text: bool = False
+    ) -> None:
+        """Decode ``data`` as far as it goes; emit leaves (or ``data`` itself). ``text``: the
+        caller knows it is text (a JSON string), so binary sniffs are skipped."""
         if not data:
             return
         if depth >= self.limits.max_decode_depth:
@@ -139,7 +170,7 @@ class _Decoder:
             if out is not None:
                 self.content(out, loc, (*chain, "zstd"), depth + 1)
                 return
-        elif _zlib_header(data) and not _is_text(data[:64]):
+        elif not text and _zlib_header(data) and not _is_text(data[:64]):
             out = self.inflate(data, 15, "zlib")
             if out is not None:
                 self.content(out, loc, (*chain, "zlib"), depth + 1)
@@ -171,7 +202,7 @@ class _Decoder:
             if out != data:
                 self.content(out, loc, (*chain, "urlencode"), depth + 1)
                 return
-        if not _is_text(data) and n >= 2:
+        if not text and n >= 2 and not _is_text(data):
             if self.protobuf(data, loc, chain, depth):
                 return
             if not ctype:
@@ -183,9 +214,21 @@ class _Decoder:
 
     # -- containers --------------------------------------------------------------------
 
-    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, fast: bool = True) -> bool:
+        if fast and b"\\" not in data:
+            try:
+                doc = json.loads(data)
+            except RecursionError:
+                self.anomaly("json-depth-exceeded")
+                return False
+            except (ValueError, UnicodeDecodeError):
+                return False
+            if not isinstance(doc, dict | list):
+                return False
+            self._json_whole(data, loc, (*chain, "json"), depth)
+            return True
         try:
-            doc = json.loads(data, parse_int=str, parse_float=str, parse_constant=str)
+            doc = json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
         except RecursionError:
             self.anomaly("json-depth-exceeded")
             return False
@@ -193,33 +236,70 @@ class _Decoder:
             return False
         if not isinstance(doc, dict | list):
             return False
-        chain = (*chain, "json")
-        base = self.join(loc, "json", "$")[: -1]  # "...json:" ; paths start with $
-        stack: list[tuple[object, str, int]] = [(doc, "$", 0)]
-        leaves: list[tuple[str, object]] = []
-        while stack:
-            node, path, level = stack.pop()
-            if level > self.limits.max_structure_depth:
-                self.anomaly("json-depth-exceeded")
-                continue
-            if isinstance(node, dict):
-                if node:
-                    leaves.append((path, "\n".join(node.keys())))
-                for k, v in reversed(list(node.items())):
-                    stack.append((v, _json_key(path, k), level + 1))
-            elif isinstance(node, list):
-                for i in range(len(node) - 1, -1, -1):
-                    stack.append((node[i], f"{path}[{i}]", level + 1))
-            elif isinstance(node, str):
-                leaves.append((path, node))
-        for path, value in leaves:
-            assert isinstance(value, str)
-            raw = value.encode("utf-8", "surrogatepass")
-            if len(raw) < self.limits.min_blob_len and b"%" not in raw:
-                self.emit(raw, base + path, chain)
-            else:
-                self.content(raw, base + path, chain, depth + 1)
+        self._walk(doc, self.join(loc, "json", "$"), (*chain, "json"), depth, 0)
         return True
+
+    def _json_whole(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
+        """A JSON document without escapes: every value stands in the text verbatim, so the
+        text is scanned as one view and paths are computed only where something is found.
+        Strings that may hide more (blobs, forms, percent-encoding) are decoded on their own."""
+        base = self.join(loc, "json", "")
+        locator = JsonLocator(data, base)
+        if len(self.views) >= self.limits.max_views:
+            self.anomaly("views-limit")
+            raise _Budget
+        self.budget -= len(data)
+        if self.budget < 0:
+            self.anomaly("decoded-bytes-limit")
+            raise _Budget
+        self.views.append(_new_view(View, (data, base + "$", chain, locator)))
+        for m in _JSON_CANDIDATE_RE.finditer(data):
+            raw = m.group(1)
+            if _worth_decoding(raw, self.limits.min_blob_len):
+                self.content(raw, locator(m.start(1)), chain, depth + 1, text=True)
+
+    def _walk(self, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:
+        """Emit a JSON container's scalars in document order; numbers keep their source
+        text; an object's keys are one view of their own (apps are often sent as keys)."""
+        if level > self.limits.max_structure_depth:
+            self.anomaly("json-depth-exceeded")
+            return
+        if type(node) is dict:
+            if not node:
+                return
+            self.emit("\n".join(node).encode("utf-8", "surrogatepass"), path, chain)
+            items = ((f"{path}.{k}" if _IDENT_RE.fullmatch(k) else _json_key(path, k), v) for k, v in node.items())
+        else:
+            items = ((f"{path}[{i}]", v) for i, v in enumerate(node))
+        min_len = self.limits.min_blob_len
+        max_views = self.limits.max_views
+        views = self.views
+        append = views.append
+        used = 0
+        for where, value in items:
+            kind = type(value)
+            if kind is _Num or kind is str:
+                raw = value.encode("utf-8", "surrogatepass")
+                if kind is str and not (
+                    (len(raw) < min_len or (b" " in raw and raw[:1] not in b"{[")) and b"%" not in raw
+                ):
+                    self.content(raw, where, chain, depth + 1, text=True)
+                    continue
+                # numbers, short tokens and words with spaces are plain text: no blob, form or
+                # compressed stream looks like that
+                if not raw:
+                    continue
+                if len(views) >= max_views:
+                    self.anomaly("views-limit")
+                    raise _Budget
+                used += len(raw)
+                append(_new_view(View, (raw, where, chain, None)))
+            elif kind is dict or kind is list:
+                self._walk(value, where, chain, depth, level + 1)
+        self.budget -= used
+        if self.budget < 0:
+            self.anomaly("decoded-bytes-limit")
+            raise _Budget
 
     def form(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
         pairs = [p for p in re.split(rb"[&;]", data) if p]
@@ -228,9 +308,8 @@ class _Decoder:
             return False
         for pair in pairs:
             k, _, v = pair.partition(b"=")
-            name = unquote_to_bytes(k.replace(b"+", b" ")).decode("utf-8", "replace")
-            value = unquote_to_bytes(v.replace(b"+", b" "))
-            self.leaf(value, self.join(loc, "form", name), chain, depth + 1)
+            name = _unquote_plus(k).decode("utf-8", "replace")
+            self.leaf(_unquote_plus(v), self.join(loc, "form", name), chain, depth + 1)
         return True
 
     def multipart(self, data: bytes, ctype: str, loc: str, chain: tuple[str, ...], depth: int) -> bool:
@@ -442,6 +521,23 @@ def _pb_fields(data: bytes) -> list[tuple[int, int, int | bytes]] | None:
     return fields or None
 
 
+_MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
+
+
+def _is_media(body: bytes, ctype: str) -> bool:
+    """A photo, video or audio upload (by Content-Type or by magic number)."""
+    ct = ctype.lower()
+    if ct.startswith(("image/", "video/", "audio/")):
+        return True
+    return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
+
+
+def _unquote_plus(b: bytes) -> bytes:
+    """Form decoding; most values hold no escapes, and urllib's decoder is slow Python."""
+    b = b.replace(b"+", b" ")
+    return unquote_to_bytes(b) if b"%" in b else b
+
+
 def _split_query(query: str) -> list[tuple[str, bytes]]:
     out = []
     for pair in re.split(r"[&;]", query):
@@ -482,7 +578,11 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
             encoding = record.header("content-encoding")
             if encoding:
                 body = d.transport(body, encoding)
-            d.content(body, "body", (), 0, record.header("content-type") or "")
+            ctype = record.header("content-type") or ""
+            if len(body) > limits.max_media_scan_bytes and _is_media(body, ctype):
+                body = body[: limits.max_media_scan_bytes]
+                d.anomaly("media-prefix-scanned")
+            d.content(body, "body", (), 0, ctype)
     except _Budget:
         pass
     except RecursionError:

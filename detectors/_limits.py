@@ -28,6 +28,11 @@ MAX_COMPRESSION_RATIO = 200
 #: says so. Large uploads are photos and videos, not identifiers.
 MAX_BODY_SCAN_BYTES = 8 * 1024 * 1024
 
+#: Bytes of a photo, video or audio body that are scanned: identifiers hide in metadata
+#: near the start (EXIF), not in pixel data, and scanning megabytes of it costs as much as
+#: thousands of API calls.
+MAX_MEDIA_SCAN_BYTES = 64 * 1024
+
 #: Nesting depth of JSON and protobuf structures that is walked.
 MAX_STRUCTURE_DEPTH = 64
 
@@ -45,6 +50,7 @@ class Limits:
     max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
     max_compression_ratio: int = MAX_COMPRESSION_RATIO
     max_body_scan_bytes: int = MAX_BODY_SCAN_BYTES
+    max_media_scan_bytes: int = MAX_MEDIA_SCAN_BYTES
     max_structure_depth: int = MAX_STRUCTURE_DEPTH
     max_views: int = MAX_VIEWS
     min_blob_len: int = MIN_BLOB_LEN

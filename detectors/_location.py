@@ -71,6 +71,7 @@ class Coordinate:
     axis: str  # "lat" or "lon"
     text: str
     scale: str | None
+    start: int = 0  # offset in the text
 
 
 def coordinates_in(text: str, point: GeoPoint) -> list[Coordinate]:
@@ -91,9 +92,9 @@ def coordinates_in(text: str, point: GeoPoint) -> list[Coordinate]:
             candidates = [(int(tok) / s, name) for s, name in SCALES]
         for value, scale in candidates:
             if abs(value - point.latitude) <= dlat:
-                found.append(Coordinate("lat", tok, scale))
+                found.append(Coordinate("lat", tok, scale, start))
                 break
             if abs(value - point.longitude) <= dlon:
-                found.append(Coordinate("lon", tok, scale))
+                found.append(Coordinate("lon", tok, scale, start))
                 break
     return found

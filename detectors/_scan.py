@@ -57,7 +57,7 @@ class ScanResult:
 
 @dataclass(slots=True)
 class _ListHits:
-    members: dict[int, int] = field(default_factory=dict)  # member -> first view index
+    members: dict[int, tuple[int, int]] = field(default_factory=dict)  # member -> (view, offset)
 
 
 def _printable(s: str) -> str:
@@ -167,21 +167,22 @@ class Scanner:
                 gate_views[self._gate_axis[e.index]].add(vi)
             elif e.kind == KIND_ITEM:
                 name, member = self._item_owner[e.index]
-                lists.setdefault(name, _ListHits()).members.setdefault(member, vi)
+                lists.setdefault(name, _ListHits()).members.setdefault(member, (vi, hit.start - starts[vi]))
 
         findings: dict[tuple[str, str, tuple[str, ...]], Finding] = {}
         outer_encoded: list[tuple[str, str, tuple[str, ...]]] = []
         for vi, start, end, needle, chain in _widest(needle_hits):
             view = views[vi]
+            vs = starts[vi]
             encoding = (*view.chain, *chain)
-            key = (needle.data_type, view.location, encoding)
+            location = view.location_at(start - vs)
+            key = (needle.data_type, location, encoding)
             if key in findings:
                 continue
-            vs = starts[vi]
             findings[key] = Finding(
                 data_type=needle.data_type,
                 encoding=encoding,
-                location=view.location,
+                location=location,
                 evidence=_excerpt(view.data, start - vs, end - vs),
             )
             if chain and chain[0] in ENCODING_STEPS:
@@ -223,20 +224,20 @@ class Scanner:
         view = views[lat[0]]
         scale = lat[1].scale or lon[1].scale
         encoding = (*view.chain, scale) if scale else view.chain
-        if lat[0] == lon[0]:
-            location = view.location
+        location = view.location_at(lat[1].start)
+        if lat[0] == lon[0] and view.resolve is None:
             evidence = f"lat {lat[1].text}, lon {lon[1].text}"
         else:
-            location = view.location
-            evidence = f"lat {lat[1].text} ({view.location}), lon {lon[1].text} ({views[lon[0]].location})"
+            lon_location = views[lon[0]].location_at(lon[1].start)
+            evidence = f"lat {lat[1].text} ({location}), lon {lon[1].text} ({lon_location})"
         return Finding("location", tuple(encoding), location, evidence)
 
     def _list_finding(self, name: str, hits: _ListHits, views: Sequence[View]) -> Finding:
         source = self.profile.installed_apps if name == "installed_apps" else self.profile.contacts
         members = sorted(hits.members)
-        vis = [hits.members[m] for m in members]
-        first = views[min(vis)]
-        location = _common_location([views[v].location for v in sorted(set(vis))])
+        places = sorted(hits.members[m] for m in members)
+        first = views[places[0][0]]
+        location = _common_location(sorted({views[vi].location_at(off) for vi, off in places}))
         shown = ", ".join(source[m] for m in members[:5]) + (", …" if len(members) > 5 else "")
         return Finding(
             data_type=name,

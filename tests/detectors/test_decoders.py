@@ -28,7 +28,14 @@ def views(r: RequestRecord, limits: Limits | None = None) -> dict[str, tuple[byt
 
 
 def where(r: RequestRecord, needle: bytes = SECRET) -> list[tuple[str, tuple[str, ...]]]:
-    return [(v.location, v.chain) for v in decode_request(r).views if needle in v.data]
+    """Location (resolved at each occurrence) and chain of every occurrence of the needle."""
+    out = []
+    for v in decode_request(r).views:
+        at = v.data.find(needle)
+        while at != -1:
+            out.append((v.location_at(at), v.chain))
+            at = v.data.find(needle, at + 1)
+    return out
 
 
 def test_url_path_query_headers_cookies() -> None:
@@ -44,15 +51,19 @@ def test_url_path_query_headers_cookies() -> None:
     assert v["cookie:uid"] == (SECRET, ())
 
 
-def test_json_paths_numbers_and_keys() -> None:
-    body = json.dumps({"header": {"imei": "861234567890127", "n": 861234567890127},
-                       "apps": {"com.tencent.mm": "8.0"}, "list": [{"weird key": "x"}], "ok": True}).encode()
-    v = views(rec(body=body, headers=(("Content-Type", "application/json"),)))
-    assert v["body.json:$.header.imei"] == (SECRET, ("json",))
-    assert v["body.json:$.header.n"] == (SECRET, ("json",))
-    assert v["body.json:$.apps"][0] == b"com.tencent.mm"
-    assert v["body.json:$.list[0]['weird key']"][0] == b"x"
-    assert not any(data == b"True" or data == b"true" for data, _ in v.values())
+@pytest.mark.parametrize("escaped", [False, True])
+def test_json_paths_numbers_and_keys(escaped: bool) -> None:
+    doc = {"header": {"imei": "861234567890127", "n": 861234567890127, "lat": 39.908712},
+           "apps": {"com.tencent.mm": "8.0"}, "list": [{"weird key": "x-marker"}], "ok": True}
+    if escaped:  # a backslash escape anywhere: the decoder walks the parsed document
+        doc["url"] = "https:\\/\\/x"
+    body = json.dumps(doc).encode()
+    r = rec(body=body, headers=(("Content-Type", "application/json"),))
+    assert where(r) == [("body.json:$.header.imei", ("json",)), ("body.json:$.header.n", ("json",))]
+    assert where(r, b"39.908712") == [("body.json:$.header.lat", ("json",))]
+    assert where(r, b"com.tencent.mm") == [("body.json:$.apps", ("json",))]
+    assert where(r, b"x-marker") == [("body.json:$.list[0]['weird key']", ("json",))]
+    assert not any(v.data in (b"True", b"true") for v in decode_request(r).views)
 
 
 def test_form_and_multipart_with_gzip_part() -> None:
@@ -146,13 +157,21 @@ def test_limits_name_their_anomalies() -> None:
     for _ in range(12):
         nested = base64.b64encode(nested)
     assert "decode-depth-exceeded" in decode_request(rec(body=nested)).anomalies
-    many = json.dumps([str(i) for i in range(100)]).encode()
+    many = json.dumps([str(i) for i in range(100)] + ["an escaped \\/ forces the full walk"]).encode()
     assert "views-limit" in decode_request(rec(body=many), Limits(max_views=10)).anomalies
     big = decode_request(rec(body=b"x" * 5000), Limits(max_body_scan_bytes=1000))
     assert big.body_scan_truncated and "body-scan-truncated" in big.anomalies
     cut = gzip.compress(b"imei=861234567890127&r=" + random.Random(1).randbytes(3000).hex().encode(), mtime=0)[:-20]
     d = decode_request(rec(body=cut))
     assert "gzip-incomplete" in d.anomalies and any(SECRET in v.data for v in d.views)
+
+
+def test_media_bodies_are_scanned_up_to_their_metadata() -> None:
+    exif = b"\xff\xd8\xff\xe1" + b"Exif\x00\x00serial=R58M41ABCDE;" + os.urandom(200_000) + SECRET
+    d = decode_request(rec(body=exif, headers=(("Content-Type", "image/jpeg"),)))
+    body = [v.data for v in d.views if v.location == "body"]
+    assert "media-prefix-scanned" in d.anomalies
+    assert b"R58M41ABCDE" in body[0] and SECRET not in body[0] and len(body[0]) <= Limits().max_media_scan_bytes
 
 
 def test_never_raises_on_hostile_input() -> None:

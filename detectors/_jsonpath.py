@@ -1,0 +1,77 @@
+"""Where in a JSON document a byte offset lies, as a JSONPath — computed only on a hit.
+
+Most JSON bodies carry no escapes; the decoder then hands the document to the matcher as
+one view instead of one view per value, and asks for the path of the few places where
+something was found. The answer is the same path a full walk would give.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN_RE = re.compile(
+    rb'\s*(?:("(?:[^"\\]|\\.)*")|(-?[0-9][0-9.eE+-]*)|(true|false|null|NaN|-?Infinity)|([{}\[\],:]))'
+)
+
+
+def json_key(path: str, key: str) -> str:
+    """``path`` extended by an object key: ``$.a`` or ``$['odd key']``."""
+    if _IDENT_RE.fullmatch(key):
+        return f"{path}.{key}"
+    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{path}['{escaped}']"
+
+
+def _path(frames: list[list]) -> str:
+    path = "$"
+    for kind, key, _ in frames:
+        path = f"{path}[{key}]" if kind == "arr" else json_key(path, key)
+    return path
+
+
+def jsonpath_at(data: bytes, offset: int) -> str | None:
+    """JSONPath of the value (or, for an object key, of the object) at ``offset``."""
+    frames: list[list] = []  # [kind, current key or index, expecting a key]
+    for m in _TOKEN_RE.finditer(data):
+        g = m.lastindex or 0
+        start, end = m.span(g)
+        if start > offset:
+            return None
+        tok = m.group(g)
+        if g == 4:
+            if tok in (b"}", b"]"):
+                if frames:
+                    frames.pop()
+            elif tok == b",":
+                if frames and frames[-1][0] == "arr":
+                    frames[-1][1] += 1
+                elif frames:
+                    frames[-1][2] = True
+            elif tok == b":" and frames:
+                frames[-1][2] = False
+            elif tok in (b"{", b"["):
+                if start <= offset < end:
+                    return _path(frames)
+                frames.append(["obj", None, True] if tok == b"{" else ["arr", 0, False])
+            continue
+        if frames and frames[-1][0] == "obj" and frames[-1][2]:
+            frames[-1][1] = tok[1:-1].decode("utf-8", "replace")
+            if start <= offset < end:
+                return _path(frames[:-1])
+            continue
+        if start <= offset < end:
+            return _path(frames)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonLocator:
+    """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:")."""
+
+    data: bytes
+    base: str
+
+    def __call__(self, offset: int) -> str:
+        return self.base + (jsonpath_at(self.data, offset) or "$")
