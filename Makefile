@@ -49,6 +49,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_detect.py
+	$(PY) benchmarks/bench_proxy.py
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -132,3 +133,43 @@ def test_failures_never_break_traffic_or_lose_findings(tmp_path: Path, profile: 
     found = report(db, "e2e", tmp_path / "r.json")
     assert [f["url"].split("/")[-1] for f in found] == [f"a?imei={IMEI}", f"b?imei={IMEI}", "big", f"c?imei={IMEI}"]
     assert not Path(f"{db}.spill.jsonl").exists()
+
+
+def test_streamed_bodies_are_scanned_as_they_pass(tmp_path: Path, profile: Path, upstream: Upstream) -> None:
+    proxy = start_proxy(tmp_path, profile, upstream.port, "--set", "stream_large_bodies=64k",
+                        "--set", "consentscope_max_body=1048576")
+    try:
+        body = f"imei={IMEI}&pad=".encode() + b"y" * (3 * 1024 * 1024)
+        assert https_request(proxy, "ulogs.umeng.com", "POST", "/stream", body,
+                             {"Content-Type": "application/x-www-form-urlencoded"}) == 200
+    finally:
+        proxy.stop()
+    assert upstream.received == [("ulogs.umeng.com", "/stream", len(body))]
+    [finding] = report(proxy.db, "e2e", tmp_path / "r.json")
+    assert (finding["data_type"], finding["location"]) == ("imei", "body.form:imei")
+
+
+def test_addon_loads_in_mitmweb(tmp_path: Path, profile: Path) -> None:
+    from .conftest import free_port
+
+    web, port = free_port(), free_port()
+    mitmweb = Path(sys.executable).parent / "mitmweb"
+    addon = Path(__file__).resolve().parents[2] / "addons" / "consentscope.py"
+    proc = subprocess.Popen(
+        [str(mitmweb), "--set", "web_open_browser=false", "--web-port", str(web), "--listen-port", str(port),
+         "--listen-host", "127.0.0.1", "--web-host", "127.0.0.1", "--set", f"confdir={tmp_path / 'conf'}",
+         "-s", str(addon), "--set", f"consentscope_profile={profile}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "HOME": str(tmp_path)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        seen = ""
+        while time.monotonic() < deadline and "consentscope: watching for" not in seen:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if not line and proc.poll() is not None:
+                break
+            seen += line
+        assert "consentscope: watching for 3 values" in seen, seen
+    finally:
+        proc.terminate()
+        proc.wait(20)
