@@ -74,6 +74,31 @@ class Coordinate:
     start: int = 0  # offset in the text
 
 
+_NUM_CHARS = frozenset("0123456789.-")
+
+
+def coordinate_at(text: str, offset: int, point: GeoPoint) -> Coordinate | None:
+    """The number token around ``offset`` (where an anchor matched), if it is within the
+    profile's precision of its latitude or longitude. Cost: the token, not the text."""
+    start = offset
+    while start > 0 and text[start - 1] in _NUM_CHARS:
+        start -= 1
+    end = offset
+    while end < len(text) and text[end] in _NUM_CHARS:
+        end += 1
+    m = _NUMBER.match(text, start, end)
+    while m is None and start < offset:  # "-" or "." glued in front: skip it
+        start += 1
+        m = _NUMBER.match(text, start, end)
+    if m is None or m.end() != end:
+        return None
+    found = coordinates_in(text[max(0, start - 1) : end + 1], point)
+    if not found:
+        return None
+    c = found[0]
+    return Coordinate(c.axis, c.text, c.scale, start)
+
+
 def coordinates_in(text: str, point: GeoPoint) -> list[Coordinate]:
     """Numbers in ``text`` that lie within the profile's precision of its lat or lon."""
     dlat, dlon = point.tolerance

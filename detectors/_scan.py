@@ -16,7 +16,7 @@ from ._decode import decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
 from ._finding import Finding
 from ._limits import DEFAULT_LIMITS, Limits
-from ._location import GeoPoint, LocationGates, coordinates_in
+from ._location import GeoPoint, LocationGates, coordinate_at
 from ._match import (
     BOUNDARY_PACKAGE,
     KIND_GATE,
@@ -148,6 +148,7 @@ class Scanner:
 
         needle_hits: list[tuple[int, int, int, Needle, tuple[str, ...]]] = []
         gate_views: dict[str, set[int]] = {"lat": set(), "lon": set()}
+        gate_hits: list[tuple[int, int]] = []
         lists: dict[str, _ListHits] = {}
         for hit in self._matcher.find(text, lower):
             vi = bisect_right(starts, hit.start) - 1
@@ -165,6 +166,7 @@ class Scanner:
                 needle_hits.append((vi, hit.start, hit.end, needle, chain))
             elif e.kind == KIND_GATE:
                 gate_views[self._gate_axis[e.index]].add(vi)
+                gate_hits.append((vi, hit.start - starts[vi]))
             elif e.kind == KIND_ITEM:
                 name, member = self._item_owner[e.index]
                 lists.setdefault(name, _ListHits()).members.setdefault(member, (vi, hit.start - starts[vi]))
@@ -198,7 +200,7 @@ class Scanner:
                 del findings[key]
         out = list(findings.values())
         if gate_views["lat"] and gate_views["lon"] and self.profile.location is not None:
-            loc = self._location(views, gate_views["lat"] | gate_views["lon"])
+            loc = self._location(views, gate_hits)
             if loc is not None:
                 out.append(loc)
         for name, minimum in (("installed_apps", INSTALLED_APPS_MIN), ("contacts", CONTACTS_MIN)):
@@ -207,16 +209,23 @@ class Scanner:
                 out.append(self._list_finding(name, hits, views))
         return out
 
-    def _location(self, views: Sequence[View], candidates: set[int]) -> Finding | None:
+    def _location(self, views: Sequence[View], gate_hits: list[tuple[int, int]]) -> Finding | None:
         assert self.profile.location is not None
         lat = lon = None
-        for vi in sorted(candidates):
-            text = views[vi].data.decode("latin-1")
-            for c in coordinates_in(text, self.profile.location):
-                if c.axis == "lat" and lat is None:
-                    lat = (vi, c)
-                elif c.axis == "lon" and lon is None:
-                    lon = (vi, c)
+        seen: set[tuple[int, int]] = set()
+        texts: dict[int, str] = {}
+        for vi, offset in sorted(gate_hits):
+            text = texts.get(vi)
+            if text is None:
+                text = texts[vi] = views[vi].data.decode("latin-1")
+            c = coordinate_at(text, offset, self.profile.location)
+            if c is None or (vi, c.start) in seen:
+                continue
+            seen.add((vi, c.start))
+            if c.axis == "lat" and lat is None:
+                lat = (vi, c)
+            elif c.axis == "lon" and lon is None:
+                lon = (vi, c)
             if lat and lon:
                 break
         if lat is None or lon is None:
