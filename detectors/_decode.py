@@ -358,7 +358,11 @@ class _Decoder:
         return True
 
     def leaf(self, value: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
-        if len(value) < self.limits.min_blob_len and b"%" not in value:
+        """A value from a query, form, header or cookie: short tokens and text with spaces
+        are scanned as they are (no blob, form or compressed stream looks like that)."""
+        if b"%" not in value and (
+            len(value) < self.limits.min_blob_len or (b" " in value and value[:1] not in b"{[" and _is_text(value))
+        ):
             self.emit(value, loc, chain)
         else:
             self.content(value, loc, chain, depth)
