@@ -129,3 +129,18 @@ def test_demo_capture_regenerates_byte_for_byte(tmp_path: Path, truth: dict) -> 
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == (CAPTURES / "demo_session.mitm").read_bytes()
     assert json.loads((tmp_path / "demo_truth.json").read_text()) == truth
+
+
+def test_the_same_session_as_har_gives_the_same_findings(result, truth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One pipeline, many doors: mitmproxy's own HAR export of the demo replays the same."""
+    from mitmproxy import io
+    from mitmproxy.addons.savehar import SaveHar
+
+    with (CAPTURES / "demo_session.mitm").open("rb") as fh:
+        flows = list(io.FlowReader(fh).stream())
+    har = tmp_path / "demo.har"
+    har.write_text(json.dumps(SaveHar().make_har(flows)))
+    r, doc = replay(tmp_path, "--consent-marker", truth["consent_marker"], capture=har)
+    assert r.returncode == 0, r.stderr
+    keys = ("time", "host", "url", "data_type", "encoding", "location", "phase", "party", "sdk")
+    assert [{k: f[k] for k in keys} for f in doc["findings"]] == [{k: f[k] for k in keys} for f in result[2]["findings"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import zlib
 from typing import BinaryIO
 
 from ._base import CaptureError
@@ -39,13 +40,18 @@ def detect_format(path: str) -> str:
     """"mitm", "har", "pcap", "pcapng", or "unknown"."""
     with open_maybe_compressed(path) as fh:
         try:
-            head = fh.read(64)
+            head = fh.read(4096)
         except (OSError, EOFError, lzma.LZMAError) as e:
             raise CaptureError(path, f"cannot decompress: {e}", 0) from None
     if head[:4] in _PCAP_MAGICS:
         return "pcap"
     if head[:4] == _PCAPNG:
         return "pcapng"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:  # zlib: mitmproxy's .zhar
+        try:
+            head = zlib.decompressobj().decompress(head, 64)
+        except zlib.error:
+            return "unknown"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text[:1] == b"{":
         return "har"
