@@ -1,10 +1,11 @@
-"""The live addon: scan every request passing through mitmproxy against the profile.
+"""The live addon: every request through mitmproxy is checked against the device profile.
 
 Failure policy — the opposite of mitmproxy's ``save`` addon: the user's traffic never
 waits for us and never breaks because of us. Hooks only copy the request into a plain
-record and hand it to one worker thread; detection, logging and storage happen there.
-Any exception in our code is logged and counted, never raised into mitmproxy. Findings
-go to a background writer that retries and then spills to a file, so none are lost.
+record and queue it for the detector (``engine.py``: a separate process by default, so
+scanning never takes the interpreter from mitmproxy's event loop). Any exception in our
+code is logged and counted, never raised into mitmproxy. Findings are stored by a
+background writer that retries and then spills to a file, so none are lost.
 
 Flows that are not live (loaded from a file, replayed) are not new traffic and are
 ignored; killed and intercepted flows are scanned like any other (the data left the
@@ -17,9 +18,9 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Optional
 
@@ -27,17 +28,17 @@ from mitmproxy import command, ctx, exceptions, http
 
 from consentscope.addons import compat
 from consentscope.addons.device_page import RESERVED_HOST, answer
-from consentscope.consent import TimelineEvent, normalize_event
-from consentscope.console import finding_line
-from consentscope.detectors import Limits, RequestRecord, Scanner
-from consentscope.pipeline import Audit, AuditFinding, ConsentMarkers
-from consentscope.profile import Profile, ProfileError, load_profile
+from consentscope.addons.engine import EngineConfig, Message, Runner
+from consentscope.consent import normalize_event
+from consentscope.detectors import RequestRecord
+from consentscope.profile import ProfileError, load_profile
 from consentscope.readers.flowfile import flow_to_records, ws_bytes
-from consentscope.storage import finding_columns
 
 log = logging.getLogger("consentscope")
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+#: flows kept for annotation until the detector answers (a bound, not an expectation)
+MAX_PENDING_FLOWS = 10_000
 
 
 # ----------------------------------------------------------------------------- option parsing
@@ -71,6 +72,12 @@ def parse_max_body(value: int) -> int:
     return value
 
 
+def parse_detector(value: str) -> str:
+    if value not in ("process", "thread"):
+        raise ValueError("must be 'process' or 'thread'")
+    return value
+
+
 def default_session_id() -> str:
     return "live-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -93,22 +100,15 @@ class _Tee:
         return data
 
 
-@dataclass(slots=True)
-class _State:
-    profile: Profile
-    scanner: Scanner
-    audit: Audit
-    markers: ConsentMarkers
-
-
 class ConsentScope:
     def __init__(self) -> None:
-        self.state: _State | None = None
-        self.writer = None  # BackgroundWriter | None
+        self.runner: Runner | None = None
+        self.config: EngineConfig | None = None
         self.errors = 0
         self.findings = 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consentscope-scan")
+        self.requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: OrderedDict[str, http.HTTPFlow] = OrderedDict()
         self._max_body = DEFAULT_MAX_BODY
 
     # -- mitmproxy hooks -------------------------------------------------------------
@@ -144,6 +144,11 @@ class ConsentScope:
             "Bytes of each request body that are scanned; larger bodies are scanned up to this "
             "limit and their findings say so.",
         )
+        loader.add_option(
+            "consentscope_detector", str, "process",
+            "Where detection runs: 'process' (a separate process; the proxy's event loop never "
+            "waits for scanning) or 'thread' (in mitmproxy's process).",
+        )
 
     def running(self) -> None:
         try:
@@ -153,97 +158,82 @@ class ConsentScope:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        try:
-            markers = ConsentMarkers(
-                consent=parse_regex(opts.consentscope_consent_marker),
-                refusal=parse_regex(opts.consentscope_refusal_marker),
-            )
-        except ValueError as e:
-            raise exceptions.OptionsError(f"consentscope_consent_marker/refusal_marker: {e}") from None
-        try:
-            domains = parse_domains(opts.consentscope_app_domains)
-        except ValueError as e:
-            raise exceptions.OptionsError(f"consentscope_app_domains: {e}") from None
-        try:
-            self._max_body = parse_max_body(opts.consentscope_max_body)
-        except ValueError as e:
-            raise exceptions.OptionsError(f"consentscope_max_body: {e}") from None
-
-        relevant = {
-            "consentscope_profile", "consentscope_session", "consentscope_app_domains",
-            "consentscope_consent_marker", "consentscope_refusal_marker", "consentscope_max_body",
-            "consentscope_db",
-        }
-        if not updated & relevant:
+        for name, parse, value in (
+            ("consentscope_consent_marker", parse_regex, opts.consentscope_consent_marker),
+            ("consentscope_refusal_marker", parse_regex, opts.consentscope_refusal_marker),
+            ("consentscope_app_domains", parse_domains, opts.consentscope_app_domains),
+            ("consentscope_max_body", parse_max_body, opts.consentscope_max_body),
+            ("consentscope_detector", parse_detector, opts.consentscope_detector),
+        ):
+            try:
+                parse(value)  # type: ignore[operator]
+            except ValueError as e:
+                raise exceptions.OptionsError(f"{name}: {e}") from None
+        if not any(name.startswith("consentscope_") for name in updated):
             return
+        self._max_body = opts.consentscope_max_body
         path = opts.consentscope_profile
         if not path:
-            self._shutdown_writer()
-            self.state = None
+            self._stop_runner()
             return
         try:
-            profile = load_profile(path)
+            profile = load_profile(path)  # checked here so a bad profile is an OptionsError
         except ProfileError as e:
             raise exceptions.OptionsError(f"consentscope_profile: {e}") from None
         for w in profile.warnings:
             log.warning(f"consentscope: {w}")
-        if domains:
-            app = replace(profile.app, first_party_domains=profile.app.first_party_domains + domains)
-            profile = replace(profile, app=app)
-        session = opts.consentscope_session or (self.state.audit.session_id if self.state else default_session_id())
-        scanner = Scanner(profile.scan_profile(), limits=Limits(max_body_scan_bytes=self._max_body))
-        audit = self._new_audit(session, profile, scanner, markers)
-        new_state = _State(profile, scanner, audit, markers)
-        if "consentscope_db" in updated or self.writer is None or session != getattr(self.writer, "session_id", None):
-            self._shutdown_writer()
-            if opts.consentscope_db:
-                from consentscope.addons.writer import BackgroundWriter
-                from consentscope.storage import StorageError
+        if opts.consentscope_db:
+            from consentscope.storage import StorageError, open_engine
 
-                try:
-                    self.writer = BackgroundWriter(
-                        opts.consentscope_db, session, label=session, app_package=profile.app.package,
-                        on_remote_event=self._remote_event,
-                    )
-                except StorageError as e:
-                    raise exceptions.OptionsError(f"consentscope_db: {e}") from None
-        self.state = new_state
-        log.info(
-            f"consentscope: watching for {len(profile.identifiers)} values from {path} "
-            f"({len(scanner.needles)} encoded forms), session {session}"
+            try:
+                open_engine(opts.consentscope_db).dispose()
+            except StorageError as e:
+                raise exceptions.OptionsError(f"consentscope_db: {e}") from None
+        session = opts.consentscope_session or (self.config.session if self.config else default_session_id())
+        config = EngineConfig(
+            profile_path=path,
+            session=session,
+            db_url=opts.consentscope_db,
+            app_domains=parse_domains(opts.consentscope_app_domains),
+            consent_marker=opts.consentscope_consent_marker,
+            refusal_marker=opts.consentscope_refusal_marker,
+            max_body=self._max_body,
         )
+        self._stop_runner()
+        self.config = config
+        self.runner = Runner(config, self._on_message, mode=opts.consentscope_detector)
+        log.info(f"consentscope: watching for {len(profile.identifiers)} values from {path}, session {session}")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # A streamed body never sits in memory: keep a prefix for scanning as it passes.
-        if self.state is not None and flow.request.stream and not callable(flow.request.stream):
+        if self.runner is not None and flow.request.stream and not callable(flow.request.stream):
             tee = _Tee(self._max_body)
             flow.request.stream = tee
             flow.metadata["consentscope_tee"] = tee
 
     def request(self, flow: http.HTTPFlow) -> None:
-        state = self.state
-        if state is None:
+        runner = self.runner
+        if runner is None:
             return
         try:
             if flow.request.pretty_host.lower() == RESERVED_HOST:
-                self._answer_device(flow, state)
+                self._answer_device(flow, runner)
                 return
             if not flow.live:
                 return
             tee = flow.metadata.get("consentscope_tee")
-            items = flow_to_records(
-                flow,
-                body_override=bytes(tee.buf) if tee is not None else None,
-                body_truncated=bool(tee and tee.overflow),
-            )
+            body = bytes(tee.buf) if tee is not None else None
+            if body is None and flow.request.raw_content is not None and len(flow.request.raw_content) > self._max_body:
+                body = flow.request.raw_content[: self._max_body]  # only what is scanned crosses to the detector
+            items = flow_to_records(flow, body_override=body, body_truncated=bool(tee and tee.overflow))
             items = [i for i in items if not (isinstance(i, RequestRecord) and i.kind == "websocket")]
-            self._pool.submit(self._process, state, items, flow)
+            self._send(runner, flow, items)
         except Exception:
             self._count_error("request hook")
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
-        state = self.state
-        if state is None or flow.websocket is None or not flow.live:
+        runner = self.runner
+        if runner is None or flow.websocket is None or not flow.live:
             return
         try:
             msg = flow.websocket.messages[-1]
@@ -258,20 +248,20 @@ class ConsentScope:
                 host=(req.pretty_host or req.host).lower(),
                 port=req.port,
                 path=req.path,
-                body=ws_bytes(msg.content),
+                body=ws_bytes(msg.content)[: self._max_body],
                 kind="websocket",
             )
-            self._pool.submit(self._process, state, [record], flow)
+            self._send(runner, flow, [record])
         except Exception:
             self._count_error("websocket hook")
 
     def done(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._shutdown_writer()
-        if self.state is not None:
+        stats = self._stop_runner()
+        if stats is not None and self.config is not None:
+            requests, findings, engine_errors = stats
             log.info(
-                f"consentscope: session {self.state.audit.session_id}: {self.state.audit.requests} requests, "
-                f"{self.findings} findings, {self.errors} internal errors"
+                f"consentscope: session {self.config.session}: {requests} requests, {findings} findings, "
+                f"{self.errors + engine_errors} internal errors"
             )
 
     # -- commands --------------------------------------------------------------------
@@ -283,7 +273,9 @@ class ConsentScope:
             name = normalize_event(event)
         except ValueError as e:
             raise exceptions.CommandError(str(e)) from None
-        self._pool.submit(self._record_event, time.time(), name, detail, "command")
+        if self.runner is None:
+            raise exceptions.CommandError("consentscope: no profile loaded (set consentscope_profile)")
+        self.runner.send(("event", time.time(), name, detail, "command"))
 
     @command.command("consentscope.consent")
     def consent(self) -> None:
@@ -295,100 +287,61 @@ class ConsentScope:
         """Record that the user refused the privacy policy, now."""
         self.mark("refusal")
 
-    # -- worker thread ---------------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------
 
-    def _process(self, state: _State, items: list, flow: http.HTTPFlow) -> None:
-        try:
-            found: list[AuditFinding] = []
-            for item in items:
-                if isinstance(item, RequestRecord):
-                    res = state.audit.feed(item)
-                    found.extend(res)
-                    if self.writer is not None:
-                        self.writer.put_request(state.audit.session_id, item.time, tuple(state.audit.last_anomalies))
-                else:
-                    state.audit.feed(item)
-            if not found:
+    def _send(self, runner: Runner, flow: http.HTTPFlow, items: list) -> None:
+        self._pending[flow.id] = flow
+        while len(self._pending) > MAX_PENDING_FLOWS:
+            self._pending.popitem(last=False)
+        runner.send(("items", flow.id, items))
+
+    def _on_message(self, msg: Message) -> None:
+        """Detector answers, on the reader thread."""
+        kind = msg[0]
+        if kind == "result":
+            _, flow_id, lines, comment = msg
+            flow = self._pending.pop(flow_id, None)
+            self.requests += 1
+            if not lines:
                 return
-            self.findings += len(found)
-            for f in found:
-                log.warning(finding_line(f))
-            if self.writer is not None:
-                self.writer.put_findings(state.audit.session_id, [finding_columns(f) for f in found])
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._annotate, flow, found)
-        except Exception:
-            self._count_error("scan")
+            self.findings += len(lines)
+            for line in lines:
+                log.warning(line)
+            if flow is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._annotate, flow, comment)
+        elif kind == "log":
+            log.log(msg[1], msg[2])
+        elif kind == "error":
+            self.errors += 1
+            log.error(msg[1])
 
-    def _record_event(self, t: float, name: str, detail: str, source: str) -> None:
-        state = self.state
-        if state is None:
-            return
-        state.audit.timeline.add(TimelineEvent(t, name, detail, source))
-        if self.writer is not None:
-            self.writer.put_event(state.audit.session_id, t, name, detail, source)
-        log.info(f"consentscope: {name} recorded at {datetime.fromtimestamp(t, UTC).isoformat()} ({source})")
-
-    def _remote_event(self, t: float, name: str, detail: str) -> None:
-        """An event added by `consentscope mark` in another process (writer thread)."""
-        state = self.state
-        if state is not None:
-            self._pool.submit(lambda: state.audit.timeline.add(TimelineEvent(t, name, detail, "cli")))
-            log.info(f"consentscope: {name} recorded from the command line")
-
-    def _annotate(self, flow: http.HTTPFlow, found: list[AuditFinding]) -> None:
+    def _annotate(self, flow: http.HTTPFlow, comment: str) -> None:
         try:
             flow.marked = ":warning:"
-            parts = sorted({f"{f.finding.data_type} ({f.phase})" for f in found})
-            flow.comment = "consentscope: " + ", ".join(parts)
+            flow.comment = "consentscope: " + comment
             compat.trigger_update(flow)
         except Exception:
             self._count_error("annotate")
 
-    # -- helpers ---------------------------------------------------------------------
-
-    def _new_audit(self, session: str, profile: Profile, scanner: Scanner, markers: ConsentMarkers) -> Audit:
-        audit = Audit(session, profile, scanner, label=session, sources=["live"], markers=markers)
-        audit.timeline_from_device = False  # the addon records device marks itself
-        audit.live = True
-        audit.on_event = lambda e: self._store_event(session, e)
-        return audit
-
-    def _store_event(self, session: str, e: TimelineEvent) -> None:
-        if self.writer is not None:
-            self.writer.put_event(session, e.time, e.event, e.detail, e.source)
-        log.info(f"consentscope: {e.event} recorded ({e.source}: {e.detail})")
-
-    def _answer_device(self, flow: http.HTTPFlow, state: _State) -> None:
+    def _answer_device(self, flow: http.HTTPFlow, runner: Runner) -> None:
         now = flow.request.timestamp_start or time.time()
-        action = answer(flow.request.url, state.audit.session_id)
+        session = self.config.session if self.config else ""
+        action = answer(flow.request.url, session)
         flow.response = http.Response.make(
             action.status, action.body, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
         )
         if action.mark is not None:
-            self._pool.submit(self._record_event, now, action.mark, flow.request.path, "device")
-        if action.new_session is not None:
+            runner.send(("event", now, action.mark, flow.request.path, "device"))
+        if action.new_session is not None and self.config is not None:
             sid = f"{default_session_id()}-{re.sub(r'[^A-Za-z0-9_.-]', '_', action.new_session)}"
-            self._pool.submit(self._switch_session, state, sid)
+            self.config = replace(self.config, session=sid)
+            runner.send(("session", sid))
 
-    def _switch_session(self, state: _State, session_id: str) -> None:
-        audit = self._new_audit(session_id, state.profile, state.scanner, state.markers)
-        self.state = _State(state.profile, state.scanner, audit, state.markers)
-        if self.writer is not None:
-            self.writer.switch_session(session_id, session_id, state.profile.app.package)
-        log.info(f"consentscope: new session {session_id}")
-
-    def _shutdown_writer(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            if self.writer.failures:
-                log.warning(
-                    f"consentscope: {self.writer.failures} database batches failed; "
-                    f"unsaved findings are in {self.writer.spill_path}"
-                    if self.writer.spilled else
-                    f"consentscope: {self.writer.failures} database errors (all data stored after retry)"
-                )
-            self.writer = None
+    def _stop_runner(self) -> tuple[int, int, int] | None:
+        runner, self.runner = self.runner, None
+        if runner is None:
+            return None
+        return runner.close()
 
     def _count_error(self, where: str) -> None:
         self.errors += 1

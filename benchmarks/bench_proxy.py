@@ -8,7 +8,6 @@ Loopback only.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import socket
 import statistics
@@ -17,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,19 +25,44 @@ from corpus import full_profile_toml, generate_corpus
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Upstream(threading.Thread):
+    """A minimal keep-alive HTTP/1.1 server: reads a request, answers "ok" in one write.
+    (http.server answers in several small writes, which meet delayed ACKs: 40 ms each.)"""
 
-    def do_POST(self) -> None:
-        n = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(n)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def run(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def serve(conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                buf = buf[length:]
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
 
 def free_port() -> int:
@@ -73,16 +96,24 @@ def run_load(proxy_port: int, upstream_port: int, requests: list, clients: int) 
     chunks = [requests[i::clients] for i in range(clients)]
 
     def client(chunk: list) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=60)
+        sock = socket.create_connection(("127.0.0.1", proxy_port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
         mine = []
         for r in chunk:
-            headers = dict(r.headers)
-            headers["Host"] = f"127.0.0.1:{upstream_port}"
+            head = [f"POST http://127.0.0.1:{upstream_port}{r.path} HTTP/1.1", f"Host: 127.0.0.1:{upstream_port}"]
+            head += [f"{k}: {v}" for k, v in r.headers if k.lower() not in ("host", "content-length")]
+            head.append(f"Content-Length: {len(r.body)}")
+            message = ("\r\n".join(head) + "\r\n\r\n").encode() + r.body
             t0 = time.perf_counter()
-            conn.request("POST", f"http://127.0.0.1:{upstream_port}{r.path}", body=r.body, headers=headers)
-            conn.getresponse().read()
+            sock.sendall(message)
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
             mine.append(time.perf_counter() - t0)
-        conn.close()
+        sock.close()
         with lock:
             latencies.extend(mine)
 
@@ -106,9 +137,9 @@ def main() -> None:
     args = ap.parse_args()
     # the realistic mix without the megabyte outliers, which measure the loopback, not us
     requests = [r for r in generate_corpus(args.requests * 2, seed=7) if len(r.body) < 64 * 1024][: args.requests]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    up = server.server_address[1]
+    server = Upstream()
+    server.start()
+    up = server.port
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, addon in (("plain mitmdump", False), ("mitmdump + consentscope", True)):
