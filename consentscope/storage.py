@@ -62,32 +62,28 @@ class SessionRow(Base):
     errors: Mapped[list] = mapped_column(JSON, default=list)
 
 
-class RequestRow(Base):
+class _RequestColumns:
+    """What a request and a finding both record about the request."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    flow_id: Mapped[str] = mapped_column(String(128))
+    time: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(256))
+    party: Mapped[str] = mapped_column(String(32))
+    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class RequestRow(_RequestColumns, Base):
     __tablename__ = "cs_requests"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    flow_id: Mapped[str] = mapped_column(String(128))
-    time: Mapped[float] = mapped_column(Float)
-    method: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)
-    host: Mapped[str] = mapped_column(String(256))
-    party: Mapped[str] = mapped_column(String(32))
-    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
-class FindingRow(Base):
+class FindingRow(_RequestColumns, Base):
     __tablename__ = "cs_findings"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    flow_id: Mapped[str] = mapped_column(String(128))
-    time: Mapped[float] = mapped_column(Float)
-    method: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)
-    host: Mapped[str] = mapped_column(String(256))
     registrable_domain: Mapped[str] = mapped_column(String(256), default="")
-    party: Mapped[str] = mapped_column(String(32))
     relation: Mapped[str] = mapped_column(String(32), default="")
-    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
     vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data_type: Mapped[str] = mapped_column(String(64))

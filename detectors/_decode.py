@@ -129,7 +129,9 @@ class _Decoder:
         if name not in self.anomalies:
             self.anomalies.append(name)
 
-    def emit(self, data: bytes, location: str, chain: tuple[str, ...]) -> None:
+    def emit(
+        self, data: bytes, location: str, chain: tuple[str, ...], resolve: JsonLocator | None = None
+    ) -> None:
         if not data:
             return
         if len(self.views) >= self.limits.max_views:
@@ -139,7 +141,7 @@ class _Decoder:
         if self.budget < 0:
             self.anomaly("decoded-bytes-limit")
             raise _Budget
-        self.views.append(_new_view(View, (data, location, chain, None)))
+        self.views.append(_new_view(View, (data, location, chain, resolve)))
 
     @staticmethod
     def join(location: str, kind: str, path: str) -> str:
@@ -245,14 +247,7 @@ class _Decoder:
         Strings that may hide more (blobs, forms, percent-encoding) are decoded on their own."""
         base = self.join(loc, "json", "")
         locator = JsonLocator(data, base)
-        if len(self.views) >= self.limits.max_views:
-            self.anomaly("views-limit")
-            raise _Budget
-        self.budget -= len(data)
-        if self.budget < 0:
-            self.anomaly("decoded-bytes-limit")
-            raise _Budget
-        self.views.append(_new_view(View, (data, base + "$", chain, locator)))
+        self.emit(data, base + "$", chain, locator)
         for m in _JSON_CANDIDATE_RE.finditer(data):
             raw = m.group(1)
             if _worth_decoding(raw, self.limits.min_blob_len):
