@@ -65,6 +65,7 @@ class AuditFinding:
             "url": self.url,
             "host": self.host,
             "party": d.party,
+            "relation": d.relation,
             "sdk": d.sdk,
             "vendor": d.vendor,
             "category": d.category,
@@ -192,7 +193,7 @@ class Audit:
         result = self.scanner.scan(record)
         self.last_anomalies = result.anomalies
         self.anomalies.update(result.anomalies)
-        destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip)
+        destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
         if self.record_sink is not None:
             self.record_sink.append((record, destination))
         if not result.findings:

@@ -37,6 +37,7 @@ def _env() -> Environment:
 class DestinationRow:
     host: str
     party: str
+    relation: str | None
     sdk: str | None
     vendor: str | None
     category: str | None
@@ -52,7 +53,9 @@ def _destinations(findings: Sequence[AuditFinding]) -> list[DestinationRow]:
         d = f.destination
         row = rows.get(f.host)
         if row is None:
-            row = rows[f.host] = DestinationRow(f.host, d.party, d.sdk, d.vendor, d.category, first_time=f.time)
+            row = rows[f.host] = DestinationRow(
+                f.host, d.party, d.relation, d.sdk, d.vendor, d.category, first_time=f.time
+            )
         row.data_types.add(f.finding.data_type)
         row.findings += 1
         row.before_consent += f.phase == BEFORE_CONSENT

@@ -47,8 +47,8 @@ def test_every_planted_value_is_found_and_nothing_else(result, truth) -> None:  
 
 def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     _, _, doc = result
-    assert set(doc) == {"version", "sessions", "findings"} and doc["version"] == 1
-    expected = {"session", "flow_id", "time", "method", "url", "host", "party", "sdk", "vendor", "category",
+    assert set(doc) == {"version", "sessions", "findings"} and doc["version"] == 2
+    expected = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",
                 "data_type", "encoding", "location", "phase", "evidence"}
     assert all(set(f) == expected for f in doc["findings"])
     order = [(f["time"], f["flow_id"], f["data_type"]) for f in doc["findings"]]
@@ -56,6 +56,8 @@ def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     by_host = {f["host"]: f for f in doc["findings"]}
     assert by_host["api.demoshop.com.cn"]["party"] == "first-party"
     assert by_host["ulogs.umeng.com"]["party"] == "third-party" and by_host["ulogs.umeng.com"]["sdk"]
+    assert by_host["api.demoshop.com.cn"]["relation"] == "first-party"
+    assert by_host["ulogs.umeng.com"]["relation"] == "third-party"
     assert all(f["time"].endswith("Z") for f in doc["findings"])
     [session] = doc["sessions"]
     assert session["requests"] == 45 and [e["event"] for e in session["events"]] == ["consent"]
