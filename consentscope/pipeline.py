@@ -78,6 +78,38 @@ class AuditFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditContact:
+    """A connection or lookup whose content we may not see, placed in its session."""
+
+    session: str
+    contact: Contact
+    destination: Destination
+    phase: str
+
+    def sort_key(self) -> tuple:
+        c = self.contact
+        return (c.time, c.host, c.ip or "", c.port or 0, c.via)
+
+    def to_json(self) -> dict:
+        c, d = self.contact, self.destination
+        return {
+            "session": self.session,
+            "time": iso_time(c.time),
+            "host": c.host,
+            "ip": c.ip,
+            "port": c.port,
+            "via": c.via,
+            "tls_version": c.tls_version,
+            "party": d.party,
+            "relation": d.relation,
+            "sdk": d.sdk,
+            "vendor": d.vendor,
+            "category": d.category,
+            "phase": self.phase,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentMarkers:
     """How consent is known for a capture: a fixed time and/or URL patterns."""
 
@@ -95,7 +127,7 @@ class SessionResult:
     findings: list[AuditFinding]
     events: tuple[TimelineEvent, ...]
     requests: int
-    contacts: list[Contact]
+    contacts: list[AuditContact]
     anomalies: Counter[str]
     errors: list[str]
     started: float | None
@@ -111,6 +143,7 @@ class SessionResult:
             "ended": iso_time(self.ended) if self.ended is not None else None,
             "requests": self.requests,
             "findings": len(self.findings),
+            "contacts": len(self.contacts),
             "events": [
                 {"time": iso_time(e.time), "event": e.event, "detail": e.detail, "source": e.source}
                 for e in self.events
@@ -180,6 +213,8 @@ class Audit:
         if isinstance(item, Contact):
             self.contacts.append(item)
             self._span(item.time)
+            if (item.via == "dns" and item.ip) or (item.via == "tls-sni" and item.ip):
+                self.classifier.observe_dns(item.host, [item.ip])
             return []
         record = item
         if record.host == RESERVED_HOST:
@@ -240,7 +275,15 @@ class Audit:
             phase = self.timeline.phase_at(p.record.time)
             out.extend(self._audit_finding(p.record, p.destination, f, phase) for f in p.findings)
         out.sort(key=AuditFinding.sort_key)
-        self.contacts.sort(key=lambda c: (c.time, c.host, c.ip or "", c.port or 0, c.via))
+        contacts = [
+            AuditContact(
+                self.session_id, c, self.classifier.classify(c.host or c.ip or "unknown", ip=c.ip),
+                self.timeline.phase_at(c.time),
+            )
+            for c in self.contacts
+            if c.host or c.ip
+        ]
+        contacts.sort(key=AuditContact.sort_key)
         return SessionResult(
             id=self.session_id,
             label=self.label,
@@ -249,7 +292,7 @@ class Audit:
             findings=out,
             events=self.timeline.events,
             requests=self.requests,
-            contacts=self.contacts,
+            contacts=contacts,
             anomalies=self.anomalies,
             errors=self.errors,
             started=self.started,
@@ -261,4 +304,4 @@ def with_phase(f: AuditFinding, phase: str) -> AuditFinding:
     return replace(f, phase=phase)
 
 
-__all__ = ["Audit", "AuditFinding", "ConsentMarkers", "SessionResult", "iso_time"]
+__all__ = ["Audit", "AuditContact", "AuditFinding", "ConsentMarkers", "SessionResult", "iso_time"]

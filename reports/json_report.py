@@ -1,6 +1,6 @@
 """The JSON document: the contract other tools rely on.
 
-Top level ``{"version", "sessions", "findings"}``; every finding has exactly the keys
+Top level ``{"version", "sessions", "findings", "contacts"}``; every finding has exactly the keys
 listed in the README. ``version`` is bumped whenever a key changes.
 """
 
@@ -10,16 +10,19 @@ import json
 from collections.abc import Sequence
 
 from consentscope import JSON_FORMAT_VERSION
-from consentscope.pipeline import AuditFinding, SessionResult
+from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
 
 
 def build_document(sessions: Sequence[SessionResult]) -> dict:
     findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
     findings.sort(key=AuditFinding.sort_key)
+    contacts: list[AuditContact] = [c for s in sessions for c in s.contacts]
+    contacts.sort(key=AuditContact.sort_key)
     return {
         "version": JSON_FORMAT_VERSION,
         "sessions": [s.summary() for s in sessions],
         "findings": [f.to_json() for f in findings],
+        "contacts": [c.to_json() for c in contacts],
     }
 
 
