@@ -213,6 +213,8 @@ class Audit:
         if isinstance(item, Contact):
             self.contacts.append(item)
             self._span(item.time)
+            if item.via in ("tls-sni", "quic-sni", "dns"):
+                self._check_markers(item.host, item.time)  # encrypted traffic: a name can mark consent
             if (item.via == "dns" and item.ip) or (item.via == "tls-sni" and item.ip):
                 self.classifier.observe_dns(item.host, [item.ip])
             return []
@@ -224,7 +226,7 @@ class Audit:
             return []
         self.requests += 1
         self._span(record.time)
-        self._check_markers(record)
+        self._check_markers(record.url, record.time)
         result = self.scanner.scan(record)
         self.last_anomalies = result.anomalies
         self.anomalies.update(result.anomalies)
@@ -239,14 +241,14 @@ class Audit:
             phase = BEFORE_CONSENT  # live: no consent *yet*; the report decides at the end
         return [self._audit_finding(record, destination, f, phase) for f in result.findings]
 
-    def _check_markers(self, record: RequestRecord) -> None:
+    def _check_markers(self, text: str, t: float) -> None:
         m = self.markers
-        if m.consent is not None and not self._seen_consent_marker and m.consent.search(record.url):
+        if m.consent is not None and not self._seen_consent_marker and m.consent.search(text):
             self._seen_consent_marker = True
-            self._add_event(TimelineEvent(record.time, "consent", record.url, "marker"))
-        if m.refusal is not None and not self._seen_refusal_marker and m.refusal.search(record.url):
+            self._add_event(TimelineEvent(t, "consent", text, "marker"))
+        if m.refusal is not None and not self._seen_refusal_marker and m.refusal.search(text):
             self._seen_refusal_marker = True
-            self._add_event(TimelineEvent(record.time, "refusal", record.url, "marker"))
+            self._add_event(TimelineEvent(t, "refusal", text, "marker"))
 
     def _add_event(self, event: TimelineEvent) -> None:
         self.timeline.add(event)

@@ -190,3 +190,29 @@ def test_truncated_pcap_at_every_byte_of_the_last_record(tmp_path: Path) -> None
                 got.append(item)
         assert len([g for g in got if isinstance(g, RequestRecord)]) == 2
         assert e.value.offset == starts[2] and str(path) in str(e.value)
+
+
+def test_consent_marker_can_be_a_tls_server_name(tmp_path: Path) -> None:
+    """Encrypted traffic: the app's consent call is only visible as a server name."""
+    import subprocess
+    import sys
+
+    hello = _client_hello("consent.demoshop.com.cn")
+    frames = [
+        ether(tcp_packet(1, REQUEST, sport=40001)),
+        ether(tcp_packet(1, hello, sport=40002, dst="203.0.113.9", dport=443)),
+        ether(tcp_packet(1 + len(hello), flags=dpkt.tcp.TH_RST, sport=40002, dst="203.0.113.9", dport=443)),
+        ether(tcp_packet(1, REQUEST, sport=40003)),
+    ]
+    path = tmp_path / "marker.pcap"
+    write_pcap(path, frames)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[device]\nimei = "861234567890127"\n')
+    out = tmp_path / "o.json"
+    r = subprocess.run([sys.executable, "-m", "consentscope", "replay", str(path), "--profile", str(profile),
+                        "--consent-marker", r"^consent\.demoshop\.com\.cn$", "--json", str(out), "--db", "", "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert [f["phase"] for f in doc["findings"]] == ["before-consent", "after-consent"]
+    assert [c["via"] for c in doc["contacts"] if c["host"] == "consent.demoshop.com.cn"] == ["tls-sni"]
