@@ -50,6 +50,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_detect.py
 	$(PY) benchmarks/bench_proxy.py
+	$(PY) benchmarks/bench_pcap.py
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

@@ -1,0 +1,107 @@
+"""pcap replay speed and memory against dpkt's bare parse of the same file, same run.
+
+Generates a capture of at least 200 MB (HTTP requests of the realistic mix, one TCP
+connection each, in full-size segments), then times ``iter_pcap`` (framing, reassembly,
+HTTP parsing, contacts) and a bare ``dpkt.pcap.Reader`` loop that parses Ethernet, IP
+and TCP of every packet. Peak memory is measured in a child process per reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+MSS = 1448
+
+
+def generate(path: Path, target_mb: int) -> int:
+    import dpkt
+    from corpus import generate_corpus
+
+    records = [r for r in generate_corpus(3000, seed=5) if len(r.body) < 256 * 1024]
+    eth_hdr = b"\x04" * 6 + b"\x02" * 6 + b"\x08\x00"
+    packets = 0
+    t = 1_772_445_600.0
+    with path.open("wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        i = 0
+        while fh.tell() < target_mb * 1024 * 1024:
+            r = records[i % len(records)]
+            head = [f"POST {r.path} HTTP/1.1", f"Host: {r.host}"] + [f"{k}: {v}" for k, v in r.headers if k != "Host"]
+            stream = ("\r\n".join([*head, f"Content-Length: {len(r.body)}"]) + "\r\n\r\n").encode() + r.body
+            sport = 1024 + i % 60000
+            src = socket.inet_aton(f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}")
+            for off in range(0, len(stream), MSS):
+                last = off + MSS >= len(stream)
+                flags = dpkt.tcp.TH_ACK | (dpkt.tcp.TH_FIN if last else 0)
+                tcp = dpkt.tcp.TCP(sport=sport, dport=80, seq=1 + off, flags=flags, data=stream[off : off + MSS])
+                ip = dpkt.ip.IP(src=src, dst=socket.inet_aton("203.0.113.5"), p=6, data=tcp)
+                ip.len = len(bytes(ip))
+                frame = eth_hdr + bytes(ip)
+                t += 0.0001
+                fh.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(frame), len(frame)) + frame)
+                packets += 1
+            i += 1
+    return packets
+
+
+def run_ours(path: str) -> None:
+    from consentscope.readers.pcap import iter_pcap
+
+    n = sum(1 for _ in iter_pcap(path))
+    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def run_dpkt(path: str) -> None:
+    import dpkt
+
+    n = 0
+    with open(path, "rb") as fh:
+        for _ts, buf in dpkt.pcap.Reader(fh):
+            eth = dpkt.ethernet.Ethernet(buf)
+            ip = eth.data
+            if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
+                n += len(ip.data.data)
+    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def measure(which: str, path: Path) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, __file__, "--run", which, str(path)], capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - t0
+    return elapsed, int(r.stdout.split()[1]) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--run", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run:
+        (run_ours if args.run[0] == "ours" else run_dpkt)(args.run[1])
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.pcap"
+        t0 = time.perf_counter()
+        packets = generate(path, args.mb)
+        size = os.path.getsize(path) / 1e6
+        print(f"capture: {size:.0f} MB, {packets:,} packets (generated in {time.perf_counter() - t0:.0f} s)")
+        base_s, base_mem = measure("dpkt", path)
+        ours_s, ours_mem = measure("ours", path)
+    print(f"dpkt bare parse:        {size / base_s:6.1f} MB/s  {packets / base_s:9,.0f} packets/s  peak {base_mem:.0f} MB")
+    print(f"consentscope iter_pcap: {size / ours_s:6.1f} MB/s  {packets / ours_s:9,.0f} packets/s  peak {ours_mem:.0f} MB")
+    print(f"ratio: {base_s / ours_s:.2f} of dpkt's bare parse speed (process start included in both)")
+
+
+if __name__ == "__main__":
+    main()
