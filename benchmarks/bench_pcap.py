@@ -77,7 +77,8 @@ def run_dpkt(path: str) -> None:
 
 def measure(which: str, path: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, __file__, "--run", which, str(path)], capture_output=True, text=True, check=True)
+    cmd = [sys.executable, __file__, "--run", which, str(path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - t0
     return elapsed, int(r.stdout.split()[1]) / 1024
 
@@ -98,8 +99,8 @@ def main() -> None:
         print(f"capture: {size:.0f} MB, {packets:,} packets (generated in {time.perf_counter() - t0:.0f} s)")
         base_s, base_mem = measure("dpkt", path)
         ours_s, ours_mem = measure("ours", path)
-    print(f"dpkt bare parse:        {size / base_s:6.1f} MB/s  {packets / base_s:9,.0f} packets/s  peak {base_mem:.0f} MB")
-    print(f"consentscope iter_pcap: {size / ours_s:6.1f} MB/s  {packets / ours_s:9,.0f} packets/s  peak {ours_mem:.0f} MB")
+    for name, secs, mem in (("dpkt bare parse", base_s, base_mem), ("consentscope iter_pcap", ours_s, ours_mem)):
+        print(f"{name:23s} {size / secs:6.1f} MB/s  {packets / secs:9,.0f} packets/s  peak {mem:.0f} MB")
     print(f"ratio: {base_s / ours_s:.2f} of dpkt's bare parse speed (process start included in both)")
 
 
