@@ -47,7 +47,7 @@ def _read_exact(fh: BinaryIO, n: int) -> bytes:
     return data if data is not None else b""
 
 
-def _pcap_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[float, int, bytes]]:
+def _pcap_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[int, float, int, bytes]]:
     order, unit = _PCAP_MAGIC[head[:4]]
     rest = _read_exact(fh, 20)
     if len(rest) < 20:
@@ -66,11 +66,11 @@ def _pcap_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[float, 
         data = _read_exact(fh, incl)
         if len(data) < incl:
             raise CaptureError(path, f"truncated packet ({len(data)} of {incl} bytes)", offset)
-        yield sec + frac * unit, linktype, data
+        yield offset, sec + frac * unit, linktype, data
         offset += 16 + incl
 
 
-def _pcapng_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[float, int, bytes]]:
+def _pcapng_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[int, float, int, bytes]]:
     order = "<"
     interfaces: list[tuple[int, float]] = []  # (linktype, seconds per tick)
     offset = 0
@@ -101,10 +101,10 @@ def _pcapng_frames(path: str, fh: BinaryIO, head: bytes) -> Iterator[tuple[float
             if iface >= len(interfaces):
                 raise CaptureError(path, f"packet for undeclared interface {iface}", offset)
             linktype, tick = interfaces[iface]
-            yield ((hi << 32) | lo) * tick, linktype, body[20 : 20 + incl]
+            yield offset, ((hi << 32) | lo) * tick, linktype, body[20 : 20 + incl]
         elif btype == 3 and interfaces:  # simple packet: interface 0, no time stamp
             (orig,) = struct.unpack(order + "I", body[:4])
-            yield 0.0, interfaces[0][0], body[4 : 4 + orig]
+            yield offset, 0.0, interfaces[0][0], body[4 : 4 + orig]
         offset += blen
 
 
@@ -122,6 +122,9 @@ def _ts_resol(options: bytes, order: str) -> float:
 
 
 # ----------------------------------------------------------------------------- packets
+
+
+SUPPORTED_LINKTYPES = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
 
 
 def _ip_of(linktype: int, frame: bytes) -> dpkt.Packet | None:
@@ -409,13 +412,21 @@ def iter_pcap(path: str) -> Iterator[CaptureItem]:
             frames = _pcapng_frames(path, fh, head + _read_exact(fh, 8))
         else:
             raise CaptureError(path, "not a pcap or pcapng file", 0)
+        unsupported: dict[int, tuple[int, int]] = {}  # link type -> (first offset, count)
         try:
-            for t, linktype, frame in frames:
+            for offset, t, linktype, frame in frames:
+                if linktype not in SUPPORTED_LINKTYPES:
+                    first, n = unsupported.get(linktype, (offset, 0))
+                    unsupported[linktype] = (first, n + 1)
+                    continue
                 yield from reader.packet(t, linktype, frame)
         except CaptureError as e:
             error = e
         except (OSError, EOFError) as e:
             error = CaptureError(path, f"read error: {e}")
+        if error is None and unsupported:
+            linktype, (first, n) = min(unsupported.items(), key=lambda kv: kv[1][0])
+            error = CaptureError(path, f"{n} packets of unsupported link type {linktype} skipped", first)
     yield from reader.flush()
     if error is not None:
         raise error

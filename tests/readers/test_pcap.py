@@ -216,3 +216,11 @@ def test_consent_marker_can_be_a_tls_server_name(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert [f["phase"] for f in doc["findings"]] == ["before-consent", "after-consent"]
     assert [c["via"] for c in doc["contacts"] if c["host"] == "consent.demoshop.com.cn"] == ["tls-sni"]
+
+
+def test_unsupported_link_type_is_named_after_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "odd.pcap"
+    starts = write_pcap(path, [b"\x00" * 40, b"\x00" * 40], linktype=147)  # DLT_USER0
+    with pytest.raises(CaptureError) as e:
+        list(iter_pcap(str(path)))
+    assert e.value.offset == starts[0] and "2 packets of unsupported link type 147" in str(e.value)
