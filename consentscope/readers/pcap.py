@@ -7,7 +7,7 @@ offset; link, IP, TCP, UDP and DNS headers are parsed with dpkt; TCP reassembly 
 follows the open connections, not the file. What encryption hides still counts: every
 TLS ClientHello's SNI and every DNS answer becomes a ``Contact``.
 
-Not yet: IP fragment reassembly, QUIC Initial SNI (see issue #5).
+IPv4 fragments are reassembled. Not yet: IPv6 fragments, QUIC Initial SNI (issue #5).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from ._open import open_maybe_compressed
 MAX_STREAM_BYTES = 16 * 1024 * 1024
 #: Open TCP directions tracked at once; the oldest is assembled early beyond this.
 MAX_STREAMS = 20_000
+#: IPv4 datagrams awaiting fragments at once; the oldest is dropped beyond this.
+MAX_FRAGMENTED = 1_000
 #: A stream silent this long (capture time) is assembled: its connection is over.
 IDLE_SECONDS = 120.0
 
@@ -314,12 +316,17 @@ class _PcapReader:
         self.path = path
         self.streams: dict[tuple[str, int, str, int], _Stream] = {}
         self.names: dict[str, str] = {}  # ip -> name, from DNS answers
+        self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
         self.count = 0
 
     def packet(self, t: float, linktype: int, frame: bytes) -> Iterator[CaptureItem]:
         ip = _ip_of(linktype, frame)
         if ip is None:
             return
+        if isinstance(ip, dpkt.ip.IP) and (ip.mf or ip.offset):
+            ip = self.defragment(ip)
+            if ip is None:
+                return
         seg = ip.data
         src, dst = _addr(ip, ip.src), _addr(ip, ip.dst)
         if isinstance(seg, dpkt.tcp.TCP):
@@ -341,6 +348,33 @@ class _PcapReader:
             idle = [k for k, s in self.streams.items() if t - s.last_time > IDLE_SECONDS]
             for k in idle:
                 yield from self.close(k)
+
+    def defragment(self, ip: dpkt.ip.IP) -> dpkt.ip.IP | None:
+        """IPv4 fragment reassembly: the datagram once all its fragments are in, else None."""
+        key = (ip.src, ip.dst, ip.id, ip.p)
+        frags = self.fragments.setdefault(key, {})
+        payload = bytes(ip.data) if not isinstance(ip.data, bytes) else ip.data
+        frags[ip.offset] = (payload, not ip.mf)
+        if len(self.fragments) > MAX_FRAGMENTED:
+            self.fragments.pop(next(iter(self.fragments)))
+        whole = bytearray()
+        for off in sorted(frags):
+            data, last = frags[off]
+            if off > len(whole):
+                return None  # still missing a piece
+            whole[off:] = data
+            if last:
+                del self.fragments[key]
+                proto = {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}.get(ip.p)
+                if proto is None or len(whole) > 65535:
+                    return None
+                try:
+                    inner = proto(bytes(whole))
+                except (dpkt.UnpackError, struct.error):
+                    return None
+                out = dpkt.ip.IP(src=ip.src, dst=ip.dst, p=ip.p, data=inner)
+                return out
+        return None
 
     def dns(self, t: float, payload: bytes, src: str) -> Iterator[CaptureItem]:
         try:

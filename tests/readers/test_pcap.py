@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import socket
 import ssl
@@ -224,3 +225,20 @@ def test_unsupported_link_type_is_named_after_the_rest_is_read(tmp_path: Path) -
     with pytest.raises(CaptureError) as e:
         list(iter_pcap(str(path)))
     assert e.value.offset == starts[0] and "2 packets of unsupported link type 147" in str(e.value)
+
+
+def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
+    tcp = bytes(dpkt.tcp.TCP(sport=40000, dport=80, seq=1, flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, data=REQUEST))
+    cuts = [0, 48, 96, len(tcp)]
+    frames = []
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        more = 1 if i < len(cuts) - 2 else 0
+        ip = dpkt.ip.IP(src=socket.inet_aton(CLIENT), dst=socket.inet_aton(SERVER), p=6, id=77, mf=more, offset=a)
+        ip.data = tcp[a:b]
+        ip.len = 20 + (b - a)
+        frames.append(ether(bytes(ip)))
+    frames = [frames[2], frames[0], frames[1]]  # out of order too
+    path = tmp_path / "frag.pcap"
+    write_pcap(path, frames)
+    [req] = [i for i in iter_pcap(str(path)) if isinstance(i, RequestRecord)]
+    assert (req.path, req.body) == ("/log?imei=861234567890127", b"hello=world")
