@@ -7,7 +7,8 @@ offset; link, IP, TCP, UDP and DNS headers are parsed with dpkt; TCP reassembly 
 follows the open connections, not the file. What encryption hides still counts: every
 TLS ClientHello's SNI and every DNS answer becomes a ``Contact``.
 
-IPv4 fragments are reassembled. Not yet: IPv6 fragments, QUIC Initial SNI (issue #5).
+IPv4 fragments are reassembled; QUIC connections are named from their Initial packets
+(``_quic.py``). Not yet: IPv6 fragments.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from consentscope.detectors import RequestRecord
 
 from ._base import CaptureError, CaptureItem, Contact
 from ._open import open_maybe_compressed
+from ._quic import QuicNames
 
 #: Bytes kept per TCP direction; a longer stream is scanned up to here (and flagged).
 MAX_STREAM_BYTES = 16 * 1024 * 1024
@@ -317,6 +319,7 @@ class _PcapReader:
         self.streams: dict[tuple[str, int, str, int], _Stream] = {}
         self.names: dict[str, str] = {}  # ip -> name, from DNS answers
         self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
+        self.quic = QuicNames()
         self.count = 0
 
     def packet(self, t: float, linktype: int, frame: bytes) -> Iterator[CaptureItem]:
@@ -343,6 +346,12 @@ class _PcapReader:
                 yield from self.close(key)
         elif isinstance(seg, dpkt.udp.UDP) and 53 in (seg.sport, seg.dport):
             yield from self.dns(t, bytes(seg.data), src)
+        elif isinstance(seg, dpkt.udp.UDP):
+            payload = bytes(seg.data)
+            if payload[:1] and payload[0] & 0xC0 == 0xC0:  # a QUIC long header
+                name = self.quic.feed(payload)
+                if name is not None:
+                    yield Contact(t, name, dst, seg.dport, "quic-sni", "QUICv1")
         self.count += 1
         if self.count % 5000 == 0:
             idle = [k for k, s in self.streams.items() if t - s.last_time > IDLE_SECONDS]

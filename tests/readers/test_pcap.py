@@ -242,3 +242,54 @@ def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
     write_pcap(path, frames)
     [req] = [i for i in iter_pcap(str(path)) if isinstance(i, RequestRecord)]
     assert (req.path, req.body) == ("/log?imei=861234567890127", b"hello=world")
+
+
+def _quic_initial(dcid: bytes, data: bytes, offset: int = 0, pn: int = 0) -> bytes:
+    """A client Initial carrying ``data`` at ``offset`` of the CRYPTO stream, protected as
+    RFC 9001 §5 says (the inverse of what the reader does)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from consentscope.readers._quic import initial_keys
+
+    key, iv, hp = initial_keys(dcid)
+    frame = b"\x06" + struct.pack(">HH", 0x4000 | offset, 0x4000 | len(data)) + data
+    frame += b"\x00" * (1100 - len(frame))  # PADDING, as clients pad their Initials
+    pn_bytes = pn.to_bytes(2, "big")
+    length = len(pn_bytes) + len(frame) + 16
+    header = bytes([0xC1]) + struct.pack(">I", 1) + bytes([len(dcid)]) + dcid + b"\x00\x00"
+    header += struct.pack(">H", 0x4000 | length) + pn_bytes
+    payload = AESGCM(key).encrypt((int.from_bytes(iv, "big") ^ pn).to_bytes(12, "big"), frame, header)
+    pn_offset = len(header) - 2
+    enc = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
+    mask = enc.update((header[pn_offset:] + payload)[4:20]) + enc.finalize()
+    protected = bytes([header[0] ^ (mask[0] & 0x0F)]) + header[1:pn_offset]
+    protected += bytes(b ^ m for b, m in zip(header[pn_offset:], mask[1:3], strict=True))
+    return protected + payload
+
+
+def test_quic_initial_gives_the_server_name(tmp_path: Path) -> None:
+    hello = _client_hello("api-access.pangolin-sdk-toutiao.com")[5:]  # handshake message, no record header
+    dcid = bytes.fromhex("8394c8f03e515708")
+    # the ClientHello split over two Initials, as Chrome does with large ones; then a third
+    packets = [_quic_initial(dcid, hello[:120]), _quic_initial(dcid, hello[120:], 120, pn=1),
+               _quic_initial(dcid, b"", pn=2)]
+    frames = []
+    for payload in packets:
+        udp = dpkt.udp.UDP(sport=50000, dport=443, data=payload)
+        udp.ulen = len(bytes(udp))
+        ip = dpkt.ip.IP(src=socket.inet_aton(CLIENT), dst=socket.inet_aton("203.0.113.8"), p=17, data=udp)
+        ip.len = len(bytes(ip))
+        frames.append(ether(bytes(ip)))
+    path = tmp_path / "quic.pcap"
+    write_pcap(path, frames)
+    contacts = [(c.via, c.host, c.ip, c.tls_version) for c in iter_pcap(str(path)) if isinstance(c, Contact)]
+    assert contacts == [("quic-sni", "api-access.pangolin-sdk-toutiao.com", "203.0.113.8", "QUICv1")]
+
+
+def test_quic_keys_match_rfc_9001_appendix_a() -> None:
+    from consentscope.readers._quic import initial_keys
+
+    key, iv, hp = initial_keys(bytes.fromhex("8394c8f03e515708"))
+    assert (key.hex(), iv.hex(), hp.hex()) == (
+        "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2")
