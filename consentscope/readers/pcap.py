@@ -7,8 +7,8 @@ offset; link, IP, TCP, UDP and DNS headers are parsed with dpkt; TCP reassembly 
 follows the open connections, not the file. What encryption hides still counts: every
 TLS ClientHello's SNI and every DNS answer becomes a ``Contact``.
 
-IPv4 fragments are reassembled; QUIC connections are named from their Initial packets
-(``_quic.py``). Not yet: IPv6 fragments.
+IPv4 and IPv6 fragments are reassembled; QUIC connections are named from their Initial
+packets (``_quic.py``).
 """
 
 from __future__ import annotations
@@ -327,10 +327,19 @@ class _PcapReader:
         if ip is None:
             return
         if isinstance(ip, dpkt.ip.IP) and (ip.mf or ip.offset):
-            ip = self.defragment(ip)
-            if ip is None:
-                return
-        seg = ip.data
+            key = (ip.src, ip.dst, ip.id, ip.p)
+            seg = self.defragment(key, ip.p, ip.offset, bool(ip.mf), ip.data)
+        elif isinstance(ip, dpkt.ip6.IP6) and 44 in ip.extension_hdrs:
+            frag = ip.extension_hdrs[44]
+            if frag.frag_off or frag.m_flag:
+                key = (ip.src, ip.dst, frag.id, frag.nxt)
+                seg = self.defragment(key, frag.nxt, frag.frag_off * 8, bool(frag.m_flag), ip.data)
+            else:
+                seg = ip.data  # an atomic fragment: the whole datagram
+        else:
+            seg = ip.data
+        if seg is None:
+            return
         src, dst = _addr(ip, ip.src), _addr(ip, ip.dst)
         if isinstance(seg, dpkt.tcp.TCP):
             key = (src, seg.sport, dst, seg.dport)
@@ -358,31 +367,28 @@ class _PcapReader:
             for k in idle:
                 yield from self.close(k)
 
-    def defragment(self, ip: dpkt.ip.IP) -> dpkt.ip.IP | None:
-        """IPv4 fragment reassembly: the datagram once all its fragments are in, else None."""
-        key = (ip.src, ip.dst, ip.id, ip.p)
+    def defragment(self, key: tuple, proto: int, offset: int, more: bool, data: object) -> dpkt.Packet | None:
+        """IPv4/IPv6 fragment reassembly: the transport segment once every fragment of the
+        datagram is in, else None."""
         frags = self.fragments.setdefault(key, {})
-        payload = bytes(ip.data) if not isinstance(ip.data, bytes) else ip.data
-        frags[ip.offset] = (payload, not ip.mf)
+        frags[offset] = (bytes(data) if not isinstance(data, bytes) else data, not more)  # type: ignore[call-overload]
         if len(self.fragments) > MAX_FRAGMENTED:
             self.fragments.pop(next(iter(self.fragments)))
         whole = bytearray()
         for off in sorted(frags):
-            data, last = frags[off]
+            piece, last = frags[off]
             if off > len(whole):
                 return None  # still missing a piece
-            whole[off:] = data
+            whole[off:] = piece
             if last:
                 del self.fragments[key]
-                proto = {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}.get(ip.p)
-                if proto is None or len(whole) > 65535:
+                parser = {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}.get(proto)
+                if parser is None or len(whole) > 65535:
                     return None
                 try:
-                    inner = proto(bytes(whole))
+                    return parser(bytes(whole))
                 except (dpkt.UnpackError, struct.error):
                     return None
-                out = dpkt.ip.IP(src=ip.src, dst=ip.dst, p=ip.p, data=inner)
-                return out
         return None
 
     def dns(self, t: float, payload: bytes, src: str) -> Iterator[CaptureItem]:

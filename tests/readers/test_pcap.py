@@ -293,3 +293,20 @@ def test_quic_keys_match_rfc_9001_appendix_a() -> None:
     key, iv, hp = initial_keys(bytes.fromhex("8394c8f03e515708"))
     assert (key.hex(), iv.hex(), hp.hex()) == (
         "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2")
+
+
+def test_ipv6_fragments_are_reassembled(tmp_path: Path) -> None:
+    tcp = bytes(dpkt.tcp.TCP(sport=40000, dport=80, seq=1, flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, data=REQUEST))
+    src, dst = socket.inet_pton(socket.AF_INET6, "2001:db8::2"), socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    frames = []
+    cuts = [0, 64, len(tcp)]
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        more = 1 if i == 0 else 0
+        frag_hdr = struct.pack(">BBHI", 6, 0, (a // 8) << 3 | more, 0xBEEF)
+        body = frag_hdr + tcp[a:b]
+        ip6 = struct.pack(">IHBB", 6 << 28, len(body), 44, 64) + src + dst + body
+        frames.append(ether(ip6, v6=True))
+    path = tmp_path / "frag6.pcap"
+    write_pcap(path, frames[::-1])
+    [req] = [i for i in iter_pcap(str(path)) if isinstance(i, RequestRecord)]
+    assert (req.server_ip, req.body) == ("2001:db8::1", b"hello=world")
