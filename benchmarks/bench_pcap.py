@@ -55,11 +55,23 @@ def generate(path: Path, target_mb: int) -> int:
     return packets
 
 
+def peak_kb() -> int:
+    """This process's own peak RSS (VmHWM is reset by exec; ru_maxrss may carry the
+    parent's peak across fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def run_ours(path: str) -> None:
     from consentscope.readers.pcap import iter_pcap
 
     n = sum(1 for _ in iter_pcap(path))
-    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(n, peak_kb())
 
 
 def run_dpkt(path: str) -> None:
@@ -72,7 +84,7 @@ def run_dpkt(path: str) -> None:
             ip = eth.data
             if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
                 n += len(ip.data.data)
-    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(n, peak_kb())
 
 
 def measure(which: str, path: Path) -> tuple[float, float]:

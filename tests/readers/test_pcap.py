@@ -310,3 +310,21 @@ def test_ipv6_fragments_are_reassembled(tmp_path: Path) -> None:
     write_pcap(path, frames[::-1])
     [req] = [i for i in iter_pcap(str(path)) if isinstance(i, RequestRecord)]
     assert (req.server_ip, req.body) == ("2001:db8::1", b"hello=world")
+
+
+@pytest.mark.parametrize("compress", ["gzip", "xz", "zstd"])
+def test_compressed_big_endian_nanosecond_loopback_capture(tmp_path: Path, compress: str) -> None:
+    """Compression, byte order, time resolution and the BSD loopback link type at once."""
+    import lzma
+
+    import zstandard
+
+    frame = struct.pack("<I", 2) + tcp_packet(1, REQUEST)  # DLT_NULL: host-order family 2 (AF_INET)
+    t_ns = 1_772_445_600_123_456_789
+    raw = struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 0)
+    raw += struct.pack(">IIII", t_ns // 10**9, t_ns % 10**9, len(frame), len(frame)) + frame
+    packed = {"gzip": gzip.compress, "xz": lzma.compress, "zstd": zstandard.ZstdCompressor().compress}[compress](raw)
+    path = tmp_path / "capture.bin"  # the name says nothing: the format is told by content
+    path.write_bytes(packed)
+    [req] = [i for i in read_capture(str(path)) if isinstance(i, RequestRecord)]
+    assert req.host == "sdk.example.net" and req.time == pytest.approx(1_772_445_600.123456789)
