@@ -107,8 +107,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.readers.capture import read_capture
     from consentscope.reports.html_report import render_html
     from consentscope.reports.json_report import render_json
+    from consentscope.rules import evaluate
 
     profile = _load_profile(args.profile)
+    extra_events = _read_timeline(args.timeline) if args.timeline else []
     markers = ConsentMarkers(
         consent_at=parse_time(args.consent_at, "--consent-at") if args.consent_at else None,
         consent=compile_regex(args.consent_marker, "--consent-marker"),
@@ -121,6 +123,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     all_records = []
     for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
         audit = Audit(sid, profile, scanner, label=os.path.basename(path), sources=[path], markers=markers)
+        for event in extra_events:
+            audit.timeline.add(event)
         records: list = []
         audit.record_sink = records if args.db else None
         found = 0
@@ -139,7 +143,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress.done()
             print(f"consentscope: error: {path}: {e.strerror or e}", file=sys.stderr)
         progress.done()
-        results.append(audit.finish())
+        result = audit.finish()
+        result.violations = evaluate(result, profile)
+        results.append(result)
         all_records.append(records)
 
     if not args.quiet:
@@ -166,7 +172,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.html:
         title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
         write_private(args.html, render_html(results, title=title))
-    return status
+    return _fail_on(args, results, status)
+
+
+def _read_timeline(path: str):  # type: ignore[no-untyped-def]
+    from consentscope.timeline_file import TimelineFileError, read_timeline
+
+    try:
+        return read_timeline(path)
+    except TimelineFileError as e:
+        raise UserError(str(e)) from None
+
+
+EXIT_RULE = 1  # --fail-on matched: the app breaks a rule (for CI pipelines of app developers)
+
+
+def _fail_on(args: argparse.Namespace, results: Sequence, status: int) -> int:  # type: ignore[type-arg]
+    from consentscope.rules import fail_on
+
+    if status or not args.fail_on:
+        return status
+    hits = fail_on([v for r in results for v in r.violations], args.fail_on.split(","))
+    for v in hits:
+        print(f"consentscope: {v.rule} ({v.severity}): {v.explanation}", file=sys.stderr)
+    return EXIT_RULE if hits else status
 
 
 # ----------------------------------------------------------------------------- profile
@@ -253,6 +282,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = [load_session(engine, sid) for sid in ids]
     except StorageError as e:
         raise UserError(str(e)) from None
+    from consentscope.profile import Profile
+    from consentscope.rules import evaluate
+
+    profile = _load_profile(args.profile) if args.profile else Profile(path="")
+    for r in results:
+        r.violations = evaluate(r, profile)
     if args.json:
         write_private(args.json, render_json(results))
     if args.html:
@@ -261,7 +296,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         for r in results:
             for f in r.findings:
                 print(finding_line(f))
-    return EXIT_OK
+    return _fail_on(args, results, EXIT_OK)
 
 
 # ----------------------------------------------------------------------------- live
@@ -361,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain (default %(default)s)"
     )
     r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
+    r.add_argument("--timeline", metavar="FILE", help="timeline events (JSON or CSV: time,event,detail) to merge")
+    r.add_argument(
+        "--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules (or rule prefixes) is found"
+    )
     r.set_defaults(func=cmd_replay)
 
     pr = sub.add_parser("profile", help="write or check a device profile")
@@ -386,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--session", default="latest", help="session id, 'latest' or 'all'")
     rp.add_argument("--json", metavar="OUT")
     rp.add_argument("--html", metavar="OUT")
+    rp.add_argument("--profile", help="the session's profile (enables the app-type rules)")
+    rp.add_argument("--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules is found")
     rp.set_defaults(func=cmd_report)
 
     px = sub.add_parser(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED, ConsentTimeline, TimelineEvent
@@ -132,6 +132,7 @@ class SessionResult:
     errors: list[str]
     started: float | None
     ended: float | None
+    violations: list = field(default_factory=list)  # consentscope.rules.Violation, set by the caller
 
     def summary(self) -> dict:
         return {

@@ -77,6 +77,7 @@ def render_html(sessions: Sequence[SessionResult], title: str = "consentscope re
         version=__version__,
         sessions=sessions,
         findings=findings,
+        violations=[v for s in sessions for v in s.violations],
         contacts=sorted((c for s in sessions for c in s.contacts), key=lambda c: c.sort_key()),
         by_phase=by_phase,
         by_type=sorted(by_type.items()),

@@ -1,6 +1,7 @@
 """The JSON document: the contract other tools rely on.
 
-Top level ``{"version", "sessions", "findings", "contacts"}``; every finding has exactly the keys
+Top level ``{"version", "sessions", "findings", "contacts", "timeline",
+"violations"}``; every finding has exactly the keys
 listed in the README. ``version`` is bumped whenever a key changes.
 """
 
@@ -10,7 +11,7 @@ import json
 from collections.abc import Sequence
 
 from consentscope import JSON_FORMAT_VERSION
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
+from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
 
 
 def build_document(sessions: Sequence[SessionResult]) -> dict:
@@ -18,11 +19,19 @@ def build_document(sessions: Sequence[SessionResult]) -> dict:
     findings.sort(key=AuditFinding.sort_key)
     contacts: list[AuditContact] = [c for s in sessions for c in s.contacts]
     contacts.sort(key=AuditContact.sort_key)
+    timeline = [
+        {"session": s.id, "time": iso_time(e.time), "event": e.event, "detail": e.detail, "source": e.source}
+        for s in sessions
+        for e in s.events
+    ]
+    timeline.sort(key=lambda e: (e["time"], e["session"], e["event"]))
     return {
         "version": JSON_FORMAT_VERSION,
         "sessions": [s.summary() for s in sessions],
         "findings": [f.to_json() for f in findings],
         "contacts": [c.to_json() for c in contacts],
+        "timeline": timeline,
+        "violations": [v.to_json() for s in sessions for v in s.violations],
     }
 
 

@@ -47,7 +47,8 @@ def test_every_planted_value_is_found_and_nothing_else(result, truth) -> None:  
 
 def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     _, _, doc = result
-    assert set(doc) == {"version", "sessions", "findings", "contacts"} and doc["version"] == 3
+    assert set(doc) == {"version", "sessions", "findings", "contacts", "timeline", "violations"}
+    assert doc["version"] == 4
     assert doc["contacts"] == []  # a flow file holds requests, not bare connections
     expected = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",
                 "data_type", "encoding", "location", "phase", "evidence"}
