@@ -216,21 +216,13 @@ class _Decoder:
 
     # -- containers --------------------------------------------------------------------
 
-    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, fast: bool = True) -> bool:
-        if fast and b"\\" not in data:
-            try:
-                doc = json.loads(data)
-            except RecursionError:
-                self.anomaly("json-depth-exceeded")
-                return False
-            except (ValueError, UnicodeDecodeError):
-                return False
-            if not isinstance(doc, dict | list):
-                return False
-            self._json_whole(data, loc, (*chain, "json"), depth)
-            return True
+    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+        # Without escapes every value stands in the text verbatim: scan the text whole.
+        # With them, walk the parsed document (numbers kept as their source text).
+        whole = b"\\" not in data
+        hooks = {} if whole else {"parse_int": _Num, "parse_float": _Num, "parse_constant": _Num}
         try:
-            doc = json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+            doc = json.loads(data, **hooks)
         except RecursionError:
             self.anomaly("json-depth-exceeded")
             return False
@@ -238,7 +230,10 @@ class _Decoder:
             return False
         if not isinstance(doc, dict | list):
             return False
-        self._walk(doc, self.join(loc, "json", "$"), (*chain, "json"), depth, 0)
+        if whole:
+            self._json_whole(data, loc, (*chain, "json"), depth)
+        else:
+            self._walk(doc, self.join(loc, "json", "$"), (*chain, "json"), depth, 0)
         return True
 
     def _json_whole(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
