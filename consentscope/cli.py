@@ -105,8 +105,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.pipeline import Audit, ConsentMarkers
     from consentscope.readers import CaptureError
     from consentscope.readers.capture import read_capture
-    from consentscope.reports.html_report import render_html
-    from consentscope.reports.json_report import render_json
     from consentscope.rules import evaluate
 
     profile = _load_profile(args.profile)
@@ -167,12 +165,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except StorageError as e:
             print(f"consentscope: error: database: {e}", file=sys.stderr)
             status = EXIT_INPUT
-    if args.json:
-        write_private(args.json, render_json(results))
-    if args.html:
-        title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
-        write_private(args.html, render_html(results, title=title))
+    title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
+    _write_outputs(args, results, title)
     return _fail_on(args, results, status)
+
+
+def _write_outputs(args: argparse.Namespace, results: Sequence, title: str) -> None:  # type: ignore[type-arg]
+    from consentscope.reports.csv_report import render_csv
+    from consentscope.reports.html_report import render_html
+    from consentscope.reports.json_report import render_json
+
+    if args.json:
+        write_private(args.json, render_json(results, redacted=args.redact))
+    if args.html:
+        write_private(args.html, render_html(results, title=title, redacted=args.redact))
+    if args.csv:
+        write_private(args.csv, render_csv(results, redacted=args.redact))
 
 
 def _read_timeline(path: str):  # type: ignore[no-untyped-def]
@@ -262,8 +270,6 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from consentscope.console import finding_line
-    from consentscope.reports.html_report import render_html
-    from consentscope.reports.json_report import render_json
     from consentscope.storage import StorageError, list_sessions, load_session, open_engine
 
     try:
@@ -288,11 +294,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     profile = _load_profile(args.profile) if args.profile else Profile(path="")
     for r in results:
         r.violations = evaluate(r, profile)
-    if args.json:
-        write_private(args.json, render_json(results))
-    if args.html:
-        write_private(args.html, render_html(results))
-    if not args.json and not args.html:
+    _write_outputs(args, results, "consentscope report")
+    if not args.json and not args.html and not args.csv:
         for r in results:
             for f in r.findings:
                 print(finding_line(f))
@@ -392,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--db", default=DEFAULT_DB_URL, help=f"SQLAlchemy URL (default {DEFAULT_DB_URL}); '' to skip")
     r.add_argument("--json", metavar="OUT", help="write findings as JSON")
     r.add_argument("--html", metavar="OUT", help="write an HTML report")
+    r.add_argument("--csv", metavar="OUT", help="write findings as CSV")
+    r.add_argument("--redact", action="store_true", help="mask identifiers in the reports (to share them)")
     r.add_argument(
         "--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain (default %(default)s)"
     )
@@ -425,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--session", default="latest", help="session id, 'latest' or 'all'")
     rp.add_argument("--json", metavar="OUT")
     rp.add_argument("--html", metavar="OUT")
+    rp.add_argument("--csv", metavar="OUT")
+    rp.add_argument("--redact", action="store_true", help="mask identifiers in the reports")
     rp.add_argument("--profile", help="the session's profile (enables the app-type rules)")
     rp.add_argument("--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules is found")
     rp.set_defaults(func=cmd_report)

@@ -15,6 +15,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from consentscope import __version__
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED
 from consentscope.pipeline import AuditFinding, SessionResult, iso_time
+from consentscope.reports.redact import redact
+from consentscope.reports.svg_timeline import build as build_timeline
 
 _ENV: Environment | None = None
 
@@ -30,6 +32,7 @@ def _env() -> Environment:
             lstrip_blocks=True,
         )
         _ENV.filters["iso"] = iso_time
+        _ENV.filters["redact"] = redact
     return _ENV
 
 
@@ -63,7 +66,9 @@ def _destinations(findings: Sequence[AuditFinding]) -> list[DestinationRow]:
     return sorted(rows.values(), key=lambda r: (-r.before_consent, r.party == "first-party", r.host))
 
 
-def render_html(sessions: Sequence[SessionResult], title: str = "consentscope report") -> str:
+def render_html(
+    sessions: Sequence[SessionResult], title: str = "consentscope report", *, redacted: bool = False
+) -> str:
     findings = sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key)
     by_phase = Counter(f.phase for f in findings)
     by_type: dict[str, Counter[str]] = defaultdict(Counter)
@@ -74,6 +79,8 @@ def render_html(sessions: Sequence[SessionResult], title: str = "consentscope re
     )
     return _env().get_template("report.html.j2").render(
         title=title,
+        redacted=redacted,
+        timeline=build_timeline(sessions),
         version=__version__,
         sessions=sessions,
         findings=findings,

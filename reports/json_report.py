@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from consentscope import JSON_FORMAT_VERSION
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.reports.redact import redact
 
 
-def build_document(sessions: Sequence[SessionResult]) -> dict:
+def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False) -> dict:
     findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
     findings.sort(key=AuditFinding.sort_key)
     contacts: list[AuditContact] = [c for s in sessions for c in s.contacts]
@@ -28,12 +29,16 @@ def build_document(sessions: Sequence[SessionResult]) -> dict:
     return {
         "version": JSON_FORMAT_VERSION,
         "sessions": [s.summary() for s in sessions],
-        "findings": [f.to_json() for f in findings],
+        "findings": [_redacted(f.to_json()) if redacted else f.to_json() for f in findings],
         "contacts": [c.to_json() for c in contacts],
         "timeline": timeline,
         "violations": [v.to_json() for s in sessions for v in s.violations],
     }
 
 
-def render_json(sessions: Sequence[SessionResult]) -> str:
-    return json.dumps(build_document(sessions), ensure_ascii=False, indent=2) + "\n"
+def _redacted(finding: dict) -> dict:
+    return {**finding, "url": redact(finding["url"]), "evidence": redact(finding["evidence"])}
+
+
+def render_json(sessions: Sequence[SessionResult], *, redacted: bool = False) -> str:
+    return json.dumps(build_document(sessions, redacted=redacted), ensure_ascii=False, indent=2) + "\n"
