@@ -26,7 +26,10 @@ PHASE_AFTER: dict[str, str] = {
 PHASES: tuple[str, ...] = (BEFORE_CONSENT, *PHASE_AFTER.values(), NO_CONSENT_RECORDED)
 
 #: Every event name the timeline accepts.
-EVENTS: tuple[str, ...] = ("app-start", "policy-shown", "consent", "refusal", "withdrawal", "note")
+EVENTS: tuple[str, ...] = (
+    "app-start", "policy-shown", "consent", "refusal", "withdrawal",
+    "permission-asked", "permission-granted", "permission-denied", "account-deletion", "note",
+)
 
 #: Friendly spellings accepted on the command line and from the device page.
 EVENT_ALIASES = {
@@ -43,6 +46,11 @@ EVENT_ALIASES = {
     "policy": "policy-shown",
     "policy-shown": "policy-shown",
     "note": "note",
+    "permission-asked": "permission-asked",
+    "permission-granted": "permission-granted",
+    "permission-denied": "permission-denied",
+    "account-deletion": "account-deletion",
+    "delete-account": "account-deletion",
 }
 
 

@@ -22,6 +22,7 @@ class Thresholds:
 
     repeat_count: int = 3  # uploads of one data type to one destination…
     repeat_interval_s: float = 30.0  # …at a median interval this short or shorter
+    reask_window_s: float = 48 * 3600  # a denied permission asked again within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +201,29 @@ def rule_targeted_push(result: SessionResult, profile: Profile, th: Thresholds) 
     )]
 
 
+def rule_permission_reasked(result: SessionResult, profile: Profile, th: Thresholds) -> list[Violation]:
+    """MIIT-6 from the timeline: a permission asked again soon after the user denied it.
+    48 hours is app-store review practice, not a regulation (regulations.md §9), hence low."""
+    out = []
+    denied: dict[str, float] = {}
+    for e in result.events:
+        name = e.detail.strip().lower()
+        if e.event == "permission-denied" and name:
+            denied[name] = e.time
+        elif e.event == "permission-asked" and name in denied and e.time - denied[name] <= th.reask_window_s:
+            hours = (e.time - denied[name]) / 3600
+            out.append(Violation(
+                "MIIT-6", "medium", "low",
+                f"The {name} permission was asked for again {hours:.1f} h after the user denied it.",
+                (), (iso_time(denied[name]), iso_time(e.time)), result.id, (),
+            ))
+    return out
+
+
 Rule = Callable[[SessionResult, Profile, Thresholds], list[Violation]]
 RULES: tuple[Rule, ...] = (
     rule_before_consent, rule_third_party, rule_beyond_scope, rule_sensitive, rule_frequency, rule_targeted_push,
+    rule_permission_reasked,
 )
 
 

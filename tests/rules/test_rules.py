@@ -118,3 +118,14 @@ def test_cli_fail_on_and_timeline(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr  # consent recorded before any traffic
     doc = json.loads(out.read_text())
     assert doc["timeline"][0]["source"] == "file" and "MIIT-1.2" not in {v["rule"] for v in doc["violations"]}
+
+
+def test_permission_asked_again_after_denial() -> None:
+    def with_events(events: list[tuple[float, str, str]]) -> list[str]:
+        timeline = ConsentTimeline(TimelineEvent(t, e, d) for t, e, d in events)
+        r = SessionResult("s", "s", (), "", [], timeline.events, 0, [], Counter(), [], None, None)
+        return [v.rule for v in evaluate(r, SHOP)]
+
+    assert with_events([(0, "permission-denied", "location"), (3600, "permission-asked", "location")]) == ["MIIT-6"]
+    assert with_events([(0, "permission-denied", "location"), (3600, "permission-asked", "camera")]) == []
+    assert with_events([(0, "permission-denied", "location"), (50 * 3600, "permission-asked", "location")]) == []
