@@ -21,6 +21,8 @@ class Finding:
     location: str
     evidence: str
     detail: str = ""
+    #: where the matched text stands in ``evidence`` (characters), for highlighting
+    match: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         if not self.data_type:

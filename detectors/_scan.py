@@ -64,12 +64,14 @@ def _printable(s: str) -> str:
     return "".join(ch if ch.isprintable() else "·" for ch in s)
 
 
-def _excerpt(view: bytes, start: int, end: int) -> str:
+def _excerpt(view: bytes, start: int, end: int) -> tuple[str, tuple[int, int]]:
+    """Context around a match, and where the match stands in it (characters)."""
     lo = max(0, start - EVIDENCE_CONTEXT)
     hi = min(len(view), end + EVIDENCE_CONTEXT)
-    head = "…" if lo > 0 else ""
-    tail = "…" if hi < len(view) else ""
-    return head + _printable(view[lo:hi].decode("utf-8", "replace")) + tail
+    before = ("…" if lo > 0 else "") + _printable(view[lo:start].decode("utf-8", "replace"))
+    match = _printable(view[start:end].decode("utf-8", "replace"))
+    after = _printable(view[end:hi].decode("utf-8", "replace")) + ("…" if hi < len(view) else "")
+    return before + match + after, (len(before), len(before) + len(match))
 
 
 def _common_location(locations: Sequence[str]) -> str:
@@ -181,11 +183,9 @@ class Scanner:
             key = (needle.data_type, location, encoding)
             if key in findings:
                 continue
+            evidence, match = _excerpt(view.data, start - vs, end - vs)
             findings[key] = Finding(
-                data_type=needle.data_type,
-                encoding=encoding,
-                location=location,
-                evidence=_excerpt(view.data, start - vs, end - vs),
+                data_type=needle.data_type, encoding=encoding, location=location, evidence=evidence, match=match
             )
             if chain and chain[0] in ENCODING_STEPS:
                 outer_encoded.append(key)
@@ -282,4 +282,4 @@ def _is_phone(value: str) -> bool:
 
 def _with_detail(f: Finding, note: str) -> Finding:
     detail = f"{f.detail}; {note}" if f.detail else note
-    return Finding(f.data_type, f.encoding, f.location, f.evidence, detail)
+    return Finding(f.data_type, f.encoding, f.location, f.evidence, detail, f.match)

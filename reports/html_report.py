@@ -66,6 +66,31 @@ def _destinations(findings: Sequence[AuditFinding]) -> list[DestinationRow]:
     return sorted(rows.values(), key=lambda r: (-r.before_consent, r.party == "first-party", r.host))
 
 
+@dataclass(slots=True)
+class SdkRow:
+    sdk: str
+    vendor: str | None
+    category: str | None
+    data_types: set[str] = field(default_factory=set)
+    first_time: float = 0.0
+    before_consent: int = 0
+    findings: int = 0
+
+
+def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
+    rows: dict[str, SdkRow] = {}
+    for f in findings:
+        d = f.destination
+        if not d.sdk:
+            continue
+        row = rows.setdefault(d.sdk, SdkRow(d.sdk, d.vendor, d.category, first_time=f.time))
+        row.data_types.add(f.finding.data_type)
+        row.first_time = min(row.first_time, f.time)
+        row.before_consent += f.phase == BEFORE_CONSENT
+        row.findings += 1
+    return sorted(rows.values(), key=lambda r: (-r.before_consent, r.first_time, r.sdk))
+
+
 def render_html(
     sessions: Sequence[SessionResult], title: str = "consentscope report", *, redacted: bool = False
 ) -> str:
@@ -89,6 +114,7 @@ def render_html(
         by_phase=by_phase,
         by_type=sorted(by_type.items()),
         destinations=_destinations(findings),
+        sdks=_sdks(findings),
         third_before=third_before,
         before=by_phase.get(BEFORE_CONSENT, 0),
         no_consent=by_phase.get(NO_CONSENT_RECORDED, 0),
