@@ -37,7 +37,6 @@ CLIENT_IP = "10.0.2.16"
 PROXY_ADDRESS = ("10.0.2.2", 8080)
 #: What every server answers unless told otherwise: a small JSON success.
 OK_JSON = b'{"code":0,"msg":"ok"}'
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def stable_id(*parts: object) -> str:
@@ -126,7 +125,6 @@ def make_flow(
     flow.request = request
     flow.response = response
     flow.timestamp_created = t
-    flow.live = False
     return flow
 
 
@@ -144,8 +142,3 @@ def write_flows(flows: Iterable[http.HTTPFlow], path: str | Path) -> int:
 def write_records(records: Iterable[RequestRecord], path: str | Path) -> int:
     """Write request records as a flow file, each with a small JSON response."""
     return write_flows((make_flow(r, client_port=40000 + i % 20000) for i, r in enumerate(records)), path)
-
-
-def default_port(scheme: str) -> int:
-    """Port a URL without one means, for the schemes the flows use."""
-    return _DEFAULT_PORTS[scheme]

@@ -1,11 +1,15 @@
-"""Write the demo session: ~50 mitmproxy flows of a shopping app's cold start.
+"""Write the demo session: 45 mitmproxy flows of a shopping app's cold start, and its truth.
 
-Deterministic (fixed times, ids and addresses): the same mitmproxy version writes the same
-bytes. Alongside the capture it writes ``demo_truth.json``, what was planted in which
-flow, so the end-to-end test checks the replay finding by finding against how the
-session was built rather than against a stored copy of our own output.
+Deterministic (fixed times, ids and addresses, gzip without a timestamp): the same
+mitmproxy version writes the same bytes, so the committed capture can be checked against
+this script. Alongside the capture it writes ``demo_truth.json``: what was planted in which
+flow, in which disguise, before or after consent, and what must *not* be found. The
+end-to-end test checks the replay finding by finding against how the session was built,
+not against a stored copy of our own output.
 
-    python captures/make_demo.py [--out captures/demo_session.mitm]
+    python captures/make_demo.py [--out captures/demo_session.mitm] [--truth PATH]
+
+Flows are built by ``_flowbuild.py`` beside this file, which the benchmark corpus shares.
 """
 
 from __future__ import annotations
@@ -15,20 +19,25 @@ import base64
 import gzip
 import hashlib
 import json
-import uuid
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from mitmproxy import connection, http, io
+from _flowbuild import make_flow, stable_id, write_flows
 from mitmproxy.version import VERSION
 
+from consentscope.detectors import RequestRecord
+
 HERE = Path(__file__).resolve().parent
-START = 1_772_445_600.0  # 2026-03-02T10:00:00Z
-NS = uuid.UUID("5b0c6a4e-7f8d-4c2e-9a1b-0123456789ab")
+START = 1_772_445_600.0  # 2026-03-02T10:00:00Z, the app's cold start
+SPACING_S = 2.0  # between two requests; the user reads the consent dialog for a further 0.5 s
 UA_DALVIK = "Dalvik/2.1.0 (Linux; U; Android 12; Redmi Note 11 Build/SKQ1.211103.001)"
 UA_OKHTTP = "okhttp/4.9.3"
 
+# The values of demo_profile.toml that the session plants (the profile is the source of truth
+# for the detectors; these copies only build requests).
 IMEI = "861234567890127"
 SERIAL = "R58M41ABCDE"
 ANDROID_ID = "9774d56d682e549c"
@@ -44,19 +53,26 @@ APPS = [
     "com.tencent.mm", "com.eg.android.AlipayGphone", "com.sina.weibo", "com.ss.android.ugc.aweme",
     "com.taobao.taobao", "com.jingdong.app.mall", "com.xunmeng.pinduoduo", "com.netease.cloudmusic",
 ]
+# Near misses that a careless matcher reports: profile values inside longer runs.
+ORDER_NO = f"10{IMEI}001"  # 20 digits
+TRACE_ID = f"ab{ANDROID_ID}deadbeef"  # 26 hex digits
 CONSENT_PATH = "/v1/privacy/consent"
 
 
 def md5(s: str) -> str:
+    """Lower-hex md5, the form most Chinese SDKs send."""
     return hashlib.md5(s.encode()).hexdigest()
 
 
 def b64gzip(obj: object) -> bytes:
+    """base64 of gzip of compact JSON, Umeng's envelope; mtime=0 keeps the bytes stable."""
     return base64.b64encode(gzip.compress(json.dumps(obj, separators=(",", ":")).encode(), mtime=0))
 
 
 @dataclass
 class Spec:
+    """One request of the session and what it plants."""
+
     method: str
     url: str
     body: bytes = b""
@@ -64,9 +80,12 @@ class Spec:
     #: planted values: (data_type, encoding outermost first, location)
     expect: list[tuple[str, list[str], str]] = field(default_factory=list)
     ua: str = UA_DALVIK
+    #: near misses that must not be reported: (data_type, value sent, location, why)
+    must_not: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def _pb(number: int, payload: bytes) -> bytes:
+    """A protobuf length-delimited field, as Bugly's crash uploads are framed."""
     def varint(n: int) -> bytes:
         out = bytearray()
         while True:
@@ -124,7 +143,7 @@ def session() -> list[Spec]:
              json.dumps({"d": base64.b64encode(json.dumps(APPS).encode()).decode(), "t": 1}).encode(),
              {"Content-Type": "application/json"},
              [("installed_apps", ["json", "base64", "json"], "body.json:$.d>json:$")]),
-        Spec("POST", f"https://android.bugly.qq.com/rqd/async?aid={uuid.uuid5(NS, 'bugly')}",
+        Spec("POST", f"https://android.bugly.qq.com/rqd/async?aid={stable_id('bugly')}",
              gzip.compress(f"crash=NullPointerException;serial={SERIAL};androidId={ANDROID_ID};".encode(), mtime=0),
              {"Content-Type": "application/octet-stream"},
              [("serial", ["gzip"], "body"), ("android_id", ["gzip"], "body")]),
@@ -132,7 +151,7 @@ def session() -> list[Spec]:
              json.dumps({"fid": "cK9vX2pQRtGm3nJ8LwE4aB", "appId": "1:123456789:android:abc123",
                          "authVersion": "FIS_v2", "sdkVersion": "a:17.1.0", "gaid": GAID}).encode(),
              {"Content-Type": "application/json"}, [("gaid", ["json"], "body.json:$.gaid")]),
-        Spec("GET", "https://ulogs.umeng.com/ucc/config?appkey=5f8d2e1a", ua=UA_OKHTTP),
+        Spec("GET", "https://ulogs.umeng.com/ucc/config?appkey=5f8d2e1a"),
         Spec("GET", "https://sdk.open.talk.getui.net/api.php?action=heartbeat&cid=9a8b7c6d5e4f"),
         Spec("GET", f"{api}/v1/home/feed?page=1", ua=UA_OKHTTP),
         Spec("GET", f"{img}/items/10042.jpg", ua=UA_OKHTTP),
@@ -165,7 +184,10 @@ def session() -> list[Spec]:
              _pb(1, b"com.example.consentdemo") + _pb(2, _pb(7, IMEI.encode()) + _pb(8, b"Redmi Note 11")),
              {"Content-Type": "application/x-protobuf"}, [("imei", ["protobuf"], "body.protobuf:2.7")]),
         # must not match: the IMEI inside a longer number, the Android ID inside a longer hex run
-        Spec("GET", f"{api}/v1/order/detail?no=9{IMEI}3&trace=ab{ANDROID_ID}deadbeef", ua=UA_OKHTTP),
+        Spec("GET", f"{api}/v1/order/detail?" + urlencode({"no": ORDER_NO, "trace": TRACE_ID}), ua=UA_OKHTTP,
+             must_not=[("imei", ORDER_NO, "url.query:no", "the IMEI's 15 digits inside a 20-digit order number"),
+                       ("android_id", TRACE_ID, "url.query:trace",
+                        "the Android ID's 16 hex digits inside a 26-digit hex trace id")]),
         Spec("GET", "https://tsis.jpush.cn/v1/heartbeat?seq=2"),
         Spec("GET", f"{api}/v1/cart", ua=UA_OKHTTP),
         Spec("GET", f"{img}/items/10044.jpg", ua=UA_OKHTTP),
@@ -188,66 +210,73 @@ def session() -> list[Spec]:
     return before + consent + after
 
 
-def build_flow(i: int, spec: Spec, t: float) -> http.HTTPFlow:
+def server_ips(specs: list[Spec]) -> dict[str, str]:
+    """One documentation-range address per host, as a DNS lookup would give: same host, same IP."""
+    hosts = list(dict.fromkeys(urlsplit(spec.url).hostname or "" for spec in specs))
+    return {host: f"203.0.113.{10 + i}" for i, host in enumerate(hosts)}
+
+
+def to_record(i: int, spec: Spec, t: float, server_ip: str) -> RequestRecord:
+    """The request as the phone sent it: Host, User-Agent, Accept-Encoding, the spec's headers."""
     parts = urlsplit(spec.url)
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    client = connection.Client(
-        peername=("10.0.2.16", 40000 + i), sockname=("10.0.2.2", 8080), timestamp_start=t - 0.05,
-        id=str(uuid.uuid5(NS, f"client-{i}")), sni=host, tls=parts.scheme == "https", tls_version="TLSv1.3",
-    )
-    server = connection.Server(
-        address=(host, port), peername=(f"203.0.113.{10 + i % 200}", port), timestamp_start=t - 0.04,
-        id=str(uuid.uuid5(NS, f"server-{i}")), sni=host, tls=parts.scheme == "https", tls_version="TLSv1.3",
-    )
     headers = {"Host": host, "User-Agent": spec.ua, "Accept-Encoding": "gzip", **spec.headers}
     if spec.body:
         headers["Content-Length"] = str(len(spec.body))
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    req = http.Request(
-        host=host, port=port, method=spec.method.encode(), scheme=parts.scheme.encode(), authority=b"",
-        path=path.encode(), http_version=b"HTTP/1.1",
-        headers=http.Headers([(k.encode(), v.encode()) for k, v in headers.items()]),
-        content=spec.body, trailers=None, timestamp_start=t, timestamp_end=t + 0.01,
+    return RequestRecord(
+        flow_id=stable_id(f"flow-{i}"), time=t, method=spec.method, scheme=parts.scheme, host=host,
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+        path=parts.path + (f"?{parts.query}" if parts.query else ""),
+        headers=tuple(headers.items()), body=spec.body, sni=host if parts.scheme == "https" else None,
+        server_ip=server_ip,
     )
-    resp = http.Response(
-        http_version=b"HTTP/1.1", status_code=200, reason=b"OK",
-        headers=http.Headers([(b"Content-Type", b"application/json"), (b"Content-Length", b"10")]),
-        content=b'{"code":0}', trailers=None, timestamp_start=t + 0.08, timestamp_end=t + 0.09,
-    )
-    flow = http.HTTPFlow(client, server)
-    flow.id = str(uuid.uuid5(NS, f"flow-{i}"))
-    flow.request = req
-    flow.response = resp
-    flow.timestamp_created = t
-    return flow
+
+
+def build(specs: list[Spec]) -> tuple[list[RequestRecord], dict]:
+    """Records of the session and the truth document describing them."""
+    consent_index = next(i for i, s in enumerate(specs) if s.url.endswith(CONSENT_PATH))
+    ips = server_ips(specs)
+    records: list[RequestRecord] = []
+    planted: list[dict] = []
+    negatives: list[dict] = []
+    for i, spec in enumerate(specs):
+        t = START + SPACING_S * i + (0.5 if i > consent_index else 0.0)
+        record = to_record(i, spec, t, ips[urlsplit(spec.url).hostname or ""])
+        records.append(record)
+        # the consent request itself already counts as after consent
+        phase = "before-consent" if i < consent_index else "after-consent"
+        for data_type, encoding, location in spec.expect:
+            planted.append({"flow_id": record.flow_id, "host": record.host, "data_type": data_type,
+                            "encoding": encoding, "location": location, "phase": phase})
+        for data_type, value, location, why in spec.must_not:
+            negatives.append({"flow_id": record.flow_id, "host": record.host, "data_type": data_type,
+                              "value": value, "location": location, "why": why})
+    truth = {
+        "mitmproxy": VERSION,
+        "flows": len(records),
+        "start": datetime.fromtimestamp(START, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "consent_marker": CONSENT_PATH,
+        "consent_flow_id": records[consent_index].flow_id,
+        "hosts": dict(sorted(Counter(r.host for r in records).items())),
+        "findings": planted,
+        "must_not_match": negatives,
+    }
+    return records, truth
 
 
 def main() -> None:
+    """Write the capture and, beside it unless --truth says otherwise, the truth file."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(HERE / "demo_session.mitm"))
     ap.add_argument("--truth", default=None, help="where to write the truth file (default: beside --out)")
     args = ap.parse_args()
     out = Path(args.out)
     truth_path = Path(args.truth) if args.truth else out.with_name("demo_truth.json")
-    specs = session()
-    consent_index = next(i for i, s in enumerate(specs) if s.url.endswith(CONSENT_PATH))
-    truth = []
-    with out.open("wb") as fh:
-        writer = io.FlowWriter(fh)
-        for i, spec in enumerate(specs):
-            t = START + 2.0 * i + (0.5 if i > consent_index else 0.0)
-            flow = build_flow(i, spec, t)
-            writer.add(flow)
-            for data_type, encoding, location in spec.expect:
-                truth.append({
-                    "flow_id": flow.id, "host": urlsplit(spec.url).hostname, "data_type": data_type,
-                    "encoding": encoding, "location": location,
-                    "phase": "before-consent" if i < consent_index else "after-consent",
-                })
-    doc = {"mitmproxy": VERSION, "flows": len(specs), "consent_marker": CONSENT_PATH, "findings": truth}
-    truth_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out} ({len(specs)} flows) and {truth_path} ({len(truth)} planted findings)")
+    records, truth = build(session())
+    write_flows((make_flow(r, client_port=40000 + i) for i, r in enumerate(records)), out)
+    truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out} ({truth['flows']} flows) and {truth_path} ({len(truth['findings'])} planted values, "
+          f"{len(truth['must_not_match'])} near misses)")
 
 
 if __name__ == "__main__":

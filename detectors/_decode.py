@@ -1,28 +1,50 @@
 """Decode a request into views: every place a value can hide, uncovered step by step.
 
 Each decoder has a name (an element of the encoding chain), a cheap sniff and a bounded
-decode; a decoder that fails never loses the text it was given (it is scanned as it is)
-and malformed input becomes a named anomaly, counted, while decoding goes on. All bounds
-come from ``Limits`` (``_limits.py``).
+decode; a decoder that fails never loses the text it was given (it is scanned as it is),
+and malformed input becomes a named anomaly while decoding goes on. ``_Decoder.content``
+holds the decoder list, tried in this order:
 
-Emission rules: a container that parses (JSON, form, multipart, protobuf, query) is not
-scanned itself, its leaves are; a transform that succeeds (gzip, base64 to text, hex to
-text, percent-decoding) replaces its input; anything else is scanned as it is.
+    compressed streams (gzip, zstd, zlib magic) → json → multipart → grpc / protobuf
+    (by Content-Type) → form → hex / base64 / base64url blobs → urlencode → protobuf and
+    raw deflate (unclaimed binary only) → the bytes themselves
+
+What is emitted: a container that parses (JSON, form, multipart, protobuf, query) is not
+scanned itself, its leaves are; a compressed stream that inflates is replaced by its
+output, and so is percent-encoded text (the decoded text holds everything it did). A hex
+or base64 blob is scanned as it is AND decoded: the blob may itself be the value (an md5
+hex), and its decoded child is where a disguised value shows.
+
+Where: the first structure joins its base place with "." (``body.json:$.d``,
+``body.form:data``), deeper ones with ">" (``url.query:d>json:$.imei``). How: ``chain``
+lists the steps from the request to the view, outermost first; transforms (gzip,
+base64, hex, urlencode…) and the structures that disguise text (json, protobuf) appear
+in it, the structures that only name a place (query, header, cookie, form, multipart) do
+not, and neither does the declared Content-Encoding (transport, not disguise).
+
+JSON without escapes other than ``\\/`` (and Gson's HTML-safe ``\\u003d``…) holds every
+value verbatim: it is scanned as one view whose paths are computed only where something
+is found (``View.resolve``). Otherwise, or when one of its strings needs decoding, the
+parsed document is walked, one view per string and number and one per object's keys.
+
+All bounds come from ``Limits`` (``_limits.py``); ``DecodedRequest.anomalies`` names each
+one hit. ``decode_request`` never raises.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import re
-import zlib
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
 from urllib.parse import unquote_to_bytes
 
-from ._jsonpath import JsonLocator
-from ._jsonpath import json_key as _json_key
+from . import _decoders_compress as _z
+from . import _decoders_protobuf as _pb
+from ._jsonpath import JsonLocator, json_key
 from ._limits import DEFAULT_LIMITS, Limits
 from ._record import RequestRecord
 from ._view import View
@@ -32,96 +54,152 @@ __all__ = ["DecodedRequest", "decode_request"]
 
 @dataclass(frozen=True, slots=True)
 class DecodedRequest:
+    """The views of one request in a stable order (URL, headers, cookies, body) and the
+    anomalies met, each named once (``content-encoding-mismatch:gzip``, ``views-limit``…).
+    ``body_scan_truncated``: only the first ``Limits.max_body_scan_bytes`` were decoded."""
+
     views: tuple[View, ...]
     anomalies: tuple[str, ...] = ()
     body_scan_truncated: bool = False
 
 
-_B64_RE = re.compile(rb"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
-_HEX_RE = re.compile(rb"(?:[0-9a-fA-F]{2})+")
-_DIGITS_HEX_RE = re.compile(rb"[0-9a-fA-F]+")
-_PCT_RE = re.compile(rb"%[0-9a-fA-F]{2}")
-_FORM_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*(?:&[A-Za-z0-9_.\-\[\]%]+=[^&=\s]*)+&?")
-_CTRL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FORM_KEY_RE = re.compile(rb"[A-Za-z0-9_.\-\[\]%+]{1,64}=")
-_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.I)
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-#: smallest output a decompression may always reach, whatever the ratio
-_MIN_INFLATE_ALLOWANCE = 64 * 1024
+#: base64, standard or URL-safe alphabet (not mixed), padded or not
+_B64_RE: Final = re.compile(rb"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
+#: hex digits and dashes (md5, UUIDs, digits): values in their own right, never base64
+_HEXISH_RE: Final = re.compile(rb"[0-9a-fA-F-]+")
+_HEX_RE: Final = re.compile(rb"(?:[0-9a-fA-F]{2})+")
+#: hex worth decoding: a compressed stream's magic, or pairs that can be UTF-8 text
+_HEX_WORTH_RE: Final = re.compile(
+    rb"(?:1[fF]8[bB]|28[bB]52[fF][fF][dD]|[0-7]8)[0-9a-fA-F]*|(?:[2-9a-fA-F][0-9a-fA-F]|0[9aAdD])+"
+)
+_PCT_RE: Final = re.compile(rb"%[0-9a-fA-F]{2}")
+_FORM_KEY: Final = rb"[A-Za-z0-9_.\-\[\]%*]{1,64}"
+#: a form sniffed without a Content-Type: two or more k=v pairs, name-like keys, no spaces
+_FORM_RE: Final = re.compile(_FORM_KEY + rb"=[^&\s]*(?:&" + _FORM_KEY + rb"=[^&\s]*)+&?")
+_FORM_PAIR_RE: Final = re.compile(_FORM_KEY + rb"(?:=|$)")
+_BOUNDARY_RE: Final = re.compile(r'boundary=(?:"([^"]+)"|([^\s;,]+))', re.I)
+_PART_NAME_RE: Final = re.compile(r'(?:^|[;\s])name=(?:"([^"]*)"|([^\s;]+))', re.I)
+_PART_TYPE_RE: Final = re.compile(r"^content-type:[ \t]*([^\r\n]+)", re.I | re.M)
+_CTRL: Final = bytes(range(9)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
+_TEXT_WS: Final = {9: None, 10: None, 13: None}
+_BOM: Final = b"\xef\xbb\xbf"
+#: escapes that leave JSON text valid when undone: org.json's "\/", Gson's HTML-safe set
+_SAFE_ESCAPES: Final = (
+    (b"\\u003d", b"="), (b"\\u0026", b"&"), (b"\\u003c", b"<"), (b"\\u003e", b">"), (b"\\u0027", b"'"),
+    (b"\\u003D", b"="), (b"\\u003C", b"<"), (b"\\u003E", b">"),
+)  # fmt: skip
+_MEDIA_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
+#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is normal.
+MIN_INFLATE_ALLOWANCE = 64 * 1024
+#: Protobuf walk steps per request (each a few Python operations): a hostile binary body
+#: nesting failed walks inside each other stops here, not after seconds.
+MAX_PROTOBUF_STEPS = 200_000
 
 _new_view = tuple.__new__
-#: JSON strings that may hide more than their text: no whitespace and long, or percent-encoded
-_JSON_CANDIDATE_RE = re.compile(rb'"([^"\s]{16,}|[^"]*%[0-9A-Fa-f]{2}[^"]*)"')
 
 
-def _worth_decoding(raw: bytes, min_len: int) -> bool:
-    """Would ``content`` do more with this string than scan it as it is? (Checked before
-    the string's JSONPath is computed: most long tokens are ids that decode to nothing.)"""
-    if b"%" in raw and _PCT_RE.search(raw):
-        return True
-    if len(raw) < min_len:
-        return False
-    if _HEX_RE.fullmatch(raw):
-        return _Decoder._worth_it(bytes.fromhex(raw.decode("ascii")))
-    if _B64_RE.fullmatch(raw) and not _DIGITS_HEX_RE.fullmatch(raw.rstrip(b"=")):
-        padded = raw + b"=" * (-len(raw.rstrip(b"=")) % 4)
-        try:
-            out = (base64.urlsafe_b64decode if (b"-" in raw or b"_" in raw) else base64.b64decode)(padded)
-        except (binascii.Error, ValueError):
-            return False
-        return _Decoder._worth_it(out)
-    return b"=" in raw and _FORM_RE.fullmatch(raw) is not None
+@lru_cache(maxsize=8)
+def _json_candidates(min_len: int) -> re.Pattern[bytes]:
+    """JSON strings that may need decoding: blob-shaped (base64/hex alphabet, no ':' or
+    ','), or holding %XX or a k=v&… form. Strings never contain ':' and ',' here while the
+    gaps between two strings always do, so a match cannot start at a closing quote."""
+    return re.compile(
+        rb'"([A-Za-z0-9+/_-]{%d,}={0,2}|[^"]*(?:%%[0-9A-Fa-f]{2}|=[^"&]*&)[^"]*)"' % min_len
+    )
 
 
 class _Budget(Exception):
-    """Raised internally when the views or bytes budget is spent."""
-
-
-def _is_text(data: bytes) -> bool:
-    """Mostly printable UTF-8 (sampled: bodies can be large)."""
-    sample = data[:512]
-    if sample.isascii():
-        return bool(sample) and len(_CTRL_RE.findall(sample)) * 20 <= len(sample)
-    try:
-        text = sample.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(sample) - 4:  # a cut multi-byte char at the end is fine
-            return False
-        text = sample[: e.start].decode("utf-8", "ignore")
-    if not text:
-        return False
-    bad = sum(1 for ch in text if not (ch.isprintable() or ch in "\r\n\t"))
-    return bad * 20 <= len(text)
-
-
-def _printable(data: bytes) -> bool:
-    """Every character printable UTF-8 (tabs and newlines allowed): a protobuf string
-    field, not a nested message (whose tag and length bytes are control characters)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return all(ch.isprintable() or ch in "\t\n" for ch in text)
-
-
-def _zlib_header(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+    """Raised internally when the views or decoded-bytes budget is spent."""
 
 
 class _Num(str):
-    """A JSON number as its source text (so 39.908712 stays 39.908712, not a float)."""
+    """A JSON number as its source text (39.908712 stays 39.908712, not a float)."""
 
     __slots__ = ()
 
 
+def _is_text(data: bytes) -> bool:
+    """Mostly printable UTF-8, at most one control character in 20 (sampled: bodies can
+    be large)."""
+    sample = data[:512]
+    if not sample:
+        return False
+    if sample.isascii():
+        return (len(sample) - len(sample.translate(None, _CTRL))) * 20 <= len(sample)
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(sample) - 3:  # only a character cut by the sample's end is fine
+            return False
+        text = sample[: e.start].decode("utf-8")
+    if not text:
+        return False
+    if text.isprintable():
+        return True
+    bad = sum(1 for ch in text if not ch.isprintable() and ch not in "\t\n\r")
+    return bad * 20 <= len(text)
+
+
+def _all_printable(data: bytes) -> bool:
+    """Entirely printable UTF-8 (tab and newlines allowed): a protobuf string, not a
+    nested message, whose tag and length bytes are control characters."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() or text.translate(_TEXT_WS).isprintable()
+
+
+def _sbytes(s: str) -> bytes:
+    """Header or URL text back to its bytes: readers decode them as latin-1 (byte exact),
+    HAR gives Unicode. Never raises."""
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
+
+
+def _unquote_plus(b: bytes) -> bytes:
+    """Form decoding; most values hold no escapes, and urllib's decoder is slow Python."""
+    if b"+" in b:
+        b = b.replace(b"+", b" ")
+    return unquote_to_bytes(b) if b"%" in b else b
+
+
+def _json_text(data: bytes) -> bytes | None:
+    """``data`` with its safe escapes undone, or None when other escapes remain. Any
+    ``\\\\`` leaves a backslash behind, so replacing ``\\/`` never splits an escape."""
+    if b"\\" not in data:
+        return data
+    text = data.replace(b"\\/", b"/")
+    if b"\\u00" in text:
+        for esc, ch in _SAFE_ESCAPES:
+            if esc in text:
+                text = text.replace(esc, ch)
+    return None if b"\\" in text else text
+
+
+def _is_media(body: bytes, ctype: str) -> bool:
+    """A photo, video or audio upload (by Content-Type or by magic number)."""
+    if ctype.lower().startswith(("image/", "video/", "audio/")):
+        return True
+    return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
+
+
 class _Decoder:
+    """One request's decoding state: views, anomalies and what is left of each budget."""
+
+    __slots__ = ("anomalies", "budget", "limits", "max_views", "min_len", "pb_steps", "views")
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.views: list[View] = []
         self.anomalies: list[str] = []
         self.budget = limits.max_decoded_bytes
+        self.pb_steps = MAX_PROTOBUF_STEPS
+        self.min_len = limits.min_blob_len
+        self.max_views = limits.max_views
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -129,12 +207,10 @@ class _Decoder:
         if name not in self.anomalies:
             self.anomalies.append(name)
 
-    def emit(
-        self, data: bytes, location: str, chain: tuple[str, ...], resolve: JsonLocator | None = None
-    ) -> None:
+    def emit(self, data: bytes, location: str, chain: tuple[str, ...], resolve: JsonLocator | None = None) -> None:
         if not data:
             return
-        if len(self.views) >= self.limits.max_views:
+        if len(self.views) >= self.max_views:
             self.anomaly("views-limit")
             raise _Budget
         self.budget -= len(data)
@@ -147,168 +223,352 @@ class _Decoder:
     def join(location: str, kind: str, path: str) -> str:
         return f"{location}{'>' if ':' in location else '.'}{kind}:{path}"
 
+    def _cap(self, n_in: int) -> int:
+        lim = self.limits
+        by_ratio = max(n_in * lim.max_compression_ratio, MIN_INFLATE_ALLOWANCE)
+        return min(lim.max_decompressed_bytes, by_ratio, self.budget)
+
+    # -- request parts -----------------------------------------------------------------
+
+    def url(self, target: str) -> None:
+        path, _, query = target.partition("?")
+        raw = _sbytes(path)
+        self.emit(unquote_to_bytes(raw) if b"%" in raw else raw, "url.path", ())
+        if not query:
+            return
+        min_len = self.min_len
+        for pair in query.split("&"):
+            if not pair:
+                continue
+            k, eq, v = pair.partition("=")
+            if not eq or (not v.strip("=") and len(k) >= min_len and _B64_RE.fullmatch(_sbytes(k))):
+                # a bare token, or padded base64 that "=" split: the whole text is the value
+                self.value(_sbytes(pair), "url.query", ())
+            elif v:
+                name = _unquote_plus(_sbytes(k)).decode("utf-8", "replace") if ("%" in k or "+" in k) else k
+                self.value(_sbytes(v), f"url.query:{name}", ())
+
+    def cookies(self, header: str) -> None:
+        for part in header.split(";"):
+            k, eq, v = part.strip().partition("=")
+            if not eq:
+                if k:
+                    self.leaf(_sbytes(k), "header:Cookie", (), 0)
+                continue
+            v = v.strip()
+            if len(v) >= 2 and v[0] == '"' == v[-1]:
+                v = v[1:-1]
+            if v:
+                self.leaf(_sbytes(v), f"cookie:{k.strip()}", (), 0)
+
+    def transport(self, body: bytes, encoding: str, cut: bool) -> bytes:
+        """Undo a declared Content-Encoding (not part of the disguise chain). A label the
+        body does not match is an anomaly; the body is then decoded as it is."""
+        for enc in reversed([e.strip().lower() for e in encoding.split(",") if e.strip()]):
+            cap = self._cap(len(body))
+            if enc == "identity":
+                continue
+            if enc in ("gzip", "x-gzip"):
+                out, status = _z.inflate(body, 31, cap) if body[:2] == _z.GZIP_MAGIC else (b"", _z.INVALID)
+            elif enc == "deflate":  # zlib-wrapped per RFC 9110, raw DEFLATE from many servers
+                out, status = _z.inflate(body, 15, cap) if _z.zlib_header(body) else (b"", _z.INVALID)
+                if status == _z.INVALID:
+                    out, status = _z.inflate(body, -15, cap)
+                    if status == _z.INCOMPLETE and not cut:
+                        status = _z.INVALID  # raw DEFLATE has no header: garbage "decodes" a while
+            elif enc == "br":
+                out, status = _z.unbrotli(body, cap)
+            elif enc == "zstd":
+                out, status = _z.unzstd(body, cap) if body[:4] == _z.ZSTD_MAGIC else (b"", _z.INVALID)
+            else:
+                self.anomaly(f"content-encoding-unknown:{enc}")
+                return body
+            if status == _z.INVALID or (status == _z.INCOMPLETE and not out):
+                self.anomaly(f"content-encoding-mismatch:{enc}")
+                return body
+            if status == _z.LIMIT:
+                self.anomaly("decompression-limit")
+            elif status == _z.INCOMPLETE and not cut:
+                self.anomaly(f"{enc}-incomplete")
+            body = out
+        return body
+
     # -- the recursive decoder -------------------------------------------------------
 
+    def value(self, raw: bytes, loc: str, chain: tuple[str, ...]) -> None:
+        """A query or form value as sent: '+' is a space and %XX a byte. Base64 sent with
+        its '+' unescaped would break on that, so it is also tried as it came."""
+        self.leaf(_unquote_plus(raw), loc, chain, 0)
+        if b"+" in raw and b"%" not in raw and len(raw) >= self.min_len:
+            self.unblob(raw, loc, chain, 0)
+
+    def leaf(self, value: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
+        """A value from a query, form, header, cookie or protobuf string: short tokens and
+        text with spaces are scanned as they are (no blob or form looks like that)."""
+        if b"%" not in value and (
+            len(value) < self.min_len or (b" " in value and value[:1] not in b"{[" and _is_text(value))
+        ):
+            self.emit(value, loc, chain)
+        else:
+            self.content(value, loc, chain, depth)
+
     def content(
-        self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str = "", text: bool = False
+        self,
+        data: bytes,
+        loc: str,
+        chain: tuple[str, ...],
+        depth: int,
+        ctype: str = "",
+        text: bool = False,
+        pb: bool = True,
     ) -> None:
-        """Decode ``data`` as far as it goes; emit leaves (or ``data`` itself). ``text``: the
-        caller knows it is text (a JSON string), so binary sniffs are skipped."""
+        """Decode ``data`` as far as it goes; emit its leaves (or ``data`` itself). ``text``:
+        the caller knows it is text (a JSON string), so binary sniffs are skipped; ``pb``:
+        false when the caller already tried it as protobuf."""
         if not data:
             return
         if depth >= self.limits.max_decode_depth:
             self.anomaly("decode-depth-exceeded")
             self.emit(data, loc, chain)
             return
-        head = data[:4]
-        # compressed streams, whatever the headers said
-        if head[:2] == b"\x1f\x8b":
-            out = self.inflate(data, 31, "gzip")
-            if out is not None:
-                self.content(out, loc, (*chain, "gzip"), depth + 1)
-                return
-        elif head == _ZSTD_MAGIC:
-            out = self.unzstd(data)
-            if out is not None:
-                self.content(out, loc, (*chain, "zstd"), depth + 1)
-                return
-        elif not text and _zlib_header(data) and not _is_text(data[:64]):
-            out = self.inflate(data, 15, "zlib")
-            if out is not None:
-                self.content(out, loc, (*chain, "zlib"), depth + 1)
-                return
-        ct = ctype.lower()
-        stripped = data.lstrip(b" \t\r\n\xef\xbb\xbf")
-        first = stripped[:1]
-        if first in (b"{", b"[") and self.json(stripped, loc, chain, depth):
+        if not text and self.decompressed(data, loc, chain, depth):
             return
-        if ct.startswith("multipart/") and self.multipart(data, ctype, loc, chain, depth):
+        first = data[:1]
+        if first in b"{[ \t\r\n\xef":
+            doc = data.lstrip(b" \t\r\n")
+            if doc[:3] == _BOM:
+                doc = doc[3:].lstrip(b" \t\r\n")
+            if doc[:1] in (b"{", b"[") and self.json(doc, loc, chain, depth, ctype):
+                return
+        if ctype:
+            ct = ctype.lower()
+            if ct.startswith("multipart/") and self.multipart(data, ctype, loc, chain, depth):
+                return
+            if ct.startswith("application/grpc") and self.grpc(data, loc, chain, depth):
+                return
+            if "protobuf" in ct and self.protobuf(data, loc, chain, depth):
+                return
+            if "x-www-form-urlencoded" in ct and self.form(data, loc, chain, depth):
+                return
+        if b"=" in data[:256] and b"&" in data and _FORM_RE.fullmatch(data) and self.form(data, loc, chain, depth):
             return
-        if "protobuf" in ct or "x-protobuf" in ct or "grpc" in ct:
-            if self.protobuf(data, loc, chain, depth):
-                return
-        if "x-www-form-urlencoded" in ct or (b"=" in data[:256] and _FORM_RE.fullmatch(data)):
-            if self.form(data, loc, chain, depth):
-                return
         n = len(data)
-        if n >= self.limits.min_blob_len and n <= self.limits.max_decoded_bytes:
+        if n >= self.min_len and n <= self.budget and (first.isalnum() or first in b"+/-_ \t\r\n"):
             blob = data.strip()
-            if _HEX_RE.fullmatch(blob):
-                if self.unhex(blob, loc, chain, depth):
-                    return
-            elif _B64_RE.fullmatch(blob) and not _DIGITS_HEX_RE.fullmatch(blob.rstrip(b"=")):
-                if self.unbase64(blob, loc, chain, depth):
-                    return
+            if (
+                _B64_RE.fullmatch(blob)
+                or _HEX_RE.fullmatch(blob)
+                or (b"\n" in blob and _B64_RE.fullmatch(blob.translate(None, b"\r\n")))
+            ):
+                self.emit(data, loc, chain)  # the blob may itself be the value (an md5 hex)
+                self.unblob(blob, loc, chain, depth)
+                return
         if b"%" in data and _PCT_RE.search(data):
-            out = unquote_to_bytes(data)
-            if out != data:
-                self.content(out, loc, (*chain, "urlencode"), depth + 1)
+            self.content(unquote_to_bytes(data), loc, (*chain, "urlencode"), depth + 1)
+            return
+        if not text and not _is_text(data):
+            if pb and self.protobuf(data, loc, chain, depth):
                 return
-        if not text and n >= 2 and not _is_text(data):
-            if self.protobuf(data, loc, chain, depth):
+            if not ctype and self.raw_deflate(data, loc, chain, depth):
                 return
-            if not ctype:
-                out = self.inflate(data, -15, "deflate", quiet=True)
-                if out is not None and out and _is_text(out):
-                    self.content(out, loc, (*chain, "deflate"), depth + 1)
-                    return
         self.emit(data, loc, chain)
+
+    # -- compressed streams -------------------------------------------------------------
+
+    def decompressed(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+        """Compressed streams found by their magic, whatever the headers said."""
+        if data[:2] == _z.GZIP_MAGIC:
+            name = "gzip"
+            out, status = _z.inflate(data, 31, self._cap(len(data)))
+        elif data[:4] == _z.ZSTD_MAGIC:
+            name = "zstd"
+            out, status = _z.unzstd(data, self._cap(len(data)))
+        elif _z.zlib_header(data) and not _is_text(data[:64]):
+            name = "zlib"
+            out, status = _z.inflate(data, 15, self._cap(len(data)))
+            if status == _z.INVALID or (status == _z.INCOMPLETE and not _is_text(out)):
+                return False  # a 2-byte header is weak evidence: no anomaly for a miss
+        else:
+            return False
+        if status == _z.INVALID:
+            self.anomaly(f"{name}-invalid")
+            return False
+        if status == _z.LIMIT:
+            self.anomaly("decompression-limit")
+        elif status == _z.INCOMPLETE:
+            self.anomaly(f"{name}-incomplete")
+        self.content(out, loc, (*chain, name), depth + 1)
+        return True
+
+    def raw_deflate(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+        """Headerless DEFLATE, tried last on binary nothing else claimed: kept only when it
+        inflates to text."""
+        out, status = _z.inflate(data, -15, self._cap(len(data)))
+        if status == _z.INVALID or not out or not _is_text(out):
+            return False
+        if status == _z.LIMIT:
+            self.anomaly("decompression-limit")
+        self.content(out, loc, (*chain, "deflate"), depth + 1)
+        return True
+
+    # -- blobs --------------------------------------------------------------------------
+
+    def blob_child(self, blob: bytes) -> tuple[bytes, str] | None:
+        """What a hex or base64 blob decodes to, with the step's name, when that is text,
+        structure or a compressed stream; None otherwise."""
+        if _HEX_RE.fullmatch(blob):
+            if not _HEX_WORTH_RE.fullmatch(blob):
+                return None
+            out, step = bytes.fromhex(blob.decode("ascii")), "hex"
+        else:
+            if b"\n" in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
+                blob = blob.translate(None, b"\r\n")
+            if not _B64_RE.fullmatch(blob) or _HEXISH_RE.fullmatch(blob.rstrip(b"=")):
+                return None
+            urlsafe = b"-" in blob or b"_" in blob
+            try:
+                if urlsafe:
+                    out = base64.urlsafe_b64decode(blob + b"=" * (-len(blob) % 4))
+                else:
+                    out = base64.b64decode(blob + b"=" * (-len(blob) % 4))
+            except (binascii.Error, ValueError):
+                return None
+            step = "base64url" if urlsafe else "base64"
+        if not out:
+            return None
+        if out[:2] == _z.GZIP_MAGIC or out[:4] == _z.ZSTD_MAGIC:
+            return out, step
+        if _z.zlib_header(out):  # weak magic (1 in 496): only a stream that inflates to its end
+            inflated, status = _z.inflate(out, 15, MIN_INFLATE_ALLOWANCE)
+            if status == _z.OK or (status == _z.LIMIT and _is_text(inflated)):
+                return out, step
+        return (out, step) if _is_text(out) else None
+
+    def unblob(self, blob: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+        """Decode a blob to its child view(s); the blob itself is the caller's to emit."""
+        child = self.blob_child(blob)
+        if child is None:
+            return False
+        self.content(child[0], loc, (*chain, child[1]), depth + 1)
+        return True
 
     # -- containers --------------------------------------------------------------------
 
-    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
-        # Without escapes every value stands in the text verbatim: scan the text whole.
-        # With them, walk the parsed document (numbers kept as their source text).
-        whole = b"\\" not in data
-        hooks = {} if whole else {"parse_int": _Num, "parse_float": _Num, "parse_constant": _Num}
+    def json(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
+        text = _json_text(data)
         try:
-            doc = json.loads(data, **hooks)
+            if text is not None:
+                doc = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+            else:
+                doc = json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
         except RecursionError:
             self.anomaly("json-depth-exceeded")
             return False
         except (ValueError, UnicodeDecodeError):
+            if "json" in ctype.lower() or data.rstrip()[-1:] in (b"}", b"]"):
+                self.anomaly("json-invalid")
             return False
         if not isinstance(doc, dict | list):
             return False
-        if whole:
-            self._json_whole(data, loc, (*chain, "json"), depth)
+        chain = (*chain, "json")
+        if text is not None and not self._needs_walk(text):
+            base = self.join(loc, "json", "")
+            self.emit(text, base + "$", chain, JsonLocator(text, base))
+        elif text is not None:
+            # one of its strings decodes: walk (numbers as source text) to place its children
+            self.walk(json.loads(text, parse_int=_Num, parse_float=_Num, parse_constant=_Num),
+                      self.join(loc, "json", "$"), chain, depth, 0)  # fmt: skip
         else:
-            self._walk(doc, self.join(loc, "json", "$"), (*chain, "json"), depth, 0)
+            self.walk(doc, self.join(loc, "json", "$"), chain, depth, 0)
         return True
 
-    def _json_whole(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
-        """A JSON document without escapes: every value stands in the text verbatim, so the
-        text is scanned as one view and paths are computed only where something is found.
-        Strings that may hide more (blobs, forms, percent-encoding) are decoded on their own."""
-        base = self.join(loc, "json", "")
-        locator = JsonLocator(data, base)
-        self.emit(data, base + "$", chain, locator)
-        for m in _JSON_CANDIDATE_RE.finditer(data):
+    def _needs_walk(self, text: bytes) -> bool:
+        """Does any string of this escape-free JSON text decode to something more?"""
+        for m in _json_candidates(self.min_len).finditer(text):
             raw = m.group(1)
-            if _worth_decoding(raw, self.limits.min_blob_len):
-                self.content(raw, locator(m.start(1)), chain, depth + 1, text=True)
+            if b"%" in raw and _PCT_RE.search(raw):
+                return True
+            if b"&" in raw and _FORM_RE.fullmatch(raw):
+                return True
+            if len(raw) >= self.min_len and self.blob_child(raw) is not None:
+                return True
+        return False
 
-    def _walk(self, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:
-        """Emit a JSON container's scalars in document order; numbers keep their source
-        text; an object's keys are one view of their own (apps are often sent as keys)."""
+    def walk(self, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:
+        """Emit a JSON container's strings and numbers in document order (numbers as their
+        source text); an object's keys are one view of their own (app lists are often
+        sent as keys: {"com.tencent.mm": "8.0"})."""
         if level > self.limits.max_structure_depth:
             self.anomaly("json-depth-exceeded")
             return
-        if type(node) is dict:
+        is_dict = type(node) is dict
+        if is_dict:
             if not node:
                 return
             self.emit("\n".join(node).encode("utf-8", "surrogatepass"), path, chain)
-            items = ((f"{path}.{k}" if _IDENT_RE.fullmatch(k) else _json_key(path, k), v) for k, v in node.items())
+            items = node.items()  # type: ignore[union-attr]
         else:
-            items = ((f"{path}[{i}]", v) for i, v in enumerate(node))
-        min_len = self.limits.min_blob_len
-        max_views = self.limits.max_views
+            items = enumerate(node)  # type: ignore[assignment]
+        min_len = self.min_len
+        max_views = self.max_views
         views = self.views
-        append = views.append
         used = 0
-        for where, value in items:
+        for key, value in items:
             kind = type(value)
-            if kind is _Num or kind is str:
+            if kind is str or kind is _Num:
+                if not value:
+                    continue
+                if not is_dict:
+                    where = f"{path}[{key}]"
+                elif key.isascii() and key.isidentifier():
+                    where = f"{path}.{key}"
+                else:
+                    where = json_key(path, key)
                 raw = value.encode("utf-8", "surrogatepass")
-                if kind is str and not (
-                    (len(raw) < min_len or (b" " in raw and raw[:1] not in b"{[")) and b"%" not in raw
+                if kind is str and (
+                    b"%" in raw or (len(raw) >= min_len and (b" " not in raw or raw[:1] in b"{["))
                 ):
                     self.content(raw, where, chain, depth + 1, text=True)
                     continue
-                # numbers, short tokens and words with spaces are plain text: no blob, form or
-                # compressed stream looks like that
-                if not raw:
-                    continue
+                # numbers, short tokens and words with spaces are plain text
                 if len(views) >= max_views:
                     self.anomaly("views-limit")
                     raise _Budget
                 used += len(raw)
-                append(_new_view(View, (raw, where, chain, None)))
+                views.append(_new_view(View, (raw, where, chain, None)))
             elif kind is dict or kind is list:
-                self._walk(value, where, chain, depth, level + 1)
+                if not is_dict:
+                    where = f"{path}[{key}]"
+                elif key.isascii() and key.isidentifier():
+                    where = f"{path}.{key}"
+                else:
+                    where = json_key(path, key)
+                self.walk(value, where, chain, depth, level + 1)
         self.budget -= used
         if self.budget < 0:
             self.anomaly("decoded-bytes-limit")
             raise _Budget
 
     def form(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
-        pairs = [p for p in re.split(rb"[&;]", data) if p]
-        # a Content-Type can claim a form for any body: only k=v pairs with name-like keys count
-        if not pairs or not all(_FORM_KEY_RE.match(p) for p in pairs):
+        pairs = [p for p in data.split(b"&") if p]
+        # a Content-Type can claim a form for any body: only name-like keys count
+        if not pairs or not all(_FORM_PAIR_RE.match(p) for p in pairs):
             return False
         for pair in pairs:
             k, _, v = pair.partition(b"=")
-            name = _unquote_plus(k).decode("utf-8", "replace")
-            self.leaf(_unquote_plus(v), self.join(loc, "form", name), chain, depth + 1)
+            if v:
+                name = _unquote_plus(k).decode("utf-8", "replace")
+                self.value(v, self.join(loc, "form", name), chain)
         return True
 
     def multipart(self, data: bytes, ctype: str, loc: str, chain: tuple[str, ...], depth: int) -> bool:
         m = _BOUNDARY_RE.search(ctype)
         if not m:
+            self.anomaly("multipart-invalid")
             return False
-        delim = b"--" + m.group(1).encode("latin-1")
-        parts = data.split(delim)
-        if len(parts) < 3:
+        parts = data.split(b"--" + (m.group(1) or m.group(2)).encode("latin-1", "replace"))
+        if len(parts) < 2 or (len(parts) == 2 and not parts[1].strip()):
+            self.anomaly("multipart-invalid")
             return False
         for i, part in enumerate(parts[1:]):
             if part.startswith(b"--"):
@@ -318,249 +578,84 @@ class _Decoder:
                 head, sep, body = part.partition(b"\n\n")
             if body.endswith(b"\r\n"):
                 body = body[:-2]
-            headers = head.decode("latin-1", "replace")
-            nm = re.search(r'name="([^"]*)"', headers)
-            name = nm.group(1) if nm else str(i)
-            pct = re.search(r"content-type:\s*([^\r\n]+)", headers, re.I)
-            self.content(body, self.join(loc, "multipart", name), chain, depth + 1, pct.group(1) if pct else "")
+            elif body.endswith(b"\n"):
+                body = body[:-1]
+            headers = head.decode("latin-1")
+            nm = _PART_NAME_RE.search(headers)
+            name = (nm.group(1) if nm.group(1) is not None else nm.group(2)) if nm else str(i)
+            pt = _PART_TYPE_RE.search(headers)
+            self.content(body, self.join(loc, "multipart", name), chain, depth + 1, pt.group(1) if pt else "")
+        return True
+
+    def grpc(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+        """gRPC framing: 1 flag byte, 4-byte length, message; each message is protobuf."""
+        messages = []
+        i, n = 0, len(data)
+        while i + 5 <= n and data[i] in (0, 1):
+            end = i + 5 + int.from_bytes(data[i + 1 : i + 5], "big")
+            if end > n:
+                break
+            messages.append(data[i + 5 : end])
+            i = end
+        if i != n or not messages:
+            return False
+        for message in messages:
+            self.content(message, loc, chain, depth, "application/x-protobuf")
         return True
 
     def protobuf(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int, level: int = 0) -> bool:
-        fields = _pb_fields(data)
+        if self.pb_steps <= 0:
+            self.anomaly("protobuf-limit")
+            return False
+        fields = _pb.walk(data, min(_pb.MAX_FIELDS, self.pb_steps))
+        self.pb_steps -= len(fields) if fields is not None else min(len(data) // 2 + 1, _pb.MAX_FIELDS)
         if fields is None:
             return False
-        prefix = loc if level else None
-        chain = chain if level else (*chain, "protobuf")
+        if level:
+            prefix = f"{loc}."
+        else:
+            prefix = self.join(loc, "protobuf", "")
+            chain = (*chain, "protobuf")
         for number, wire, value in fields:
-            where = f"{prefix}.{number}" if prefix else self.join(loc, "protobuf", str(number))
-            if wire == 0:
+            where = f"{prefix}{number}"
+            if wire == _pb.VARINT:
                 self.emit(str(value).encode(), where, chain)
-            elif wire == 2:
-                assert isinstance(value, bytes)
-                if (
-                    value
-                    and level < self.limits.max_structure_depth
-                    and not _printable(value)
-                    and self.protobuf(value, where, chain, depth, level + 1)
-                ):
-                    continue
-                self.leaf(value, where, chain, depth + 1)
-        return True
-
-    def leaf(self, value: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
-        """A value from a query, form, header or cookie: short tokens and text with spaces
-        are scanned as they are (no blob, form or compressed stream looks like that)."""
-        if b"%" not in value and (
-            len(value) < self.limits.min_blob_len or (b" " in value and value[:1] not in b"{[" and _is_text(value))
-        ):
-            self.emit(value, loc, chain)
-        else:
-            self.content(value, loc, chain, depth)
-
-    # -- transforms ------------------------------------------------------------------
-
-    def unbase64(self, blob: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
-        urlsafe = b"-" in blob or b"_" in blob
-        padded = blob + b"=" * (-len(blob.rstrip(b"=")) % 4)
-        try:
-            out = (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(padded)
-        except (binascii.Error, ValueError):
-            return False
-        if not self._worth_it(out):
-            return False
-        self.content(out, loc, (*chain, "base64url" if urlsafe else "base64"), depth + 1)
-        return True
-
-    def unhex(self, blob: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
-        out = bytes.fromhex(blob.decode("ascii"))
-        if not self._worth_it(out):
-            return False
-        self.content(out, loc, (*chain, "hex"), depth + 1)
-        return True
-
-    @staticmethod
-    def _worth_it(out: bytes) -> bool:
-        """A decoded blob is kept when it is text, structure or a compressed stream."""
-        if not out:
-            return False
-        if out[:2] == b"\x1f\x8b" or out[:4] == _ZSTD_MAGIC or _zlib_header(out):
-            return True
-        return _is_text(out)
-
-    def inflate(self, data: bytes, wbits: int, name: str, quiet: bool = False) -> bytes | None:
-        cap = self._cap(len(data))
-        d = zlib.decompressobj(wbits)
-        try:
-            out = d.decompress(data, cap)
-        except zlib.error:
-            if not quiet:
-                self.anomaly(f"{name}-invalid")
-            return None
-        if d.unconsumed_tail:
-            self.anomaly("decompression-limit")
-        elif not d.eof and not quiet:
-            self.anomaly(f"{name}-incomplete")
-        return out
-
-    def unzstd(self, data: bytes) -> bytes | None:
-        import zstandard
-
-        cap = self._cap(len(data))
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
-            out = reader.read(cap + 1)
-        except zstandard.ZstdError:
-            self.anomaly("zstd-invalid")
-            return None
-        if len(out) > cap:
-            self.anomaly("decompression-limit")
-            out = out[:cap]
-        return out
-
-    def unbrotli(self, data: bytes) -> bytes | None:
-        import brotli
-
-        cap = self._cap(len(data))
-        d = brotli.Decompressor()
-        out = bytearray()
-        try:
-            for i in range(0, len(data), 256):  # small steps: each step's output is bounded
-                out += d.process(data[i : i + 256])
-                if len(out) > cap:
-                    self.anomaly("decompression-limit")
-                    return bytes(out[:cap])
-        except brotli.error:
-            self.anomaly("br-invalid")
-            return None
-        return bytes(out)
-
-    def _cap(self, n_in: int) -> int:
-        by_ratio = max(n_in * self.limits.max_compression_ratio, _MIN_INFLATE_ALLOWANCE)
-        return max(0, min(self.limits.max_decompressed_bytes, by_ratio, self.budget))
-
-    def transport(self, body: bytes, encoding: str) -> bytes:
-        """Undo a declared Content-Encoding (not part of the disguise chain)."""
-        for enc in reversed([e.strip().lower() for e in encoding.split(",") if e.strip()]):
-            out: bytes | None
-            if enc in ("gzip", "x-gzip"):
-                out = self.inflate(body, 31, "gzip", quiet=True) if body[:2] == b"\x1f\x8b" else None
-            elif enc == "deflate":
-                out = self.inflate(body, 15, "zlib", quiet=True) if _zlib_header(body) else None
-                if out is None:
-                    out = self.inflate(body, -15, "deflate", quiet=True)
-            elif enc == "br":
-                out = self.unbrotli(body)
-            elif enc == "zstd":
-                out = self.unzstd(body)
-            elif enc == "identity":
                 continue
-            else:
-                self.anomaly(f"content-encoding-unknown:{enc}")
-                return body
-            if out is None:
-                self.anomaly(f"content-encoding-mismatch:{enc}")
-                return body
-            body = out
-        return body
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int] | None:
-    result = shift = 0
-    n = len(data)
-    while i < n and shift < 64:
-        b = data[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, i
-        shift += 7
-    return None
-
-
-def _pb_fields(data: bytes) -> list[tuple[int, int, int | bytes]] | None:
-    """Fields of a protobuf message if ``data`` walks cleanly to its end, else None."""
-    fields: list[tuple[int, int, int | bytes]] = []
-    i, n = 0, len(data)
-    while i < n:
-        key = _varint(data, i)
-        if key is None:
-            return None
-        tag, i = key
-        number, wire = tag >> 3, tag & 7
-        if number == 0 or number > 536_870_911:
-            return None
-        if wire == 0:
-            v = _varint(data, i)
-            if v is None:
-                return None
-            value, i = v
-            fields.append((number, 0, value))
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        elif wire == 2:
-            ln = _varint(data, i)
-            if ln is None:
-                return None
-            length, i = ln
-            if i + length > n:
-                return None
-            fields.append((number, 2, data[i : i + length]))
-            i += length
-        else:
-            return None
-        if i > n or len(fields) > 10_000:
-            return None
-    return fields or None
-
-
-_MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
-
-
-def _is_media(body: bytes, ctype: str) -> bool:
-    """A photo, video or audio upload (by Content-Type or by magic number)."""
-    ct = ctype.lower()
-    if ct.startswith(("image/", "video/", "audio/")):
+            assert isinstance(value, bytes)
+            if not value:
+                continue
+            if _all_printable(value):
+                self.leaf(value, where, chain, depth + 1)
+                continue
+            if level >= self.limits.max_structure_depth:
+                self.anomaly("protobuf-depth-exceeded")
+            elif self.protobuf(value, where, chain, depth, level + 1):
+                continue
+            self.content(value, where, chain, depth + 1, pb=False)
         return True
-    return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
-
-
-def _unquote_plus(b: bytes) -> bytes:
-    """Form decoding; most values hold no escapes, and urllib's decoder is slow Python."""
-    b = b.replace(b"+", b" ")
-    return unquote_to_bytes(b) if b"%" in b else b
-
-
-def _split_query(query: str) -> list[tuple[str, bytes]]:
-    out = []
-    for pair in re.split(r"[&;]", query):
-        if not pair:
-            continue
-        k, _, v = pair.partition("=")
-        name = unquote_to_bytes(k.replace("+", " ")).decode("utf-8", "replace")
-        out.append((name, unquote_to_bytes(v.replace("+", " "))))
-    return out
 
 
 def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> DecodedRequest:
-    """All views of one request, URL first, then headers and cookies, then the body."""
+    """All views of one request: URL, headers in order, cookies, then the body. Never
+    raises: whatever a limit or a fault stops, the views made until then are kept."""
     d = _Decoder(limits)
     truncated = False
     try:
-        path, _, query = record.path.partition("?")
-        d.emit(unquote_to_bytes(path), "url.path", ())
-        if query:
-            for name, value in _split_query(query):
-                d.leaf(value, f"url.query:{name}", (), 0)
+        d.url(record.path)
+        ctype = encoding = None
+        cookies = []
         for name, value in record.headers:
-            if name.lower() == "cookie":
-                for part in value.split(";"):
-                    k, _, v = part.strip().partition("=")
-                    if v:
-                        d.leaf(v.encode("latin-1", "replace"), f"cookie:{k}", (), 0)
-            else:
-                d.leaf(value.encode("latin-1", "replace"), f"header:{name}", (), 0)
+            lname = name.lower()
+            if lname == "cookie":
+                cookies.append(value)
+                continue
+            if lname == "content-type" and ctype is None:
+                ctype = value
+            elif lname == "content-encoding" and encoding is None:
+                encoding = value
+            d.leaf(_sbytes(value), f"header:{name}", (), 0)
+        for value in cookies:
+            d.cookies(value)
         body = record.body
         if record.body_truncated:
             d.anomaly("body-incomplete")
@@ -569,10 +664,9 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
             truncated = True
             d.anomaly("body-scan-truncated")
         if body:
-            encoding = record.header("content-encoding")
             if encoding:
-                body = d.transport(body, encoding)
-            ctype = record.header("content-type") or ""
+                body = d.transport(body, encoding, record.body_truncated or truncated)
+            ctype = ctype or ""
             if len(body) > limits.max_media_scan_bytes and _is_media(body, ctype):
                 body = body[: limits.max_media_scan_bytes]
                 d.anomaly("media-prefix-scanned")
@@ -581,4 +675,6 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
         pass
     except RecursionError:
         d.anomaly("recursion-limit")
+    except Exception as e:  # a decoder bug must not cost the request its other views
+        d.anomaly(f"decoder-error:{type(e).__name__}")
     return DecodedRequest(tuple(d.views), tuple(d.anomalies), truncated)
