@@ -68,10 +68,8 @@ _B64_RE: Final = re.compile(rb"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
 #: hex digits and dashes (md5, UUIDs, digits): values in their own right, never base64
 _HEXISH_RE: Final = re.compile(rb"[0-9a-fA-F-]+")
 _HEX_RE: Final = re.compile(rb"(?:[0-9a-fA-F]{2})+")
-#: hex worth decoding: a compressed stream's magic, or pairs that can be UTF-8 text
-_HEX_WORTH_RE: Final = re.compile(
-    rb"(?:1[fF]8[bB]|28[bB]52[fF][fF][dD]|[0-7]8)[0-9a-fA-F]*|(?:[2-9a-fA-F][0-9a-fA-F]|0[9aAdD])+"
-)
+#: first hex digits of byte pairs that can be UTF-8 text (0 too: tab, newline, CR)
+_HEX_TEXT_HIGH: Final = b"023456789abcdefABCDEF"
 _PCT_RE: Final = re.compile(rb"%[0-9a-fA-F]{2}")
 _FORM_KEY: Final = rb"[A-Za-z0-9_.\-\[\]%*]{1,64}"
 #: a form sniffed without a Content-Type: two or more k=v pairs, name-like keys, no spaces
@@ -100,12 +98,31 @@ _new_view = tuple.__new__
 
 
 @lru_cache(maxsize=8)
-def _json_candidates(min_len: int) -> re.Pattern[bytes]:
-    """JSON strings that may need decoding: blob-shaped (base64/hex alphabet, no ':' or
-    ','), or holding %XX or a k=v&… form. Strings never contain ':' and ',' here while the
-    gaps between two strings always do, so a match cannot start at a closing quote."""
-    return re.compile(
-        rb'"([A-Za-z0-9+/_-]{%d,}={0,2}|[^"]*(?:%%[0-9A-Fa-f]{2}|=[^"&]*&)[^"]*)"' % min_len
+def _json_blobs(min_len: int) -> re.Pattern[bytes]:
+    """JSON strings shaped like base64 or hex (``blob_child`` decides). The alphabet has no
+    ':' or ',' while the gap between two strings always holds one, so a match never starts
+    at a closing quote. (Finer alternatives here cost 6x more than this plus the check.)"""
+    return re.compile(rb'"([A-Za-z0-9+/_-]{%d,}={0,2})"' % min_len)
+
+
+#: JSON strings holding a k=v&… form ('=' and '&' never occur between strings)
+_JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
+#: characters of base64, hex and wrapped base64: a value made only of them may be a blob
+_BLOBISH_RE: Final = re.compile(rb"[A-Za-z0-9+/=_\-\r\n]+")
+
+
+def _plain(value: bytes, min_len: int, text: bool = False) -> bool:
+    """Text no decoder would change (short, or not blob/form/JSON/percent shaped): it is
+    scanned as it is and the sniffs are skipped. ``text``: known to be text already."""
+    if b"%" in value:
+        return False
+    if len(value) < min_len:
+        return True
+    return (
+        value[:1] not in b"{["
+        and not (b"=" in value and b"&" in value)
+        and not _BLOBISH_RE.fullmatch(value)
+        and (text or _is_text(value))
     )
 
 
@@ -149,6 +166,12 @@ def _all_printable(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return text.isprintable() or text.translate(_TEXT_WS).isprintable()
+
+
+def _hex_magic(blob: bytes) -> bool:
+    """Hex text starting with a gzip, zstd or zlib header."""
+    head = blob[:8].lower()
+    return head[:4] == b"1f8b" or head == b"28b52ffd" or (head[1:2] == b"8" and head[:1] in b"01234567")
 
 
 def _sbytes(s: str) -> bytes:
@@ -305,9 +328,7 @@ class _Decoder:
     def leaf(self, value: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
         """A value from a query, form, header, cookie or protobuf string: short tokens and
         text with spaces are scanned as they are (no blob or form looks like that)."""
-        if b"%" not in value and (
-            len(value) < self.min_len or (b" " in value and value[:1] not in b"{[" and _is_text(value))
-        ):
+        if _plain(value, self.min_len):
             self.emit(value, loc, chain)
         else:
             self.content(value, loc, chain, depth)
@@ -331,7 +352,8 @@ class _Decoder:
             self.anomaly("decode-depth-exceeded")
             self.emit(data, loc, chain)
             return
-        if not text and self.decompressed(data, loc, chain, depth):
+        b0 = data[0]
+        if not text and (b0 == 0x1F or b0 == 0x28 or b0 & 0x0F == 8) and self.decompressed(data, loc, chain, depth):
             return
         first = data[:1]
         if first in b"{[ \t\r\n\xef":
@@ -417,8 +439,8 @@ class _Decoder:
         """What a hex or base64 blob decodes to, with the step's name, when that is text,
         structure or a compressed stream; None otherwise."""
         if _HEX_RE.fullmatch(blob):
-            if not _HEX_WORTH_RE.fullmatch(blob):
-                return None
+            if blob[::2].translate(None, _HEX_TEXT_HIGH) and not _hex_magic(blob):
+                return None  # a byte below 0x20 that is no tab or newline: not text (md5s end here)
             out, step = bytes.fromhex(blob.decode("ascii")), "hex"
         else:
             if b"\n" in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
@@ -458,7 +480,7 @@ class _Decoder:
         text = _json_text(data)
         try:
             if text is not None:
-                doc = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+                doc = json.loads(text)  # only checked: numbers beyond 4300 digits make it invalid
             else:
                 doc = json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
         except RecursionError:
@@ -483,16 +505,15 @@ class _Decoder:
         return True
 
     def _needs_walk(self, text: bytes) -> bool:
-        """Does any string of this escape-free JSON text decode to something more?"""
-        for m in _json_candidates(self.min_len).finditer(text):
-            raw = m.group(1)
-            if b"%" in raw and _PCT_RE.search(raw):
-                return True
-            if b"&" in raw and _FORM_RE.fullmatch(raw):
-                return True
-            if len(raw) >= self.min_len and self.blob_child(raw) is not None:
-                return True
-        return False
+        """Does any string of this escape-free JSON text decode to something more? (Outside
+        strings JSON holds no '%', '=' or '&', so a search of the whole text is enough.)"""
+        if b"%" in text and _PCT_RE.search(text):
+            return True
+        if b"&" in text and b"=" in text:
+            for m in _JSON_FORM_RE.finditer(text):
+                if _FORM_RE.fullmatch(m.group(1)):
+                    return True
+        return any(self.blob_child(raw) is not None for raw in _json_blobs(self.min_len).findall(text))
 
     def walk(self, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:
         """Emit a JSON container's strings and numbers in document order (numbers as their
@@ -525,12 +546,10 @@ class _Decoder:
                 else:
                     where = json_key(path, key)
                 raw = value.encode("utf-8", "surrogatepass")
-                if kind is str and (
-                    b"%" in raw or (len(raw) >= min_len and (b" " not in raw or raw[:1] in b"{["))
-                ):
+                if kind is str and not _plain(raw, min_len, True):
                     self.content(raw, where, chain, depth + 1, text=True)
                     continue
-                # numbers, short tokens and words with spaces are plain text
+                # numbers and plain text: scanned as they are
                 if len(views) >= max_views:
                     self.anomaly("views-limit")
                     raise _Budget
@@ -644,6 +663,7 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
         d.url(record.path)
         ctype = encoding = None
         cookies = []
+        min_len = limits.min_blob_len
         for name, value in record.headers:
             lname = name.lower()
             if lname == "cookie":
@@ -653,7 +673,11 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
                 ctype = value
             elif lname == "content-encoding" and encoding is None:
                 encoding = value
-            d.leaf(_sbytes(value), f"header:{name}", (), 0)
+            raw = _sbytes(value)
+            if len(raw) < min_len and b"%" not in raw:  # most headers: short tokens
+                d.emit(raw, "header:" + name, ())
+            else:
+                d.leaf(raw, "header:" + name, (), 0)
         for value in cookies:
             d.cookies(value)
         body = record.body

@@ -73,6 +73,8 @@ class Needle:
     boundary: int
     #: for hex digests: the first 16 hex characters are a valid form of their own
     prefix16: bool = False
+    #: for base64 fragments: the bytes they encode (a hit is confirmed by decoding)
+    source: bytes = b""
 
 
 def _digest(name: str) -> Callable[[bytes], bytes]:
@@ -236,10 +238,10 @@ def _encodings(b: _Builder, data_type: str, text: bytes, chain: tuple[str, ...],
     percent-encoding and JSON escaping."""
     std = base64_fragments(text, "std")
     for frag in std:
-        b.add(Needle(frag, data_type, ("base64", *chain), True, BOUNDARY_NONE))
+        b.add(Needle(frag, data_type, ("base64", *chain), True, BOUNDARY_NONE, source=text))
     for frag in base64_fragments(text, "url"):
         if frag not in std:
-            b.add(Needle(frag, data_type, ("base64url", *chain), True, BOUNDARY_NONE))
+            b.add(Needle(frag, data_type, ("base64url", *chain), True, BOUNDARY_NONE, source=text))
     if not full:
         return
     if len(text) <= 64:
@@ -253,8 +255,11 @@ def _encodings(b: _Builder, data_type: str, text: bytes, chain: tuple[str, ...],
 
 
 def _escapes(b: _Builder, data_type: str, s: str, chain: tuple[str, ...]) -> None:
-    """Percent- and JSON-escaped forms of non-ASCII text: long and distinctive even when the
-    value itself is short (a two-character Chinese name)."""
+    """Percent-, JSON- and base64-escaped forms of non-ASCII text: long and distinctive
+    even when the value itself is short (a two-character Chinese name)."""
+    raw = s.encode("utf-8")
+    for enc, step in ((base64.b64encode(raw), "base64"), (base64.urlsafe_b64encode(raw), "base64url")):
+        b.add(Needle(enc.rstrip(b"="), data_type, (step, *chain), True, BOUNDARY_TOKEN))
     b.add(Needle(quote(s, safe="").encode(), data_type, ("urlencode", *chain), False, BOUNDARY_NONE))
     escaped = json.dumps(s)[1:-1]
     b.add(Needle(escaped.encode(), data_type, ("json-escape", *chain), False, BOUNDARY_NONE))

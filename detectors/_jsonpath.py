@@ -8,7 +8,8 @@ something was found. The answer is the same path a full walk would give.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_RE = re.compile(
@@ -66,12 +67,55 @@ def jsonpath_at(data: bytes, offset: int) -> str | None:
     return None
 
 
+def token_paths(data: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, path) of every scalar and key token, in document order: one pass,
+    built once per document when its first hit needs a path."""
+    frames: list[list] = []
+    out: list[tuple[int, int, str]] = []
+    for m in _TOKEN_RE.finditer(data):
+        g = m.lastindex or 0
+        start, end = m.span(g)
+        tok = m.group(g)
+        if g == 4:
+            if tok in (b"}", b"]"):
+                if frames:
+                    frames.pop()
+            elif tok == b",":
+                if frames and frames[-1][0] == "arr":
+                    frames[-1][1] += 1
+                elif frames:
+                    frames[-1][2] = True
+            elif tok == b":" and frames:
+                frames[-1][2] = False
+            elif tok in (b"{", b"["):
+                out.append((start, end, _path(frames)))
+                frames.append(["obj", None, True] if tok == b"{" else ["arr", 0, False])
+            continue
+        if frames and frames[-1][0] == "obj" and frames[-1][2]:
+            frames[-1][1] = tok[1:-1].decode("utf-8", "replace")
+            out.append((start, end, _path(frames[:-1])))
+            continue
+        out.append((start, end, _path(frames)))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class JsonLocator:
-    """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:")."""
+    """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:").
+
+    The token table is built on the first call and kept: a document with a hundred hits
+    costs one pass, not a hundred."""
 
     data: bytes
     base: str
+    _cache: list = field(default_factory=list, compare=False, repr=False)
 
     def __call__(self, offset: int) -> str:
-        return self.base + (jsonpath_at(self.data, offset) or "$")
+        if not self._cache:
+            table = token_paths(self.data)
+            self._cache.append(([t[0] for t in table], table))
+        starts, table = self._cache[0]
+        i = bisect_right(starts, offset) - 1
+        if i >= 0 and table[i][0] <= offset < table[i][1]:
+            return self.base + table[i][2]
+        return self.base + "$"

@@ -8,6 +8,8 @@ entries of the automaton.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -165,6 +167,8 @@ class Scanner:
                     expected = e.text[: hit.end - hit.start]
                     if found != expected and found == expected.upper():
                         chain = ("upper", *chain)
+                if needle.source and not _base64_confirms(text, hit.start, hit.end, needle):
+                    continue  # a fragment shared with a look-alike value: the decoded text decides
                 needle_hits.append((vi, hit.start, hit.end, needle, chain))
             elif e.kind == KIND_GATE:
                 gate_views[self._gate_axis[e.index]].add(vi)
@@ -255,6 +259,36 @@ class Scanner:
             evidence=f"{len(members)} of {self._list_sizes[name]}: {shown}",
             detail=f"count={len(members)}",
         )
+
+
+_B64_STD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_B64_URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _base64_confirms(text: str, start: int, end: int, needle: Needle) -> bool:
+    """A base64 fragment leaves the value's last bits undecided, so two values that differ
+    only at the end (a Wi-Fi and a Bluetooth MAC) share fragments. Decode the base64 text
+    around the hit, at each of the four alignments, and look for the value itself."""
+    urlsafe = needle.chain[0] == "base64url"
+    alphabet = _B64_URL if urlsafe else _B64_STD
+    margin = 16
+    lo = start
+    while lo > 0 and start - lo < margin and text[lo - 1] in alphabet:
+        lo -= 1
+    hi = end
+    while hi < len(text) and hi - end < margin and text[hi] in alphabet:
+        hi += 1
+    window = text[lo:hi]
+    decode = base64.urlsafe_b64decode if urlsafe else base64.b64decode
+    for shift in range(4):
+        chunk = window[shift:]
+        for candidate in (chunk + "=" * (-len(chunk) % 4), chunk[: len(chunk) - len(chunk) % 4]):
+            try:
+                if needle.source in decode(candidate):
+                    return True
+            except (ValueError, binascii.Error):
+                continue
+    return False
 
 
 def _widest(

@@ -184,3 +184,17 @@ def test_deterministic_order(scanner: Scanner) -> None:
     views = [View(IMEI.encode(), "a"), View(hashlib.md5(MAC.encode()).hexdigest().encode(), "b")]
     assert scanner.scan_views(views) == scanner.scan_views(views)
     assert [f.location for f in scanner.scan_views(views)] == ["a", "b"]
+
+
+def test_look_alike_values_are_told_apart_in_base64() -> None:
+    """A Wi-Fi and a Bluetooth MAC differ in their last digit only; their base64 fragments
+    coincide, the decoded text does not."""
+    s = Scanner(ScanProfile((Identifier("mac", "a4:50:46:1f:2c:9e"), Identifier("bluetooth_mac", "a4:50:46:1f:2c:9f"))))
+    for prefix in (b"", b"x", b"xy"):
+        blob = base64.b64encode(prefix + b"a4:50:46:1f:2c:9e" + b"|os=android")
+        assert {f.data_type for f in s.scan_views([View(b"d=" + blob, "body")])} == {"mac"}
+
+
+def test_base64_of_a_short_chinese_name() -> None:
+    s = Scanner(ScanProfile((Identifier("real_name", NAME),)))
+    assert found(s, b'{"n":"' + base64.b64encode(NAME.encode()) + b'"}') == {("real_name", ("base64",))}

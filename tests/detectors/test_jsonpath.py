@@ -55,3 +55,18 @@ def test_object_keys_resolve_to_their_object() -> None:
     data = b'{"apps": {"com.tencent.mm": "8.0", "com.sina.weibo": "1"}}'
     assert jsonpath_at(data, data.index(b"com.sina.weibo")) == "$.apps"
     assert jsonpath_at(data, data.index(b"apps")) == "$"
+
+
+def test_locator_table_agrees_with_the_walk_and_is_built_once() -> None:
+    from consentscope.detectors._jsonpath import JsonLocator
+
+    rng = random.Random(5)
+    for _ in range(100):
+        doc = {"root": random_doc(rng), "tail": [4242424242, {"m": "tail-value"}]}
+        data = json.dumps(doc).encode()
+        locate = JsonLocator(data, "body.json:")
+        for offset in range(0, len(data), 3):
+            expected = jsonpath_at(data, offset)
+            if expected is not None and data[offset:offset + 1] not in b' ,:]}"':
+                assert locate(offset) == "body.json:" + expected
+        assert len(locate._cache) == 1
