@@ -182,14 +182,20 @@ class ConsentScope:
             raise exceptions.OptionsError(f"consentscope_profile: {e}") from None
         for w in profile.warnings:
             log.warning(f"consentscope: {w}")
+        session = opts.consentscope_session or (self.config.session if self.config else default_session_id())
         if opts.consentscope_db:
-            from consentscope.storage import StorageError, open_engine
+            from consentscope.storage import StorageError, ensure_session, open_engine
 
             try:
-                open_engine(opts.consentscope_db).dispose()
+                # the session exists from this moment (so `consentscope mark` can find it),
+                # not from whenever the detector process is up
+                engine = open_engine(opts.consentscope_db)
+                ensure_session(engine, session, session, profile.app.package, sources=["live"])
+                engine.dispose()
             except StorageError as e:
                 raise exceptions.OptionsError(f"consentscope_db: {e}") from None
-        session = opts.consentscope_session or (self.config.session if self.config else default_session_id())
+            except Exception as e:
+                raise exceptions.OptionsError(f"consentscope_db: {e.__class__.__name__}: {e}") from None
         config = EngineConfig(
             profile_path=path,
             session=session,

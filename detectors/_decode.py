@@ -63,13 +63,17 @@ class DecodedRequest:
     body_scan_truncated: bool = False
 
 
-#: base64, standard or URL-safe alphabet (not mixed), padded or not
-_B64_RE: Final = re.compile(rb"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
-#: hex digits and dashes (md5, UUIDs, digits): values in their own right, never base64
-_HEXISH_RE: Final = re.compile(rb"[0-9a-fA-F-]+")
-_HEX_RE: Final = re.compile(rb"(?:[0-9a-fA-F]{2})+")
+# Character classes are checked with bytes.translate (deleting the class leaves nothing):
+# on short tokens it is several times faster than a regex fullmatch.
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
+_HEXISH: Final = _HEX_DIGITS + b"-"  # md5, UUIDs, digits: values in their own right, never base64
+_ALNUM: Final = bytes(c for c in range(128) if chr(c).isalnum())
+_B64_STD: Final = _ALNUM + b"+/"
+_B64_URL: Final = _ALNUM + b"-_"
+_BLOBISH: Final = _ALNUM + b"+/=_-\r\n"  # base64, hex, and base64 wrapped in lines
 #: first hex digits of byte pairs that can be UTF-8 text (0 too: tab, newline, CR)
 _HEX_TEXT_HIGH: Final = b"023456789abcdefABCDEF"
+_HEX_MAGIC_STARTS: Final = frozenset((b"1f", b"1F", b"28", *(b"%d8" % i for i in range(8))))
 _PCT_RE: Final = re.compile(rb"%[0-9a-fA-F]{2}")
 _FORM_KEY: Final = rb"[A-Za-z0-9_.\-\[\]%*]{1,64}"
 #: a form sniffed without a Content-Type: two or more k=v pairs, name-like keys, no spaces
@@ -107,23 +111,26 @@ def _json_blobs(min_len: int) -> re.Pattern[bytes]:
 
 #: JSON strings holding a k=v&… form ('=' and '&' never occur between strings)
 _JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
-#: characters of base64, hex and wrapped base64: a value made only of them may be a blob
-_BLOBISH_RE: Final = re.compile(rb"[A-Za-z0-9+/=_\-\r\n]+")
 
 
-def _plain(value: bytes, min_len: int, text: bool = False) -> bool:
-    """Text no decoder would change (short, or not blob/form/JSON/percent shaped): it is
-    scanned as it is and the sniffs are skipped. ``text``: known to be text already."""
+#: What a value looks like to the sniffs (``_shape``)
+_PLAIN: Final = 0  # nothing to decode: scanned as it is
+_BLOB: Final = 1  # base64 / hex alphabet only: scanned as it is, and tried as a blob
+_OTHER: Final = 2  # anything else: through every sniff (``content``)
+
+
+def _shape(value: bytes, min_len: int, text: bool = False) -> int:
+    """Sort a value before the sniffs run: most are short tokens or plain words, and
+    skipping ``content`` for them is most of the decoder's speed. ``text``: known text."""
     if b"%" in value:
-        return False
+        return _OTHER
     if len(value) < min_len:
-        return True
-    return (
-        value[:1] not in b"{["
-        and not (b"=" in value and b"&" in value)
-        and not _BLOBISH_RE.fullmatch(value)
-        and (text or _is_text(value))
-    )
+        return _PLAIN
+    if value[:1] in b"{[" or (b"=" in value and b"&" in value):
+        return _OTHER
+    if not value.translate(None, _BLOBISH):
+        return _BLOB
+    return _PLAIN if text or _is_text(value) else _OTHER
 
 
 class _Budget(Exception):
@@ -144,13 +151,10 @@ def _is_text(data: bytes) -> bool:
         return False
     if sample.isascii():
         return (len(sample) - len(sample.translate(None, _CTRL))) * 20 <= len(sample)
-    try:
-        text = sample.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(sample) - 3:  # only a character cut by the sample's end is fine
-            return False
-        text = sample[: e.start].decode("utf-8")
-    if not text:
+    text = sample.decode("utf-8", "replace")  # no exception: raising one costs more than this test
+    if len(data) > len(sample):
+        text = text.rstrip("\ufffd")  # a character cut by the sample's end
+    if not text or "\ufffd" in text:
         return False
     if text.isprintable():
         return True
@@ -168,10 +172,24 @@ def _all_printable(data: bytes) -> bool:
     return text.isprintable() or text.translate(_TEXT_WS).isprintable()
 
 
+def _is_hex(blob: bytes) -> bool:
+    return bool(blob) and not len(blob) & 1 and not blob.translate(None, _HEX_DIGITS)
+
+
+def _b64_alphabet(blob: bytes) -> int:
+    """0: not base64; 1: standard alphabet; 2: URL-safe ('-' or '_'). Padding optional."""
+    core = blob.rstrip(b"=")
+    if not core or len(blob) - len(core) > 2:
+        return 0
+    if not core.translate(None, _B64_STD):
+        return 1
+    return 2 if not core.translate(None, _B64_URL) else 0
+
+
 def _hex_magic(blob: bytes) -> bool:
     """Hex text starting with a gzip, zstd or zlib header."""
     head = blob[:8].lower()
-    return head[:4] == b"1f8b" or head == b"28b52ffd" or (head[1:2] == b"8" and head[:1] in b"01234567")
+    return (head[1:2] == b"8" and head[:1] in b"01234567") or head[:4] == b"1f8b" or head == b"28b52ffd"
 
 
 def _sbytes(s: str) -> bytes:
@@ -213,7 +231,7 @@ def _is_media(body: bytes, ctype: str) -> bool:
 class _Decoder:
     """One request's decoding state: views, anomalies and what is left of each budget."""
 
-    __slots__ = ("anomalies", "budget", "limits", "max_views", "min_len", "pb_steps", "views")
+    __slots__ = ("anomalies", "budget", "key_suffixes", "limits", "max_views", "min_len", "pb_steps", "views")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -223,6 +241,7 @@ class _Decoder:
         self.pb_steps = MAX_PROTOBUF_STEPS
         self.min_len = limits.min_blob_len
         self.max_views = limits.max_views
+        self.key_suffixes: dict[str, str] = {}
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -264,12 +283,12 @@ class _Decoder:
             if not pair:
                 continue
             k, eq, v = pair.partition("=")
-            if not eq or (not v.strip("=") and len(k) >= min_len and _B64_RE.fullmatch(_sbytes(k))):
+            if not eq or (not v.strip("=") and len(k) >= min_len and _b64_alphabet(_sbytes(k))):
                 # a bare token, or padded base64 that "=" split: the whole text is the value
-                self.value(_sbytes(pair), "url.query", ())
+                self.value(_sbytes(pair), "url.query", (), 0)
             elif v:
                 name = _unquote_plus(_sbytes(k)).decode("utf-8", "replace") if ("%" in k or "+" in k) else k
-                self.value(_sbytes(v), f"url.query:{name}", ())
+                self.value(_sbytes(v), f"url.query:{name}", (), 0)
 
     def cookies(self, header: str) -> None:
         for part in header.split(";"):
@@ -318,20 +337,24 @@ class _Decoder:
 
     # -- the recursive decoder -------------------------------------------------------
 
-    def value(self, raw: bytes, loc: str, chain: tuple[str, ...]) -> None:
+    def value(self, raw: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
         """A query or form value as sent: '+' is a space and %XX a byte. Base64 sent with
         its '+' unescaped would break on that, so it is also tried as it came."""
-        self.leaf(_unquote_plus(raw), loc, chain, 0)
+        self.leaf(_unquote_plus(raw), loc, chain, depth)
         if b"+" in raw and b"%" not in raw and len(raw) >= self.min_len:
-            self.unblob(raw, loc, chain, 0)
+            self.unblob(raw, loc, chain, depth)
 
     def leaf(self, value: bytes, loc: str, chain: tuple[str, ...], depth: int) -> None:
-        """A value from a query, form, header, cookie or protobuf string: short tokens and
-        text with spaces are scanned as they are (no blob or form looks like that)."""
-        if _plain(value, self.min_len):
-            self.emit(value, loc, chain)
-        else:
+        """A value from a query, form, header, cookie or protobuf string: plain text is
+        scanned as it is, a blob as it is and decoded, anything else goes through
+        every sniff."""
+        shape = _shape(value, self.min_len)
+        if shape == _OTHER:
             self.content(value, loc, chain, depth)
+            return
+        self.emit(value, loc, chain)
+        if shape == _BLOB:
+            self.unblob(value, loc, chain, depth)
 
     def content(
         self,
@@ -378,9 +401,8 @@ class _Decoder:
         if n >= self.min_len and n <= self.budget and (first.isalnum() or first in b"+/-_ \t\r\n"):
             blob = data.strip()
             if (
-                _B64_RE.fullmatch(blob)
-                or _HEX_RE.fullmatch(blob)
-                or (b"\n" in blob and _B64_RE.fullmatch(blob.translate(None, b"\r\n")))
+                _b64_alphabet(blob)  # hex digits are base64 characters too
+                or (b"\n" in blob and _b64_alphabet(blob.translate(None, b"\r\n")))
             ):
                 self.emit(data, loc, chain)  # the blob may itself be the value (an md5 hex)
                 self.unblob(blob, loc, chain, depth)
@@ -424,9 +446,10 @@ class _Decoder:
 
     def raw_deflate(self, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
         """Headerless DEFLATE, tried last on binary nothing else claimed: kept only when it
-        inflates to text."""
+        inflates to text and ends cleanly (or runs long: a capture cut short). Random bytes
+        "inflate" to a few bytes before failing, and those can look like text."""
         out, status = _z.inflate(data, -15, self._cap(len(data)))
-        if status == _z.INVALID or not out or not _is_text(out):
+        if status == _z.INVALID or (status == _z.INCOMPLETE and len(out) < 64) or not _is_text(out):
             return False
         if status == _z.LIMIT:
             self.anomaly("decompression-limit")
@@ -438,24 +461,24 @@ class _Decoder:
     def blob_child(self, blob: bytes) -> tuple[bytes, str] | None:
         """What a hex or base64 blob decodes to, with the step's name, when that is text,
         structure or a compressed stream; None otherwise."""
-        if _HEX_RE.fullmatch(blob):
-            if blob[::2].translate(None, _HEX_TEXT_HIGH) and not _hex_magic(blob):
+        if _is_hex(blob):
+            if blob[::2].translate(None, _HEX_TEXT_HIGH) and (
+                blob[:2] not in _HEX_MAGIC_STARTS or not _hex_magic(blob)
+            ):
                 return None  # a byte below 0x20 that is no tab or newline: not text (md5s end here)
             out, step = bytes.fromhex(blob.decode("ascii")), "hex"
         else:
             if b"\n" in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
                 blob = blob.translate(None, b"\r\n")
-            if not _B64_RE.fullmatch(blob) or _HEXISH_RE.fullmatch(blob.rstrip(b"=")):
+            alphabet = _b64_alphabet(blob)
+            if not alphabet or not blob.rstrip(b"=").translate(None, _HEXISH):
                 return None
-            urlsafe = b"-" in blob or b"_" in blob
+            padded = blob + b"=" * (-len(blob) % 4)
             try:
-                if urlsafe:
-                    out = base64.urlsafe_b64decode(blob + b"=" * (-len(blob) % 4))
-                else:
-                    out = base64.b64decode(blob + b"=" * (-len(blob) % 4))
+                out = base64.urlsafe_b64decode(padded) if alphabet == 2 else base64.b64decode(padded)
             except (binascii.Error, ValueError):
                 return None
-            step = "base64url" if urlsafe else "base64"
+            step = "base64url" if alphabet == 2 else "base64"
         if not out:
             return None
         if out[:2] == _z.GZIP_MAGIC or out[:4] == _z.ZSTD_MAGIC:
@@ -533,36 +556,37 @@ class _Decoder:
         min_len = self.min_len
         max_views = self.max_views
         views = self.views
+        suffixes = self.key_suffixes
         used = 0
         for key, value in items:
             kind = type(value)
-            if kind is str or kind is _Num:
-                if not value:
-                    continue
-                if not is_dict:
-                    where = f"{path}[{key}]"
-                elif key.isascii() and key.isidentifier():
-                    where = f"{path}.{key}"
-                else:
-                    where = json_key(path, key)
-                raw = value.encode("utf-8", "surrogatepass")
-                if kind is str and not _plain(raw, min_len, True):
-                    self.content(raw, where, chain, depth + 1, text=True)
-                    continue
-                # numbers and plain text: scanned as they are
-                if len(views) >= max_views:
-                    self.anomaly("views-limit")
-                    raise _Budget
-                used += len(raw)
-                views.append(_new_view(View, (raw, where, chain, None)))
-            elif kind is dict or kind is list:
-                if not is_dict:
-                    where = f"{path}[{key}]"
-                elif key.isascii() and key.isidentifier():
-                    where = f"{path}.{key}"
-                else:
-                    where = json_key(path, key)
+            if kind is bool or value is None:
+                continue
+            if is_dict:
+                suffix = suffixes.get(key)
+                if suffix is None:  # keys repeat across a document's objects
+                    suffix = suffixes[key] = f".{key}" if key.isascii() and key.isidentifier() else json_key("", key)
+                where = path + suffix
+            else:
+                where = f"{path}[{key}]"
+            if kind is dict or kind is list:
                 self.walk(value, where, chain, depth, level + 1)
+                continue
+            if not value:
+                continue
+            raw = value.encode("utf-8", "surrogatepass")
+            shape = _shape(raw, min_len, True) if kind is str and (len(raw) >= min_len or b"%" in raw) else _PLAIN
+            if shape == _OTHER:
+                self.content(raw, where, chain, depth + 1, text=True)
+                continue
+            # numbers and plain text: scanned as they are (blobs too, then decoded)
+            if len(views) >= max_views:
+                self.anomaly("views-limit")
+                raise _Budget
+            used += len(raw)
+            views.append(_new_view(View, (raw, where, chain, None)))
+            if shape == _BLOB:
+                self.unblob(raw, where, chain, depth + 1)
         self.budget -= used
         if self.budget < 0:
             self.anomaly("decoded-bytes-limit")
@@ -577,7 +601,7 @@ class _Decoder:
             k, _, v = pair.partition(b"=")
             if v:
                 name = _unquote_plus(k).decode("utf-8", "replace")
-                self.value(v, self.join(loc, "form", name), chain)
+                self.value(v, self.join(loc, "form", name), chain, depth + 1)
         return True
 
     def multipart(self, data: bytes, ctype: str, loc: str, chain: tuple[str, ...], depth: int) -> bool:

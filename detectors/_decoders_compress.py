@@ -101,8 +101,9 @@ def unbrotli(data: bytes, cap: int) -> tuple[bytes, str]:
             for i in range(0, len(data), BROTLI_STEP):
                 part = d.process(data[i : i + BROTLI_STEP])
                 if part:
-                    parts.append(part)
+                    parts.append(part[: cap + 1 - got])  # keep no more than the cap
                     got += len(part)
+                    del part
                     if got > cap:
                         break
             out = b"".join(parts)
