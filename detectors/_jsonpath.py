@@ -34,37 +34,9 @@ def _path(frames: list[list]) -> str:
 
 def jsonpath_at(data: bytes, offset: int) -> str | None:
     """JSONPath of the value (or, for an object key, of the object) at ``offset``."""
-    frames: list[list] = []  # [kind, current key or index, expecting a key]
-    for m in _TOKEN_RE.finditer(data):
-        g = m.lastindex or 0
-        start, end = m.span(g)
-        if start > offset:
-            return None
-        tok = m.group(g)
-        if g == 4:
-            if tok in (b"}", b"]"):
-                if frames:
-                    frames.pop()
-            elif tok == b",":
-                if frames and frames[-1][0] == "arr":
-                    frames[-1][1] += 1
-                elif frames:
-                    frames[-1][2] = True
-            elif tok == b":" and frames:
-                frames[-1][2] = False
-            elif tok in (b"{", b"["):
-                if start <= offset < end:
-                    return _path(frames)
-                frames.append(["obj", None, True] if tok == b"{" else ["arr", 0, False])
-            continue
-        if frames and frames[-1][0] == "obj" and frames[-1][2]:
-            frames[-1][1] = tok[1:-1].decode("utf-8", "replace")
-            if start <= offset < end:
-                return _path(frames[:-1])
-            continue
-        if start <= offset < end:
-            return _path(frames)
-    return None
+    table = token_paths(data)
+    i = bisect_right([t[0] for t in table], offset) - 1
+    return table[i][2] if i >= 0 and table[i][0] <= offset < table[i][1] else None
 
 
 def token_paths(data: bytes) -> list[tuple[int, int, str]]:
@@ -116,6 +88,5 @@ class JsonLocator:
             self._cache.append(([t[0] for t in table], table))
         starts, table = self._cache[0]
         i = bisect_right(starts, offset) - 1
-        if i >= 0 and table[i][0] <= offset < table[i][1]:
-            return self.base + table[i][2]
-        return self.base + "$"
+        inside = i >= 0 and table[i][0] <= offset < table[i][1]
+        return self.base + (table[i][2] if inside else "$")
