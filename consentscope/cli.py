@@ -108,6 +108,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.rules import evaluate
 
     profile = _load_profile(args.profile)
+    suppressions = _load_suppressions(args.suppressions)
+    _fail_on_patterns(args)  # a typo in --fail-on is an error before the replay, not a gate that never fails
     extra_events = _read_timeline(args.timeline) if args.timeline else []
     markers = ConsentMarkers(
         consent_at=parse_time(args.consent_at, "--consent-at") if args.consent_at else None,
@@ -142,7 +144,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"consentscope: error: {path}: {e.strerror or e}", file=sys.stderr)
         progress.done()
         result = audit.finish()
-        result.violations = evaluate(result, profile)
+        result.violations = evaluate(result, profile, suppressions=suppressions)
         results.append(result)
         all_records.append(records)
 
@@ -166,11 +168,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"consentscope: error: database: {e}", file=sys.stderr)
             status = EXIT_INPUT
     title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
-    _write_outputs(args, results, title)
+    _write_outputs(args, results, title, profile, suppressions)
     return _fail_on(args, results, status)
 
 
-def _write_outputs(args: argparse.Namespace, results: Sequence, title: str) -> None:  # type: ignore[type-arg]
+def _write_outputs(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, results: Sequence, title: str, profile=None, suppressions=None  # type: ignore[type-arg]
+) -> None:
     from consentscope.reports.csv_report import render_csv
     from consentscope.reports.html_report import render_html
     from consentscope.reports.json_report import render_json
@@ -178,7 +182,8 @@ def _write_outputs(args: argparse.Namespace, results: Sequence, title: str) -> N
     if args.json:
         write_private(args.json, render_json(results, redacted=args.redact))
     if args.html:
-        write_private(args.html, render_html(results, title=title, redacted=args.redact))
+        write_private(args.html, render_html(results, title=title, redacted=args.redact, lang=args.lang,
+                                             profile=profile, suppressions=suppressions))
     if args.csv:
         write_private(args.csv, render_csv(results, redacted=args.redact))
 
@@ -192,6 +197,29 @@ def _read_timeline(path: str):  # type: ignore[no-untyped-def]
         raise UserError(str(e)) from None
 
 
+def _load_suppressions(path: str | None):  # type: ignore[no-untyped-def]
+    """The project file (accepted findings with reasons, rule thresholds), or None."""
+    if not path:
+        return None
+    from consentscope.rules import SuppressionError, load_suppressions
+
+    try:
+        return load_suppressions(path)
+    except SuppressionError as e:
+        raise UserError(str(e)) from None
+
+
+def _fail_on_patterns(args: argparse.Namespace) -> list[str]:
+    from consentscope.rules import parse_fail_on
+
+    if not args.fail_on:
+        return []
+    try:
+        return parse_fail_on(args.fail_on)
+    except ValueError as e:
+        raise UserError(f"--fail-on: {e}") from None
+
+
 EXIT_RULE = 1  # --fail-on matched: the app breaks a rule (for CI pipelines of app developers)
 
 
@@ -200,7 +228,7 @@ def _fail_on(args: argparse.Namespace, results: Sequence, status: int) -> int:  
 
     if status or not args.fail_on:
         return status
-    hits = fail_on([v for r in results for v in r.violations], args.fail_on.split(","))
+    hits = fail_on([v for r in results for v in r.violations], _fail_on_patterns(args))
     for v in hits:
         print(f"consentscope: {v.rule} ({v.severity}): {v.explanation}", file=sys.stderr)
     return EXIT_RULE if hits else status
@@ -272,6 +300,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from consentscope.console import finding_line
     from consentscope.storage import StorageError, list_sessions, load_session, open_engine
 
+    suppressions = _load_suppressions(args.suppressions)
+    _fail_on_patterns(args)
+
     try:
         engine = open_engine(args.db)
         rows = list_sessions(engine)
@@ -293,8 +324,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     profile = _load_profile(args.profile) if args.profile else Profile(path="")
     for r in results:
-        r.violations = evaluate(r, profile)
-    _write_outputs(args, results, "consentscope report")
+        r.violations = evaluate(r, profile, suppressions=suppressions)
+    _write_outputs(args, results, "consentscope report", profile, suppressions)
     if not args.json and not args.html and not args.csv:
         for r in results:
             for f in r.findings:
@@ -370,6 +401,14 @@ def cmd_mark(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML report (default en)")
+    p.add_argument(
+        "--suppressions", metavar="FILE",
+        help="project file (TOML): accepted findings with reasons, rule thresholds; shown, never failed on",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from consentscope.detectors import DEFAULT_CHAIN_DEPTH
     from consentscope.storage import DEFAULT_DB_URL
@@ -405,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules (or rule prefixes) is found"
     )
+    _report_options(r)
     r.set_defaults(func=cmd_replay)
 
     pr = sub.add_parser("profile", help="write or check a device profile")
@@ -434,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--redact", action="store_true", help="mask identifiers in the reports")
     rp.add_argument("--profile", help="the session's profile (enables the app-type rules)")
     rp.add_argument("--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules is found")
+    _report_options(rp)
     rp.set_defaults(func=cmd_report)
 
     px = sub.add_parser(
@@ -451,7 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
     px.set_defaults(func=cmd_proxy, passthrough=True)
 
     mk = sub.add_parser("mark", help="record a timeline event (consent, refuse, withdraw…) in a running session")
-    mk.add_argument("event", help="consent, refuse, withdraw, start, policy or note")
+    mk.add_argument(
+        "event",
+        help="consent, refuse, withdraw, start, policy, note, permission-asked/-granted/-denied (name in --detail), "
+        "account-deletion, consent-scope (--detail necessary_only|full), personalization-off, foreground, background",
+    )
     mk.add_argument("--detail", default="")
     mk.add_argument("--at", metavar="TIME", help="when (ISO 8601); default now")
     mk.add_argument("--db", default=DEFAULT_DB_URL)

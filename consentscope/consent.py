@@ -25,10 +25,16 @@ PHASE_AFTER: dict[str, str] = {
 
 PHASES: tuple[str, ...] = (BEFORE_CONSENT, *PHASE_AFTER.values(), NO_CONSENT_RECORDED)
 
-#: Every event name the timeline accepts.
+#: Every event name the timeline accepts (regulations.md §1.1 markers). The order breaks ties
+#: between events at the same time. ``detail`` carries: the permission's name for
+#: permission-*, ``necessary_only`` or ``full`` for consent-scope, the function's name for
+#: feature. App state (foreground/background), personalisation and scope do not change the
+#: consent phase; the rules read them from the timeline.
 EVENTS: tuple[str, ...] = (
-    "app-start", "policy-shown", "consent", "refusal", "withdrawal",
-    "permission-asked", "permission-granted", "permission-denied", "account-deletion", "note",
+    "app-start", "foreground", "policy-shown", "consent", "consent-scope", "refusal", "withdrawal",
+    "personalization-off", "personalization-on", "feature",
+    "permission-asked", "permission-granted", "permission-denied",
+    "background", "account-deletion", "note",
 )
 
 #: Friendly spellings accepted on the command line and from the device page.
@@ -51,12 +57,27 @@ EVENT_ALIASES = {
     "permission-denied": "permission-denied",
     "account-deletion": "account-deletion",
     "delete-account": "account-deletion",
+    # the marker names of regulations.md §1.1 (also with "_", see normalize_event)
+    "session-start": "app-start",
+    "consent-accepted": "consent",
+    "consent-refused": "refusal",
+    "consent-withdrawn": "withdrawal",
+    "account-deleted": "account-deletion",
+    "consent-scope": "consent-scope",
+    "scope": "consent-scope",
+    "personalization-off": "personalization-off",
+    "personalisation-off": "personalization-off",
+    "personalization-on": "personalization-on",
+    "personalisation-on": "personalization-on",
+    "foreground": "foreground",
+    "background": "background",
+    "feature": "feature",
 }
 
 
 def normalize_event(name: str) -> str:
     try:
-        return EVENT_ALIASES[name.strip().lower()]
+        return EVENT_ALIASES[name.strip().lower().replace("_", "-")]
     except KeyError:
         raise ValueError(f"unknown event {name!r}; expected one of {', '.join(EVENTS)}") from None
 

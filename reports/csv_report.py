@@ -13,15 +13,27 @@ COLUMNS = ("session", "flow_id", "time", "method", "url", "host", "party", "rela
            "data_type", "encoding", "location", "phase", "evidence")
 
 
+#: a cell starting with one of these is a formula (or becomes one) to a spreadsheet (OWASP CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """Captured traffic must not run in the tester's spreadsheet: quote would-be formulas."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(sessions: Sequence[SessionResult], *, redacted: bool = False) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: the writer quotes a field holding any line-terminator character, so
+    # a CR or LF inside captured text cannot split a row (with "\n" alone a bare CR went unquoted)
+    w = csv.writer(out, lineterminator="\r\n")
     w.writerow(COLUMNS)
     for f in sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key):
         row = f.to_json()
         row["encoding"] = ">".join(row["encoding"])
         if redacted:
             row["url"], row["evidence"] = redact(row["url"]), redact(row["evidence"])
-        # a cell starting with = + - @ is a formula to a spreadsheet: captured traffic must not run
-        w.writerow(["'" + str(v) if isinstance(v, str) and v[:1] in "=+-@" else v for v in (row[c] for c in COLUMNS)])
+        w.writerow([_cell(row[c]) for c in COLUMNS])
     return out.getvalue()

@@ -1,7 +1,13 @@
 """The HTML report: one self-contained file, every captured byte escaped.
 
-Captured traffic is hostile, so the environment autoescapes everything and the template
-never marks traffic-derived text safe. No external assets: the report opens offline.
+Captured traffic is hostile, so the environment autoescapes everything and the template never
+marks traffic-derived text safe (no ``|safe``, no ``Markup``); a Content-Security-Policy with
+no script source is a second wall. No external assets: the report opens offline.
+
+Order: the verdict per MIIT category first, then the summary, the timeline (inline SVG, one
+per session), every violation with its evidence (request line, place in the request,
+decoding chain, matched text highlighted), accepted findings, the tester's checklist, the
+SDK and destination tables, and every finding.
 """
 
 from __future__ import annotations
@@ -14,9 +20,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from consentscope import __version__
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED
-from consentscope.pipeline import AuditFinding, SessionResult, iso_time
+from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.profile import Profile
+from consentscope.reports.i18n import LANGS, PHASES, SEVERITY, UI
 from consentscope.reports.redact import redact
 from consentscope.reports.svg_timeline import build as build_timeline
+from consentscope.rules import CATEGORIES, CHECKLIST, Suppressions, Violation, contact_ref, usage, verdicts
+
+#: evidence rows printed under one violation; the rest are counted (all are in the findings table)
+MAX_EVIDENCE_ROWS = 20
 
 _ENV: Environment | None = None
 
@@ -32,8 +44,108 @@ def _env() -> Environment:
             lstrip_blocks=True,
         )
         _ENV.filters["iso"] = iso_time
-        _ENV.filters["redact"] = redact
     return _ENV
+
+
+def highlight(evidence: str, match: tuple[int, int], redacted: bool = False) -> tuple[str, str, str]:
+    """``evidence`` split around the matched text: (before, match, after), all plain text for
+    the template to escape. Offsets out of range, or a redaction that changed the length, give
+    no highlight rather than a wrong one."""
+    text = (redact(evidence) or "") if redacted else evidence
+    try:
+        a, b = int(match[0]), int(match[1])
+    except (TypeError, ValueError, IndexError):
+        return text, "", ""
+    if len(text) != len(evidence) or not 0 <= a < b <= len(text):
+        return text, "", ""
+    return text[:a], text[a:b], text[b:]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    time: str
+    phase: str
+    data_type: str
+    party: str
+    who: str
+    request: str
+    location: str
+    chain: str
+    before: str
+    hit: str
+    after: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    time: str
+    phase: str
+    via: str
+    host: str
+    who: str
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationView:
+    v: Violation
+    name: str
+    category: str
+    source: str
+    explanation: str
+    rows: list[EvidenceRow]
+    contacts: list[ContactRow]
+    more: int
+    events: list[tuple[str, str, str]]
+    observed: list[tuple[str, str]]
+
+
+def _row(f: AuditFinding, redacted: bool, plain: str) -> EvidenceRow:
+    fin = f.finding
+    before, hit, after = highlight(fin.evidence, fin.match, redacted)
+    url = (redact(f.url) or "") if redacted else f.url
+    detail = (redact(fin.detail) or "") if redacted else fin.detail
+    return EvidenceRow(
+        iso_time(f.time), f.phase, fin.data_type, f.destination.party, f.destination.sdk or "",
+        f"{f.method} {url}", fin.location, " › ".join(fin.encoding) if fin.encoding else plain,
+        before, hit, after, detail,
+    )
+
+
+def _view(v: Violation, session: SessionResult | None, lang: str, redacted: bool) -> ViolationView:
+    info = v.info
+    rows: list[EvidenceRow] = []
+    contacts: list[ContactRow] = []
+    more = 0
+    events: list[tuple[str, str, str]] = []
+    if session is not None:
+        wanted = set(v.flows)
+        types = set(v.data_types)
+        proof = [f for f in session.findings if f.flow_id in wanted and (not types or f.finding.data_type in types)]
+        plain = UI[lang]["plain"]
+        rows = [_row(f, redacted, plain) for f in proof[:MAX_EVIDENCE_ROWS]]
+        more = max(len(proof) - MAX_EVIDENCE_ROWS, 0)
+        if v.check == "contact-only":
+            cs: list[AuditContact] = [c for c in session.contacts if contact_ref(c) in wanted]
+            contacts = [
+                ContactRow(iso_time(c.contact.time), c.phase, c.contact.via, c.contact.host or c.contact.ip or "",
+                           c.destination.sdk or "")
+                for c in cs[:MAX_EVIDENCE_ROWS]
+            ]
+            more = max(len(cs) - MAX_EVIDENCE_ROWS, 0)
+        times = set(v.events)
+        events = [
+            (iso_time(e.time), e.event, (redact(e.detail) or "") if redacted else e.detail)
+            for e in session.events if iso_time(e.time) in times
+        ]
+    return ViolationView(
+        v,
+        info.name_zh if lang == "zh" else info.name_en,
+        CATEGORIES[info.category].name_zh if lang == "zh" else CATEGORIES[info.category].name_en,
+        info.source_zh if lang == "zh" else info.source_en,
+        v.explanation_zh if lang == "zh" and v.explanation_zh else v.explanation,
+        rows, contacts, more, events, [(k, str(val)) for k, val in v.observed],
+    )
 
 
 @dataclass(slots=True)
@@ -71,6 +183,7 @@ class SdkRow:
     sdk: str
     vendor: str | None
     category: str | None
+    relation: str | None
     data_types: set[str] = field(default_factory=set)
     first_time: float = 0.0
     before_consent: int = 0
@@ -81,9 +194,9 @@ def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
     rows: dict[str, SdkRow] = {}
     for f in findings:
         d = f.destination
-        if not d.sdk:
+        if not d.sdk or d.party == "first-party":
             continue
-        row = rows.setdefault(d.sdk, SdkRow(d.sdk, d.vendor, d.category, first_time=f.time))
+        row = rows.setdefault(d.sdk, SdkRow(d.sdk, d.vendor, d.category, d.relation, first_time=f.time))
         row.data_types.add(f.finding.data_type)
         row.first_time = min(row.first_time, f.time)
         row.before_consent += f.phase == BEFORE_CONSENT
@@ -92,30 +205,51 @@ def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
 
 
 def render_html(
-    sessions: Sequence[SessionResult], title: str = "consentscope report", *, redacted: bool = False
+    sessions: Sequence[SessionResult],
+    title: str = "consentscope report",
+    *,
+    redacted: bool = False,
+    lang: str = "en",
+    profile: Profile | None = None,
+    suppressions: Suppressions | None = None,
 ) -> str:
+    """The report for ``sessions`` (violations already set by ``consentscope.rules.evaluate``)."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    by_id = {s.id: s for s in sessions}
     findings = sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key)
     by_phase = Counter(f.phase for f in findings)
     by_type: dict[str, Counter[str]] = defaultdict(Counter)
     for f in findings:
         by_type[f.finding.data_type][f.phase] += 1
-    third_before = sum(
-        1 for f in findings if f.phase == BEFORE_CONSENT and f.destination.party == "third-party"
-    )
+    before_flows = {f.flow_id for f in findings if f.phase == BEFORE_CONSENT}
+    third_before = {f.flow_id for f in findings if f.phase == BEFORE_CONSENT and f.destination.party != "first-party"}
+    all_v = [v for s in sessions for v in s.violations]
+    views = [_view(v, by_id.get(v.session), lang, redacted) for v in all_v if not v.suppressed]
+    accepted = [_view(v, by_id.get(v.session), lang, redacted) for v in all_v if v.suppressed]
     return _env().get_template("report.html.j2").render(
+        t=UI[lang],
+        lang=lang,
+        phase_names=PHASES[lang],
+        severity_names=SEVERITY[lang],
         title=title,
         redacted=redacted,
-        timeline=build_timeline(sessions),
         version=__version__,
         sessions=sessions,
-        findings=findings,
-        violations=[v for s in sessions for v in s.violations],
+        verdicts=verdicts(sessions, profile),
+        timelines=[tl for s in sessions if (tl := build_timeline(s, redacted=redacted)) is not None],
+        violations=views,
+        accepted=accepted,
+        entries=usage(suppressions, sessions) if suppressions else [],
+        checklist=CHECKLIST,
+        findings=[(f, _row(f, redacted, UI[lang]["plain"])) for f in findings],
         contacts=sorted((c for s in sessions for c in s.contacts), key=lambda c: c.sort_key()),
         by_phase=by_phase,
         by_type=sorted(by_type.items()),
         destinations=_destinations(findings),
         sdks=_sdks(findings),
-        third_before=third_before,
-        before=by_phase.get(BEFORE_CONSENT, 0),
-        no_consent=by_phase.get(NO_CONSENT_RECORDED, 0),
+        before=len(before_flows),
+        third_before=len(third_before),
+        after=len({f.flow_id for f in findings if f.phase == "after-consent"}),
+        no_consent=len({f.flow_id for f in findings if f.phase == NO_CONSENT_RECORDED}),
     )

@@ -1,10 +1,54 @@
-"""From findings to violations: each rule a small function with an ID from
-``regulations.md``, the evidence it rests on and one sentence a person can act on.
+"""From findings to violations: each rule a small function with an ID from ``regulations.md``,
+the evidence it rests on, and one sentence a person can act on (English and Chinese).
 
-Rules see a finished ``SessionResult`` (findings with phases, contacts, the timeline) and
-the profile (app type); they never look at traffic themselves.
+Rules see a finished ``SessionResult`` (findings with phases, contacts, the timeline) and the
+profile (app type); they never look at traffic themselves. ``RULES`` lists every unit and the
+IDs it reports; ``RULES_INFO`` names each ID; ``CATEGORIES`` are the eight MIIT types the
+report's verdict table counts them under.
 """
 
-from ._engine import RULES, Thresholds, Violation, evaluate, fail_on
+from ._engine import RULES, Rule, evaluate, fail_on, parse_fail_on
+from ._evidence import contact_ref
+from ._model import CATEGORIES, RULES_INFO, Category, RuleInfo, Thresholds, Violation
+from ._suppress import (
+    Accept,
+    EntryUse,
+    SuppressionError,
+    Suppressions,
+    load_suppressions,
+    parse_suppressions,
+    rule_matches,
+    usage,
+)
+from ._verdict import CHECKLIST, STATUS, CheckItem, Verdict, verdicts
+from ._vocab import permission_group, slug
 
-__all__ = ["RULES", "Thresholds", "Violation", "evaluate", "fail_on"]
+__all__ = [
+    "CATEGORIES",
+    "CHECKLIST",
+    "RULES",
+    "RULES_INFO",
+    "STATUS",
+    "Accept",
+    "Category",
+    "CheckItem",
+    "EntryUse",
+    "Rule",
+    "RuleInfo",
+    "SuppressionError",
+    "Suppressions",
+    "Thresholds",
+    "Verdict",
+    "Violation",
+    "contact_ref",
+    "evaluate",
+    "fail_on",
+    "load_suppressions",
+    "parse_fail_on",
+    "parse_suppressions",
+    "permission_group",
+    "rule_matches",
+    "slug",
+    "usage",
+    "verdicts",
+]

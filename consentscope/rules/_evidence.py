@@ -1,0 +1,53 @@
+"""Small helpers the rules share: evidence tuples and sentences in English and Chinese."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from consentscope.pipeline import AuditContact, AuditFinding
+
+#: names listed in one sentence before "and N more"
+LIST_IN_SENTENCE = 5
+
+
+def flows(findings: Iterable[AuditFinding]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f.flow_id for f in findings))
+
+
+def contact_ref(c: AuditContact) -> str:
+    """A contact's evidence reference: its flow id, else ``via:host``."""
+    return c.contact.flow_id or f"{c.contact.via}:{c.contact.host or c.contact.ip}"
+
+
+def data_types(findings: Iterable[AuditFinding]) -> tuple[str, ...]:
+    return tuple(sorted({f.finding.data_type for f in findings}))
+
+
+def who(f: AuditFinding) -> str:
+    """A destination in words: the SDK's name, else the registrable domain, else the host."""
+    d = f.destination
+    return d.sdk or d.registrable_domain or f.host
+
+
+def destinations(findings: Iterable[AuditFinding]) -> tuple[str, ...]:
+    return tuple(sorted({who(f) for f in findings}))
+
+
+def requests(findings: Sequence[AuditFinding]) -> int:
+    return len({f.flow_id for f in findings})
+
+
+def en_list(items: Sequence[str], limit: int = LIST_IN_SENTENCE) -> str:
+    items = list(items)
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+    if len(items) > 1:
+        return ", ".join(items[:-1]) + " and " + items[-1]
+    return items[0] if items else ""
+
+
+def zh_list(items: Sequence[str], limit: int = LIST_IN_SENTENCE) -> str:
+    items = list(items)
+    if len(items) > limit:
+        return "、".join(items[:limit]) + f"等{len(items)}项"
+    return "、".join(items)

@@ -1,0 +1,174 @@
+"""The HTML report in a real headless Chromium: it renders the verdict and the SVG timeline, and
+script planted in captured traffic (URL, body evidence, event details) never runs.
+
+Needs Debian's ``chromium`` (``make test`` installs it where it can); skipped with the reason
+otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from consentscope.reports.html_report import render_html
+from consentscope.reports.svg_timeline import BAND_COLOURS
+from tests.reports.sessions import IMEI, PROFILE_PATH, ROOT, hostile_session
+
+TITLE = "consentscope: hostile"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (`make test` installs Debian's chromium when it runs as root)")
+    return path
+
+
+def run(chromium: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp / 'chromium-profile'}", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+def dump_dom(chromium: str, page: Path, tmp: Path) -> str:
+    return run(chromium, tmp, "--virtual-time-budget=2000", "--dump-dom", page.as_uri()).stdout
+
+
+class Dom(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_title = tag == "title" and "body" not in {t for t, _ in self.tags}  # the document's, not SVG's
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+def parse(dom: str) -> Dom:
+    d = Dom()
+    d.feed(dom)
+    return d
+
+
+def test_hostile_report_renders_and_planted_script_stays_inert(chromium: str, tmp_path: Path) -> None:
+    result, prof = hostile_session()
+    for lang in ("en", "zh"):
+        page = tmp_path / f"hostile-{lang}.html"
+        page.write_text(render_html([result], title=TITLE, profile=prof, lang=lang), encoding="utf-8")
+        dom = dump_dom(chromium, page, tmp_path)
+        d = parse(dom)
+        assert d.title == TITLE  # each planted payload would have changed it
+        tags = {t for t, _ in d.tags}
+        assert tags.isdisjoint({"script", "img", "iframe"}) and "gone" not in dom.split("<body", 1)[1][:300]
+        assert not [(t, k) for t, a in d.tags for k in a if k.startswith("on")]
+        verdict = {a["data-category"]: a["data-status"] for t, a in d.tags if t == "tr" and "data-category" in a}
+        assert verdict["MIIT-1"] == "violation" and len(verdict) == 8
+        assert sum(1 for t, a in d.tags if t == "circle" and a.get("class") == "tx") == len(result.findings)
+        assert [t for t, _ in d.tags].count("svg") == 1
+        assert "&lt;script&gt;document.title='pwned'" in dom  # shown as text
+        assert ("人工核查清单" in dom) is (lang == "zh")  # the checklist heading in the chosen language
+
+
+def test_replayed_demo_renders_through_the_cli(chromium: str, tmp_path: Path) -> None:
+    from mitmproxy import io as mio
+    from mitmproxy.test import tflow
+
+    f = tflow.tflow(resp=True)
+    f.request.host = "ulogs.umeng.com"
+    f.request.headers["Host"] = "ulogs.umeng.com"
+    f.request.path = f"/x?imei={IMEI}&n=<script>document.title='pwned';document.body.innerHTML='gone'</script>"
+    f.request.content = f'{{"imei":"{IMEI}","x":"<img src=x onerror=document.title=1>"}}'.encode()
+    f.request.headers["Content-Type"] = "application/json"
+    capture = tmp_path / "evil.mitm"
+    with capture.open("wb") as fh:
+        mio.FlowWriter(fh).add(f)
+    for cap, name in ((capture, "evil"), (ROOT / "captures" / "demo_session.mitm", "demo")):
+        html = tmp_path / f"{name}.html"
+        r = subprocess.run(
+            [sys.executable, "-m", "consentscope", "replay", str(cap), "--profile", str(PROFILE_PATH),
+             "--consent-marker", "/v1/privacy/consent", "--db", "", "-q", "--html", str(html)],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        d = parse(dump_dom(chromium, html, tmp_path))
+        assert d.title == "consentscope: Consent Demo Shop"
+        assert {t for t, _ in d.tags}.isdisjoint({"script", "img"})
+    dom = dump_dom(chromium, tmp_path / "demo.html", tmp_path)
+    assert dom.count('class="tx"') == 30 and 'class="event"' in dom and 'data-rule="MIIT-1.2"' in dom
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def png_pixels(data: bytes) -> tuple[int, int, int, bytes]:
+    """Width, height, bytes per pixel and the unfiltered pixel rows of an 8-bit RGB(A) PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, bytearray(), 0
+    height = bpp = 0
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+    stride = width * bpp
+    raw = zlib.decompressobj().decompress(bytes(idat), (stride + 1) * height)
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(height):
+        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 255
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 255
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return width, height, bpp, bytes(out)
+
+
+def test_the_timeline_is_painted_red_before_and_green_after_consent(chromium: str, tmp_path: Path) -> None:
+    result, prof = hostile_session()
+    page = tmp_path / "paint.html"
+    page.write_text(render_html([result], title=TITLE, profile=prof), encoding="utf-8")
+    shot = tmp_path / "paint.png"
+    run(chromium, tmp_path, "--window-size=1200,1400", "--hide-scrollbars", f"--screenshot={shot}", page.as_uri())
+    _, _, bpp, pixels = png_pixels(shot.read_bytes())
+    rgb = {bytes(pixels[i:i + 3]) for i in range(0, len(pixels), bpp)}
+
+    def colour(name: str) -> bytes:
+        return bytes.fromhex(BAND_COLOURS[name].lstrip("#"))
+
+    assert colour("before-consent") in rgb and colour("after-consent") in rgb
