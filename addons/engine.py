@@ -66,7 +66,7 @@ class Engine:
             from consentscope.addons.writer import BackgroundWriter
 
             self.writer = BackgroundWriter(
-                config.db_url, config.session, label=config.session, app_package=profile.app.package,
+                config.db_url, config.session, label=config.session, profile=profile,
                 on_remote_event=self._remote_event,
             )
         self.audit = self._new_audit(config.session)
@@ -134,13 +134,16 @@ class Engine:
             self._store_event(self.audit.session_id, t, name, detail, source)
         elif kind == "session":
             session = msg[1]
+            if self.writer is not None:
+                self.writer.judge(self.audit.session_id)
             self.audit = self._new_audit(session)
             if self.writer is not None:
-                self.writer.switch_session(session, session, self.profile.app.package)
+                self.writer.switch_session(session, session)
             self.out(("log", logging.INFO, f"consentscope: new session {session}"))
 
     def stop(self) -> Message:
         if self.writer is not None:
+            self.writer.judge(self.audit.session_id)
             self.writer.close()
             w = self.writer
             if w.failures:

@@ -184,13 +184,14 @@ class ConsentScope:
             log.warning(f"consentscope: {w}")
         session = opts.consentscope_session or (self.config.session if self.config else default_session_id())
         if opts.consentscope_db:
-            from consentscope.storage import StorageError, ensure_session, open_engine
+            from consentscope.storage import StorageError, app_columns, ensure_session, open_engine
 
             try:
                 # the session exists from this moment (so `consentscope mark` can find it),
                 # not from whenever the detector process is up
                 engine = open_engine(opts.consentscope_db)
-                ensure_session(engine, session, session, profile.app.package, sources=["live"])
+                ensure_session(engine, session, session, profile.app.package, sources=["live"],
+                               app=app_columns(profile))
                 engine.dispose()
             except StorageError as e:
                 raise exceptions.OptionsError(f"consentscope_db: {e}") from None

@@ -4,7 +4,8 @@ Storage never runs on mitmproxy's event loop. Batches are written every ``FLUSH_
 a failed batch is retried ``RETRIES`` times, then appended to a spill file (owner-only
 JSON lines) so no finding is lost; once the database works again, the spill is moved
 into it. The writer also polls for timeline events that `consentscope mark` adds from
-another process.
+another process, and judges a session when it ends (the rules run on what the database
+holds, marks from the laptop included, and the violations are stored with it).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from consentscope.profile import Profile
 from consentscope.storage import (
     StorageError,
     add_event,
+    app_columns,
     ensure_session,
     events_since,
     open_engine,
@@ -64,7 +67,7 @@ class BackgroundWriter:
         session_id: str,
         *,
         label: str = "",
-        app_package: str = "",
+        profile: Profile | None = None,
         spill_path: str | None = None,
         on_remote_event: Callable[[float, str, str], None] | None = None,
     ) -> None:
@@ -78,13 +81,16 @@ class BackgroundWriter:
         self.written = 0
         self._engine = open_engine(url, fresh_connections=True)
         self.session_id = session_id
-        self._new_session(session_id, label, app_package)
+        self.profile = profile
+        self._new_session(session_id, label)
         self._last_event_id = 0
         self._thread = threading.Thread(target=self._run, name="consentscope-writer", daemon=True)
         self._thread.start()
 
-    def _new_session(self, session_id: str, label: str, app_package: str) -> None:
-        ensure_session(self._engine, session_id, label, app_package, sources=["live"])
+    def _new_session(self, session_id: str, label: str) -> None:
+        package = self.profile.app.package if self.profile else ""
+        app = app_columns(self.profile) if self.profile else None
+        ensure_session(self._engine, session_id, label, package, sources=["live"], app=app)
         # events already stored (e.g. a restarted proxy) are not replayed into the timeline
         seen = events_since(self._engine, session_id, 0)
         self._last_event_id = seen[-1][0] if seen else 0
@@ -100,8 +106,12 @@ class BackgroundWriter:
     def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
         self._q.put(("request", (session_id, t, anomalies)))
 
-    def switch_session(self, session_id: str, label: str, app_package: str) -> None:
-        self._q.put(("session", (session_id, label, app_package)))
+    def switch_session(self, session_id: str, label: str) -> None:
+        self._q.put(("session", (session_id, label)))
+
+    def judge(self, session_id: str) -> None:
+        """Judge the session once everything queued before this call is stored."""
+        self._q.put(("judge", session_id))
 
     def close(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -114,12 +124,16 @@ class BackgroundWriter:
         while True:
             deadline = time.monotonic() + FLUSH_SECONDS
             batches: dict[str, Batch] = {}
-            switches = []
+            switches: list = []
+            judge: list[str] = []
             while time.monotonic() < deadline:
                 try:
                     kind, payload = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
+                if kind == "judge":
+                    judge.append(payload)  # type: ignore[arg-type]
+                    break  # store what came before it, then judge
                 self._collect(batches, switches, kind, payload)
             for s in switches:
                 self._safely(lambda s=s: self._new_session(*s))
@@ -127,6 +141,8 @@ class BackgroundWriter:
             for b in batches.values():
                 if not b.empty():
                     self._write(b)
+            for sid in judge:
+                self._safely(lambda sid=sid: self._judge(sid))
             if self.spilled and os.path.exists(self.spill_path):
                 self._recover_spill()
             if self.on_remote_event is not None and time.monotonic() - last_poll > POLL_SECONDS:
@@ -185,6 +201,12 @@ class BackgroundWriter:
         os.unlink(self.spill_path)
         log.info(f"consentscope: database is back; {len(lines)} spilled batches stored")
         self.spilled = 0
+
+    def _judge(self, session_id: str) -> None:
+        from consentscope.judging import judge_stored
+
+        result = judge_stored(self._engine, session_id, self.profile)
+        log.info(f"consentscope: session {session_id}: {len(result.violations)} violations stored")
 
     def _poll_events(self) -> None:
         try:

@@ -280,25 +280,27 @@ def cmd_profile_types(_args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     from consentscope.pipeline import iso_time
-    from consentscope.storage import StorageError, finding_counts, list_sessions, open_engine
+    from consentscope.storage import StorageError, finding_counts, list_sessions, open_engine, violation_counts
 
     try:
         engine = open_engine(args.db)
         rows = list_sessions(engine)
         counts = finding_counts(engine)
+        judged = violation_counts(engine)
     except StorageError as e:
         raise UserError(str(e)) from None
     if not rows:
         print("no sessions")
     for r in rows:
         started = iso_time(r.started) if r.started is not None else "-"
-        print(f"{r.id}\t{started}\t{r.requests} requests\t{counts.get(r.id, 0)} findings\t{r.label}")
+        verdict = "not judged yet" if r.judged is None else f"{judged.get(r.id, 0)} violations"
+        print(f"{r.id}\t{started}\t{r.requests} requests\t{counts.get(r.id, 0)} findings\t{verdict}\t{r.label}")
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from consentscope.console import finding_line
-    from consentscope.storage import StorageError, list_sessions, load_session, open_engine
+    from consentscope.storage import StorageError, list_sessions, open_engine
 
     suppressions = _load_suppressions(args.suppressions)
     _fail_on_patterns(args)
@@ -316,16 +318,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             if args.session not in {r.id for r in rows}:
                 raise UserError(f"{args.db}: no session {args.session!r}; `consentscope sessions` lists them")
             ids = [args.session]
-        results = [load_session(engine, sid) for sid in ids]
     except StorageError as e:
         raise UserError(str(e)) from None
-    from consentscope.profile import Profile
-    from consentscope.rules import evaluate
+    from consentscope.judging import judge_stored, session_profile
 
-    profile = _load_profile(args.profile) if args.profile else Profile(path="")
-    for r in results:
-        r.violations = evaluate(r, profile, suppressions=suppressions)
-    _write_outputs(args, results, "consentscope report", profile, suppressions)
+    # Each session is judged with the profile it was recorded with (kept in the database)
+    # unless --profile names another; the verdict is stored back with the session.
+    profile = _load_profile(args.profile) if args.profile else None
+    try:
+        results = [judge_stored(engine, sid, profile, suppressions) for sid in ids]
+    except StorageError as e:
+        raise UserError(str(e)) from None
+    shown = profile or session_profile(results[0])
+    _write_outputs(args, results, "consentscope report", shown, suppressions)
     if not args.json and not args.html and not args.csv:
         for r in results:
             for f in r.findings:
@@ -472,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--html", metavar="OUT")
     rp.add_argument("--csv", metavar="OUT")
     rp.add_argument("--redact", action="store_true", help="mask identifiers in the reports")
-    rp.add_argument("--profile", help="the session's profile (enables the app-type rules)")
+    rp.add_argument("--profile", help="judge with this profile instead of the app type and location precision "
+                    "recorded with each session")
     rp.add_argument("--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules is found")
     _report_options(rp)
     rp.set_defaults(func=cmd_report)

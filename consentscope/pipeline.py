@@ -133,6 +133,11 @@ class SessionResult:
     started: float | None
     ended: float | None
     violations: list = field(default_factory=list)  # consentscope.rules.Violation, set by the caller
+    #: what the rules need of the profile, kept with the session so a report from the
+    #: database judges it as the replay did (the app type's necessary set, location precision)
+    app_name: str = ""
+    app_type: str = ""
+    location_precision_m: float | None = None
 
     def summary(self) -> dict:
         return {
@@ -140,6 +145,7 @@ class SessionResult:
             "label": self.label,
             "sources": list(self.sources),
             "app": self.app_package or None,
+            "app_type": self.app_type or None,
             "started": iso_time(self.started) if self.started is not None else None,
             "ended": iso_time(self.ended) if self.ended is not None else None,
             "requests": self.requests,
@@ -300,6 +306,9 @@ class Audit:
             errors=self.errors,
             started=self.started,
             ended=self.ended,
+            app_name=self.profile.app.name,
+            app_type=self.profile.app.app_type,
+            location_precision_m=self.profile.location.precision_m if self.profile.location else None,
         )
 
 

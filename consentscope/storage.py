@@ -1,4 +1,5 @@
-"""The database sink: sessions, requests, findings and timeline events (SQLAlchemy 2).
+"""The database sink: sessions, requests, findings, contacts, timeline events and
+violations (SQLAlchemy 2).
 
 Any SQLAlchemy URL works; the default is a SQLite file next to the user. The file holds
 personal data, so it is created owner-only (0600) before SQLite opens it.
@@ -23,6 +24,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 
 #: Bumped on every schema change; one migration step per version in ``_MIGRATIONS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB_URL = "sqlite:///consentscope.db"
 
 
@@ -54,6 +56,11 @@ class SessionRow(Base):
     label: Mapped[str] = mapped_column(String(256), default="")
     sources: Mapped[list] = mapped_column(JSON, default=list)
     app_package: Mapped[str] = mapped_column(String(256), default="")
+    app_name: Mapped[str] = mapped_column(String(256), default="")
+    app_type: Mapped[str] = mapped_column(String(64), default="")
+    location_precision_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: when the rules last judged the session (None: a live session not yet ended or reported)
+    judged: Mapped[float | None] = mapped_column(Float, nullable=True)
     started: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended: Mapped[float | None] = mapped_column(Float, nullable=True)
     created: Mapped[float] = mapped_column(Float)
@@ -104,6 +111,70 @@ class EventRow(Base):
     source: Mapped[str] = mapped_column(String(32), default="")
 
 
+class ContactRow(Base):
+    """A connection or lookup from a packet capture (SNI, DNS, CONNECT): no content, a destination."""
+
+    __tablename__ = "cs_contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    host: Mapped[str] = mapped_column(String(256))
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(32))
+    tls_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    flow_id: Mapped[str] = mapped_column(String(128), default="")
+    registrable_domain: Mapped[str] = mapped_column(String(256), default="")
+    party: Mapped[str] = mapped_column(String(32))
+    relation: Mapped[str] = mapped_column(String(32), default="")
+    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phase: Mapped[str] = mapped_column(String(32))
+
+
+class ViolationRow(Base):
+    """A rule broken in a session, as the last replay or report judged it (``suppressed``
+    holds the project file's reason when it was accepted)."""
+
+    __tablename__ = "cs_violations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(32), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    check: Mapped[str] = mapped_column(String(64), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[str] = mapped_column(String(16))
+    explanation: Mapped[str] = mapped_column(Text)
+    explanation_zh: Mapped[str] = mapped_column(Text, default="")
+    data_types: Mapped[list] = mapped_column(JSON, default=list)
+    destinations: Mapped[list] = mapped_column(JSON, default=list)
+    flows: Mapped[list] = mapped_column(JSON, default=list)
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    observed: Mapped[dict] = mapped_column(JSON, default=dict)
+    suppressed: Mapped[str] = mapped_column(Text, default="")
+
+
+#: Schema steps from version N to N+1 (tables that are new in a version are made by
+#: ``create_all``; these add what it cannot: columns of existing tables).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE cs_sessions ADD COLUMN app_name VARCHAR(256) DEFAULT ''",
+        "ALTER TABLE cs_sessions ADD COLUMN app_type VARCHAR(64) DEFAULT ''",
+        "ALTER TABLE cs_sessions ADD COLUMN location_precision_m FLOAT",
+        "ALTER TABLE cs_sessions ADD COLUMN judged FLOAT",
+    ),
+}
+
+
+def _migrate(s: Session, info: SchemaInfo) -> None:
+    while info.version < SCHEMA_VERSION:
+        for statement in _MIGRATIONS[info.version]:
+            s.execute(text(statement))
+        info.version += 1
+    s.commit()
+
+
 def _sqlite_path(url: str) -> str | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
@@ -145,6 +216,8 @@ def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -
             if info is None:
                 s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
                 s.commit()
+            elif info.version < SCHEMA_VERSION:
+                _migrate(s, info)
             elif info.version > SCHEMA_VERSION:
                 raise StorageError(
                     f"{url}: database schema version {info.version} is newer than this "
@@ -168,7 +241,7 @@ def save_session(engine: Engine, result, records: Iterable = ()) -> None:  # typ
     """Write one ``SessionResult`` (replacing a session of the same id)."""
     try:
         with Session(engine) as s, s.begin():
-            for table in (FindingRow, EventRow, RequestRow):
+            for table in (FindingRow, EventRow, RequestRow, ContactRow, ViolationRow):
                 s.query(table).filter(table.session_id == result.id).delete()
             s.query(SessionRow).filter(SessionRow.id == result.id).delete()
             s.add(
@@ -177,6 +250,10 @@ def save_session(engine: Engine, result, records: Iterable = ()) -> None:  # typ
                     label=result.label,
                     sources=list(result.sources),
                     app_package=result.app_package,
+                    app_name=result.app_name,
+                    app_type=result.app_type,
+                    location_precision_m=result.location_precision_m,
+                    judged=datetime.now(UTC).timestamp(),
                     started=result.started,
                     ended=result.ended,
                     created=datetime.now(UTC).timestamp(),
@@ -198,8 +275,42 @@ def save_session(engine: Engine, result, records: Iterable = ()) -> None:  # typ
                 for e in result.events
             )
             s.add_all(finding_row(f) for f in result.findings)
+            s.add_all(_contact_row(c) for c in result.contacts)
+            s.add_all(_violation_row(result.id, v) for v in result.violations)
     except SQLAlchemyError as e:
         raise StorageError(f"cannot write session {result.id}: {e.__class__.__name__}: {e}") from None
+
+
+def save_violations(engine: Engine, session_id: str, violations: Iterable) -> None:  # type: ignore[type-arg]
+    """Replace a stored session's violations (a report judged it again, or a live session ended)."""
+    try:
+        with Session(engine) as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise StorageError(f"no session {session_id!r}")
+            s.query(ViolationRow).filter(ViolationRow.session_id == session_id).delete()
+            s.add_all(_violation_row(session_id, v) for v in violations)
+            row.judged = datetime.now(UTC).timestamp()
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot store the violations of {session_id}: {e.__class__.__name__}: {e}") from None
+
+
+def _contact_row(c) -> ContactRow:  # type: ignore[no-untyped-def]
+    x, d = c.contact, c.destination
+    return ContactRow(
+        session_id=c.session, time=x.time, host=x.host, ip=x.ip, port=x.port, via=x.via,
+        tls_version=x.tls_version, flow_id=x.flow_id, registrable_domain=d.registrable_domain or "",
+        party=d.party, relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category, phase=c.phase,
+    )
+
+
+def _violation_row(session_id: str, v) -> ViolationRow:  # type: ignore[no-untyped-def]
+    return ViolationRow(
+        session_id=session_id, rule=v.rule, category=v.category, check=v.check, severity=v.severity,
+        confidence=v.confidence, explanation=v.explanation, explanation_zh=v.explanation_zh,
+        data_types=list(v.data_types), destinations=list(v.destinations), flows=list(v.flows),
+        events=list(v.events), observed=dict(v.observed), suppressed=v.suppressed,
+    )
 
 
 def finding_columns(f) -> dict:  # type: ignore[no-untyped-def]
@@ -218,15 +329,22 @@ def finding_row(f) -> FindingRow:  # type: ignore[no-untyped-def]
     return FindingRow(**finding_columns(f))
 
 
+def app_columns(profile) -> dict:  # type: ignore[no-untyped-def]
+    """What the rules need of a profile, as session columns (see ``consentscope.judging``)."""
+    return dict(app_name=profile.app.name, app_type=profile.app.app_type,
+                location_precision_m=profile.location.precision_m if profile.location else None)
+
+
 def ensure_session(engine: Engine, session_id: str, label: str = "", app_package: str = "",
-                   sources: Sequence[str] = ()) -> None:
-    """Create a live session row if it does not exist yet."""
+                   sources: Sequence[str] = (), app: dict | None = None) -> None:  # type: ignore[type-arg]
+    """Create a live session row if it does not exist yet. ``app``: ``app_name``,
+    ``app_type``, ``location_precision_m`` (what the rules need of the profile)."""
     with Session(engine) as s, s.begin():
         if s.get(SessionRow, session_id) is None:
             now = datetime.now(UTC).timestamp()
             s.add(SessionRow(id=session_id, label=label or session_id, sources=list(sources),
                              app_package=app_package, started=None, ended=None, created=now,
-                             requests=0, anomalies={}, errors=[]))
+                             requests=0, anomalies={}, errors=[], **(app or {})))
 
 
 def write_batch(engine: Engine, session_id: str, findings: Sequence[dict] = (), events: Sequence[dict] = (),
@@ -280,6 +398,14 @@ def finding_counts(engine: Engine) -> dict[str, int]:
         return {sid: n for sid, n in s.execute(q)}
 
 
+def violation_counts(engine: Engine) -> dict[str, int]:
+    """Violations per session, not counting those a project file accepted."""
+    with Session(engine) as s:
+        q = (select(ViolationRow.session_id, func.count())
+             .where(ViolationRow.suppressed == "").group_by(ViolationRow.session_id))
+        return {sid: n for sid, n in s.execute(q)}
+
+
 def dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True)
 
@@ -291,7 +417,9 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
     from consentscope.consent import TimelineEvent
     from consentscope.destination import Destination
     from consentscope.detectors import Finding
-    from consentscope.pipeline import AuditFinding, SessionResult
+    from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
+    from consentscope.readers import Contact
+    from consentscope.rules import RULES_INFO, Violation
 
     with Session(engine) as s:
         row = s.get(SessionRow, session_id)
@@ -317,6 +445,31 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
             )
             for f in s.scalars(select(FindingRow).where(FindingRow.session_id == session_id))
         ]
+        contacts = [
+            AuditContact(
+                session=c.session_id,
+                contact=Contact(c.time, c.host, c.ip, c.port, c.via, c.tls_version, c.flow_id),
+                destination=Destination(
+                    host=c.host, registrable_domain=c.registrable_domain, party=c.party,
+                    relation=c.relation or None, sdk=c.sdk, vendor=c.vendor, group=None,
+                    category=c.category, country=None,
+                ),
+                phase=c.phase,
+            )
+            for c in s.scalars(select(ContactRow).where(ContactRow.session_id == session_id))
+        ]
+        violations = [
+            Violation(
+                rule=v.rule, severity=v.severity, confidence=v.confidence, explanation=v.explanation,
+                flows=tuple(v.flows), events=tuple(v.events), session=v.session_id,
+                data_types=tuple(v.data_types), explanation_zh=v.explanation_zh, check=v.check,
+                destinations=tuple(v.destinations), observed=tuple(sorted(v.observed.items())),
+                suppressed=v.suppressed,
+            )
+            for v in s.scalars(select(ViolationRow).where(ViolationRow.session_id == session_id)
+                               .order_by(ViolationRow.id))
+            if v.rule in RULES_INFO  # a rule a newer consentscope knows is left out, not a crash
+        ]
         # Phases follow the complete timeline: an event marked from the laptop a moment
         # after a request still decides that request's phase in the report.
         from consentscope.consent import ConsentTimeline
@@ -324,11 +477,14 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
         timeline = ConsentTimeline(events)
         findings = [replace(f, phase=timeline.phase_at(f.time)) for f in findings]
         findings.sort(key=AuditFinding.sort_key)
+        contacts = [replace(c, phase=timeline.phase_at(c.contact.time)) for c in contacts]
+        contacts.sort(key=AuditContact.sort_key)
         return SessionResult(
             id=row.id, label=row.label, sources=tuple(row.sources), app_package=row.app_package,
-            findings=findings, events=events, requests=row.requests, contacts=[],
+            findings=findings, events=events, requests=row.requests, contacts=contacts,
             anomalies=Counter(row.anomalies), errors=list(row.errors), started=row.started,
-            ended=row.ended,
+            ended=row.ended, violations=violations, app_name=row.app_name or "",
+            app_type=row.app_type or "", location_precision_m=row.location_precision_m,
         )
 
 

@@ -98,6 +98,12 @@ def test_findings_phases_and_storage(profile: Path, tmp_path: Path) -> None:
     ]
     assert rows(db, "select event, source from cs_events") == [("consent", "marker")]
     assert rows(db, "select requests from cs_sessions where id='s1'") == [(3,)]
+    # the session was judged when the proxy stopped: the IMEI went to Umeng before consent
+    judged = rows(db, "select rule, \"check\", flows from cs_violations where session_id='s1'")
+    assert ("MIIT-1.2", "before-consent", json.dumps([before.id])) in judged
+    assert any(r[0] == "MIIT-3" and before.id in r[2] for r in judged)
+    assert all(after.id not in r[2] for r in judged if r[0] in ("MIIT-1.2", "MIIT-3"))
+    assert rows(db, "select judged is not null from cs_sessions where id='s1'") == [(1,)]
 
 
 def test_device_page_and_command_marks(profile: Path, tmp_path: Path) -> None:
@@ -135,6 +141,10 @@ def test_new_session_from_device(profile: Path, tmp_path: Path) -> None:
     sessions = [r[0] for r in rows(db, "select id from cs_sessions order by created")]
     assert sessions[0] == "first" and sessions[1].endswith("-app2")
     assert rows(db, "select session_id from cs_findings") == [(sessions[1],)]
+    # both sessions were judged as they ended; without a consent event nothing can be
+    # called "before consent", so neither has a violation
+    assert rows(db, "select count(*) from cs_sessions where judged is null") == [(0,)]
+    assert rows(db, "select count(*) from cs_violations") == [(0,)]
 
 
 def test_our_errors_never_reach_mitmproxy(profile: Path) -> None:

@@ -1,0 +1,115 @@
+"""The database keeps a session whole: contacts, the verdict and what the rules need of the profile."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from consentscope.storage import SCHEMA_VERSION, list_sessions, load_session, open_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "captures"
+PUBLIC = ROOT.parent / "shared" / "captures-public"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "consentscope", *args], capture_output=True, text=True, timeout=300)
+
+
+def replay_demo(tmp: Path, *extra: str) -> tuple[str, dict]:
+    db = f"sqlite:///{tmp / 'a.db'}"
+    r = cli("replay", str(CAPTURES / "demo_session.mitm"), "--profile", str(CAPTURES / "demo_profile.toml"),
+            "--consent-marker", "/v1/privacy/consent", "--json", str(tmp / "replay.json"), "--db", db, "-q", *extra)
+    assert r.returncode == 0, r.stderr
+    return db, json.loads((tmp / "replay.json").read_text())
+
+
+def test_violations_are_stored_and_listed(tmp_path: Path) -> None:
+    db, doc = replay_demo(tmp_path)
+    con = sqlite3.connect(tmp_path / "a.db")
+    stored = con.execute('select rule, severity, "check", flows, suppressed from cs_violations order by id').fetchall()
+    con.close()
+    want = [(v["rule"], v["severity"], v["check"], json.dumps(v["evidence"]["flows"]), "") for v in doc["violations"]]
+    assert [(r, s, c, json.dumps(json.loads(f)), x) for r, s, c, f, x in stored] == want
+    r = cli("sessions", "--db", db)
+    assert r.returncode == 0 and f"{len(doc['violations'])} violations" in r.stdout
+
+
+def test_report_with_a_project_file_stores_the_new_verdict(tmp_path: Path) -> None:
+    db, doc = replay_demo(tmp_path)
+    assert "PIPL-23" in {v["rule"] for v in doc["violations"]}
+    project = tmp_path / "consentscope.toml"
+    project.write_text('[[accept]]\nrules = ["PIPL-23"]\nreason = "listed in the SDK list; separate consent screen"\n')
+    r = cli("report", "--db", db, "--suppressions", str(project), "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    got = json.loads((tmp_path / "r.json").read_text())
+    assert [v["rule"] for v in got["suppressed"]] == ["PIPL-23"]
+    assert got["suppressed"][0]["reason"].startswith("listed in the SDK list")
+    assert "PIPL-23" not in {v["rule"] for v in got["violations"]}
+    engine = open_engine(db)
+    stored = load_session(engine, "demo_session").violations
+    assert {v.rule for v in stored if v.suppressed} == {"PIPL-23"}
+    assert len(stored) == len(got["violations"]) + len(got["suppressed"])
+    r = cli("sessions", "--db", db)
+    assert f"{len(got['violations'])} violations" in r.stdout
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE cs_schema (id INTEGER PRIMARY KEY, version INTEGER);
+        INSERT INTO cs_schema VALUES (1, 1);
+        CREATE TABLE cs_sessions (id VARCHAR(128) PRIMARY KEY, label VARCHAR(256), sources JSON,
+            app_package VARCHAR(256), started FLOAT, ended FLOAT, created FLOAT NOT NULL, requests INTEGER,
+            anomalies JSON, errors JSON);
+        INSERT INTO cs_sessions VALUES ('old', 'old', '["x.mitm"]', 'com.example', 1.0, 2.0, 3.0, 7, '{}', '[]');
+    """)
+    con.close()
+    engine = open_engine(f"sqlite:///{path}")
+    (row,) = list_sessions(engine)
+    assert (row.id, row.requests, row.app_type, row.judged) == ("old", 7, "", None)
+    con = sqlite3.connect(path)
+    assert con.execute("select version from cs_schema").fetchall() == [(SCHEMA_VERSION,)]
+    con.close()
+    r = cli("sessions", "--db", f"sqlite:///{path}")
+    assert "not judged yet" in r.stdout
+    r = cli("report", "--db", f"sqlite:///{path}", "--json", str(tmp_path / "old.json"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "old.json").read_text())["sessions"][0]["requests"] == 7
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    open_engine(f"sqlite:///{path}").dispose()
+    con = sqlite3.connect(path)
+    con.execute("update cs_schema set version = ?", (SCHEMA_VERSION + 1,))
+    con.commit()
+    con.close()
+    r = cli("sessions", "--db", f"sqlite:///{path}")
+    assert r.returncode == 2 and "newer than this consentscope" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not (PUBLIC / "ndpi" / "1kxun.pcap").exists(),
+                    reason="../shared/captures-public is not here (a fresh clone): no public pcap to store")
+def test_packet_capture_contacts_survive_the_database(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('[app]\npackage = "com.kxun.app"\n[device]\nandroid_id = "0123456789abcdef"\n')
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    r = cli("replay", str(PUBLIC / "ndpi" / "1kxun.pcap"), "--profile", str(profile), "--consent-at",
+            "2100-01-01T00:00:00Z", "--json", str(tmp_path / "a.json"), "--db", db, "-q")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert doc["contacts"], "1kxun.pcap has TLS and DNS contacts"
+    contact_rules = [v for v in doc["violations"] if v["check"] == "contact-only"]
+    assert contact_rules, "third-party SDK hosts contacted before consent make a contact-only MIIT-3"
+    r = cli("report", "--db", db, "--json", str(tmp_path / "b.json"))
+    assert r.returncode == 0, r.stderr
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert again["contacts"] == doc["contacts"]
+    assert again["violations"] == doc["violations"]
