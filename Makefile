@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/consentscope replay captures/demo_session.mitm \
 		--profile captures/demo_profile.toml \
 		--consent-marker '/v1/privacy/consent' \
+		--suppressions captures/demo_project.toml \
 		--db sqlite:///reports/out/demo.db \
 		--json reports/out/demo.json --html reports/out/demo.html
 	@echo

@@ -7,6 +7,7 @@ IDs it reports; ``RULES_INFO`` names each ID; ``CATEGORIES`` are the eight MIIT 
 report's verdict table counts them under.
 """
 
+from ._declared import Declared, DeclaredRecipient, parse_declared
 from ._engine import RULES, Rule, evaluate, fail_on, parse_fail_on
 from ._evidence import contact_ref
 from ._model import CATEGORIES, RULES_INFO, Category, RuleInfo, Thresholds, Violation
@@ -32,6 +33,8 @@ __all__ = [
     "Accept",
     "Category",
     "CheckItem",
+    "Declared",
+    "DeclaredRecipient",
     "EntryUse",
     "Rule",
     "RuleInfo",
@@ -44,6 +47,7 @@ __all__ = [
     "evaluate",
     "fail_on",
     "load_suppressions",
+    "parse_declared",
     "parse_fail_on",
     "parse_suppressions",
     "permission_group",

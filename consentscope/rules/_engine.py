@@ -9,6 +9,7 @@ from consentscope.pipeline import SessionResult
 from consentscope.profile import Profile
 
 from ._collection import rule_without_consent
+from ._declared import Declared, rule_no_notice, rule_undeclared
 from ._deletion import rule_after_account_deletion
 from ._frequency import rule_frequency
 from ._model import RULES_INFO, SEVERITIES, Thresholds, Violation
@@ -18,21 +19,32 @@ from ._scope import rule_beyond_scope, rule_sensitive
 from ._sharing import rule_third_party
 from ._suppress import Accept, Suppressions, known_pattern, rule_matches
 
+#: a rule's signature; rules marked ``declared`` take the declared inventory as a 4th argument
 RuleFunc = Callable[[SessionResult, Profile, Thresholds], list[Violation]]
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One unit: a function and the rule IDs it can report."""
+    """One unit: a function and the rule IDs it can report. ``declared``: the function also
+    takes the project file's declared inventory (the privacy policy's lists)."""
 
-    func: RuleFunc
+    func: Callable[..., list[Violation]]
     ids: tuple[str, ...]
+    declared: bool = False
+
+    def run(self, result: SessionResult, profile: Profile, th: Thresholds,
+            declared: Declared | None) -> list[Violation]:
+        if self.declared:
+            return self.func(result, profile, th, declared)
+        return self.func(result, profile, th)
 
 
 #: every rule, in the order the report lists them; a new rule goes here and nowhere else
 RULES: tuple[Rule, ...] = (
+    Rule(rule_no_notice, ("MIIT-1.1",)),
     Rule(rule_without_consent, ("MIIT-1.2", "IDM-3.2", "PIPL-15")),
-    Rule(rule_third_party, ("MIIT-3", "PIPL-23")),
+    Rule(rule_third_party, ("MIIT-3", "PIPL-23"), declared=True),
+    Rule(rule_undeclared, ("IDM-2.1",), declared=True),
     Rule(rule_beyond_scope, ("CAC-NPI-5", "PIPL-6")),
     Rule(rule_sensitive, ("MIIT-2.3",)),
     Rule(rule_frequency, ("MIIT-2.2",)),
@@ -74,9 +86,10 @@ def evaluate(
     """Every violation in one session; accepted ones come back with ``suppressed`` set to the
     reason. ``thresholds`` wins over the project file's, which wins over the defaults."""
     th = thresholds or (suppressions.thresholds if suppressions else None) or Thresholds()
+    declared = suppressions.declared if suppressions else None
     out: list[Violation] = []
     for rule in RULES:
-        full = rule.func(result, profile, th)
+        full = rule.run(result, profile, th, declared)
         for rid in rule.ids:
             entries = suppressions.for_rule(rid) if suppressions else ()
             if not entries:
@@ -88,16 +101,18 @@ def evaluate(
                 out.extend(replace(v, suppressed=reason) for v in full if v.rule == rid)
                 continue
             kept, gone, used = _split(result, entries)
-            out.extend(v for v in rule.func(kept, profile, th) if v.rule == rid)
+            out.extend(v for v in rule.run(kept, profile, th, declared) if v.rule == rid)
             if used:
                 reason = "; ".join(a.reason for a in used)
                 out.extend(
                     replace(v, suppressed=reason)
-                    for v in rule.func(gone, profile, th)
+                    for v in rule.run(gone, profile, th, declared)
                     if v.rule == rid and v.flows  # timeline-only checks rest on no accepted finding
                 )
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    rank = {rid: i for i, rid in enumerate(r for rule in RULES for r in rule.ids)}
+    rank: dict[str, int] = {}
+    for rid in (r for rule in RULES for r in rule.ids):
+        rank.setdefault(rid, len(rank))
     return sorted(out, key=lambda v: (v.session, bool(v.suppressed), order[v.severity], rank[v.rule]))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from consentscope.destination import Destination
 from consentscope.pipeline import AuditContact, AuditFinding
 
 #: names listed in one sentence before "and N more"
@@ -17,6 +18,19 @@ def flows(findings: Iterable[AuditFinding]) -> tuple[str, ...]:
 def contact_ref(c: AuditContact) -> str:
     """A contact's evidence reference: its flow id, else ``via:host``."""
     return c.contact.flow_id or f"{c.contact.via}:{c.contact.host or c.contact.ip}"
+
+
+_KNOWN = ("third-party", "same-group-sdk", "os-service")
+
+
+def recipient(d: Destination) -> str:
+    """``first``, ``known`` (an SDK or another company) or ``unknown`` (may be the app's own
+    servers on shared infrastructure)."""
+    if d.party == "first-party":
+        return "first"
+    if d.sdk or d.relation in _KNOWN:
+        return "known"
+    return "unknown"
 
 
 def data_types(findings: Iterable[AuditFinding]) -> tuple[str, ...]:

@@ -62,6 +62,9 @@ def _pipl(art: int, zh: str) -> tuple[str, str]:
 
 
 RULES_INFO: dict[str, RuleInfo] = {r.id: r for r in (
+    RuleInfo("MIIT-1.1", "MIIT-1", "Personal information sent before any privacy notice",
+             "私自收集个人信息：未告知收集规则（未提示隐私政策）即收集", *_MIIT,
+             ("IDM-1.2", "PIPL-17", "IDM-3.1")),
     RuleInfo("MIIT-1.2", "MIIT-1", "Personal information collected before consent",
              "私自收集个人信息：用户同意隐私政策前即收集", *_MIIT,
              ("IDM-3.1", "M164-1.1", "PIPL-13", "PIPL-14", "PIPL-17", "CSL-41")),
@@ -69,6 +72,9 @@ RULES_INFO: dict[str, RuleInfo] = {r.id: r for r in (
              "用户明确表示不同意后，仍收集个人信息", *_IDM, ("PIPL-13", "PIPL-16", "NDSR-22")),
     RuleInfo("PIPL-15", "MIIT-1", "Personal information collected after consent was withdrawn",
              "用户撤回同意后仍处理个人信息", *_pipl(15, "十五"), ("PIPL-47", "IDM-3.8")),
+    RuleInfo("IDM-2.1", "MIIT-1", "Personal information the privacy policy does not declare",
+             "未逐项列明App（含委托的第三方或嵌入的第三方代码、插件）收集使用个人信息的目的、方式、范围", *_IDM,
+             ("MIIT-1.1", "IDM-3.9", "PIPL-17", "NDSR-21")),
     RuleInfo("IDM-3.3", "MIIT-1", "Collection beyond what the user authorised (permission denied)",
              "实际收集的个人信息超出用户授权范围", *_IDM, ()),
     RuleInfo("CAC-NPI-5", "MIIT-2", "Personal information outside the app type's necessary scope",

@@ -12,31 +12,25 @@ destinations may be the app's own servers, so they give a separate, low-confiden
 Contacts (packet captures: TLS/QUIC server names, DNS) show that the app talked to an SDK host,
 not what it sent: a weaker, separate MIIT-3 (check ``contact-only``), only for hosts with no
 content finding in the same phases.
+
+With the privacy policy's SDK list in the project file (``[declared]``), any transfer to a
+third party the list does not name is MIIT-3 too, whatever the phase (regulations.md §2: "or
+to a recipient not in the declared SDK list"); see ``_declared.py``.
 """
 
 from __future__ import annotations
 
-from consentscope.destination import Destination
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import contact_ref, data_types, destinations, en_list, flows, requests, zh_list
+from ._declared import Declared, undeclared_recipients
+from ._evidence import contact_ref, data_types, destinations, en_list, flows, recipient, requests, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import AFTER_CONSENT, CONSENT, WITHOUT_CONSENT, times
 
-_KNOWN = ("third-party", "same-group-sdk", "os-service")
 
-
-def recipient(d: Destination) -> str:
-    """``first``, ``known`` (an SDK or another company) or ``unknown``."""
-    if d.party == "first-party":
-        return "first"
-    if d.sdk or d.relation in _KNOWN:
-        return "known"
-    return "unknown"
-
-
-def rule_third_party(result: SessionResult, profile: Profile, th: Thresholds) -> list[Violation]:
+def rule_third_party(result: SessionResult, profile: Profile, th: Thresholds,
+                     declared: Declared | None = None) -> list[Violation]:
     out: list[Violation] = []
     consent = times(result.events, CONSENT)
     early = [f for f in result.findings if f.phase in WITHOUT_CONSENT]
@@ -68,6 +62,8 @@ def rule_third_party(result: SessionResult, profile: Profile, th: Thresholds) ->
             "须告知接收方并取得单独同意（受托处理的SDK除外，请核对隐私政策中的第三方SDK清单）。",
         ))
     out.extend(_contacts_only(result, consent))
+    if declared is not None:
+        out.extend(undeclared_recipients(result, declared))
     return out
 
 

@@ -27,6 +27,12 @@ TOML, read with the standard library; errors name the file and the entry::
     rules = ["MIIT-6"]
     reason = "the re-ask came from the OS settings page"
 
+    [declared]                       # optional: the privacy policy's lists (see _declared.py)
+    data_types = ["phone_number", "location"]
+    [[declared.sdk]]
+    name = "Umeng Analytics (U-App)"
+    data_types = ["android_id", "oaid"]
+
 Selectors in one entry must all match (a value may be a string or a list of strings, any of
 which matches). Accepted findings are taken out before the rules run and reported separately,
 with the reason, as suppressed violations; nothing is silently dropped.
@@ -41,6 +47,7 @@ from pathlib import Path
 
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
 
+from ._declared import Declared, DeclaredError, parse_declared
 from ._evidence import contact_ref
 from ._model import CATEGORIES, RULES_INFO, Thresholds
 
@@ -127,6 +134,8 @@ class Suppressions:
     entries: tuple[Accept, ...] = ()
     thresholds: Thresholds | None = None
     path: str = ""
+    #: the privacy policy's declared inventory, when the file has a [declared] table
+    declared: Declared | None = None
 
     def for_rule(self, rule: str) -> tuple[Accept, ...]:
         return tuple(a for a in self.entries if a.applies_to(rule))
@@ -141,8 +150,9 @@ def _strings(value: object, where: str, *, lower: bool = False) -> tuple[str, ..
 
 def parse_suppressions(data: dict, path: str = "<project file>") -> Suppressions:
     for key in data:
-        if key not in ("accept", "thresholds", "format_version"):
-            raise SuppressionError(f"{path}: {key}: unknown key; expected [[accept]] entries and [thresholds]")
+        if key not in ("accept", "thresholds", "declared", "format_version"):
+            raise SuppressionError(
+                f"{path}: {key}: unknown key; expected [[accept]] entries, [thresholds] and [declared]")
     if data.get("format_version", 1) != 1:
         raise SuppressionError(f"{path}: format_version: expected 1, got {data['format_version']!r}")
     thresholds = None
@@ -189,7 +199,13 @@ def parse_suppressions(data: dict, path: str = "<project file>") -> Suppressions
         if "host" in values:
             values["host"] = tuple(h.rstrip(".") for h in values["host"])
         out.append(Accept(reason.strip(), rules=rules, index=i, **values))
-    return Suppressions(tuple(out), thresholds, path)
+    declared = None
+    if "declared" in data:
+        try:
+            declared = parse_declared(data["declared"])
+        except DeclaredError as e:
+            raise SuppressionError(f"{path}: {e}") from None
+    return Suppressions(tuple(out), thresholds, path, declared)
 
 
 def load_suppressions(path: str | Path) -> Suppressions:

@@ -1,9 +1,7 @@
 """What the rules ask of a session's timeline.
 
-Event names are those of ``consentscope.consent.EVENTS``. The markers of regulations.md §1.1
-that the table may not list yet (``consent-scope``, ``personalization-off``, ``foreground``,
-``background``, ``feature``: see CONSENT_PATCH.md) are named here as plain strings: the checks
-that use them stay silent until a timeline carries them.
+Event names are those of ``consentscope.consent.EVENTS`` (the markers of regulations.md
+§1.1); a check whose events a session's timeline does not carry stays silent.
 """
 
 from __future__ import annotations

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-import pytest
-
-from consentscope.consent import EVENTS, ConsentTimeline, TimelineEvent
+from consentscope.consent import ConsentTimeline, TimelineEvent
 from consentscope.destination import DestinationClassifier
 from consentscope.detectors import Finding, GeoPoint
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
@@ -26,14 +24,6 @@ def profile(app_type: str = "online_shopping", precision_m: float | None = None)
 
 SHOP = profile()
 NO_TYPE = Profile(path="")
-
-#: the §1.1 markers this rule set reads but consent.py's table may not list yet
-NEW_EVENTS = ("consent-scope", "personalization-off", "foreground", "background", "feature")
-needs_new_events = pytest.mark.skipif(
-    not set(NEW_EVENTS) <= set(EVENTS),
-    reason="consentscope.consent.EVENTS lacks the regulations.md §1.1 markers: apply consentscope/rules/CONSENT_PATCH.md",
-)
-
 
 def timeline(events: Iterable[tuple]) -> ConsentTimeline:
     return ConsentTimeline(TimelineEvent(e[0], e[1], e[2] if len(e) > 2 else "", "test") for e in events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consentscope.rules import Thresholds
-from tests.rules.builders import needs_new_events, only, session
+from tests.rules.builders import only, session
 
 
 def uploads(times: list[float], host: str = "api.demoshop.com.cn", dtype: str = "location") -> list[tuple]:
@@ -58,7 +58,6 @@ def test_data_types_in_the_same_requests_are_one_violation() -> None:
     assert v.data_types == ("android_id", "imei") and v.destinations == ("Umeng Analytics (U-App)",)
 
 
-@needs_new_events
 def test_device_ids_and_location_in_the_background() -> None:
     r = session([(30, "ulogs.umeng.com", "imei"), (31, "api.demoshop.com.cn", "email"), (50, "ulogs.umeng.com", "oaid")],
                 [(0, "consent"), (25, "background"), (40, "foreground")])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.rules.builders import needs_new_events, only, session
+from tests.rules.builders import only, session
 
 
 def test_app_list_to_a_push_sdk() -> None:
@@ -20,7 +20,6 @@ def test_not_for_analytics_sdks_or_device_ids() -> None:
     assert only(session([(30, "tsis.jpush.cn", "imei")]), "MIIT-4") == []
 
 
-@needs_new_events
 def test_after_personalisation_off_is_pipl24() -> None:
     r = session([(10, "tsis.jpush.cn", "installed_apps"), (30, "tsis.jpush.cn", "installed_apps")],
                 [(0, "consent"), (20, "personalization-off")])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consentscope.rules import evaluate
-from tests.rules.builders import NO_TYPE, SHOP, item, needs_new_events, only, profile, session, session_of, timeline
+from tests.rules.builders import NO_TYPE, SHOP, item, only, profile, session, session_of, timeline
 
 
 def test_outside_the_app_types_list_with_no_recorded_scope() -> None:
@@ -30,7 +30,6 @@ def test_the_users_own_number_as_an_orders_contact_phone() -> None:
     assert v.data_types == ("email",)
 
 
-@needs_new_events
 def test_necessary_only_session_is_strong_and_full_consent_is_minimisation() -> None:
     narrow = session([(30, "api.demoshop.com.cn", "imei")], [(20, "consent"), (21, "consent-scope", "necessary_only")])
     [v] = only(narrow, "CAC-NPI-5")

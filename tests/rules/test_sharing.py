@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consentscope.rules._sharing import recipient
+from consentscope.rules._evidence import recipient
 from tests.rules.builders import CLASSIFIER, only, session
 
 

@@ -11,7 +11,7 @@ from consentscope.consent import ConsentTimeline
 from consentscope.pipeline import SessionResult
 from consentscope.rules import evaluate
 from consentscope.timeline_file import TimelineFileError, parse_timeline, read_timeline
-from tests.rules.builders import SHOP, needs_new_events
+from tests.rules.builders import SHOP
 
 DATA = Path(__file__).parent / "data"
 
@@ -82,7 +82,6 @@ def test_epoch_seconds_and_milliseconds() -> None:
     assert (a.time, b.time) == (1772445600.0, 1772445600.5)
 
 
-@needs_new_events
 def test_regulation_marker_names_are_accepted() -> None:
     text = "time,event,detail\n1,consent_accepted,\n2,consent_scope,necessary_only\n3,personalization_off,\n"
     assert [e.event for e in parse_timeline(text)] == ["consent", "consent-scope", "personalization-off"]
