@@ -1,9 +1,28 @@
-"""Writing files that hold personal data: owner-only, complete or not at all."""
+"""The user's files: TOML read with errors that name the file, and files that hold personal
+data written owner-only, complete or not at all."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
+from pathlib import Path
+
+
+def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> dict:
+    """A TOML file as a dict; ``error`` (the caller's own exception) names the file and, for
+    a syntax error, the line, so a typo in a profile or project file is one clear line."""
+    p = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise error(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))  # a BOM (Windows editors) is not an error
+    except UnicodeDecodeError as e:
+        raise error(f"{p}: not UTF-8 text (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{p}: not valid TOML: {e}") from None
 
 
 def write_private(path: str, data: str | bytes) -> None:

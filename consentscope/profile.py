@@ -8,13 +8,13 @@ warnings: a typo there is worth knowing, but the value may still be what the app
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from consentscope.appdata import app_types
 from consentscope.detectors import GeoPoint, Identifier, ScanProfile
+from consentscope.files import read_toml
 
 
 class ProfileError(ValueError):
@@ -138,18 +138,7 @@ def _checksum_warning(key: str, value: str) -> str | None:
 
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile file; raises ProfileError naming file and key."""
-    p = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise ProfileError(f"{p}: cannot read profile: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise ProfileError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ProfileError(f"{p}: not valid TOML: {e}") from None
-    return parse_profile(data, p)
+    return parse_profile(read_toml(path, ProfileError, "profile"), str(path))
 
 
 def parse_profile(data: dict, path: str = "<profile>") -> Profile:

@@ -83,16 +83,21 @@ class _RequestColumns:
     sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
-class RequestRow(_RequestColumns, Base):
-    __tablename__ = "cs_requests"
+class _DestinationColumns:
+    """Who a finding or a contact went to, beyond ``party`` and ``sdk`` (``destination.py``)."""
 
-
-class FindingRow(_RequestColumns, Base):
-    __tablename__ = "cs_findings"
     registrable_domain: Mapped[str] = mapped_column(String(256), default="")
     relation: Mapped[str] = mapped_column(String(32), default="")
     vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RequestRow(_RequestColumns, Base):
+    __tablename__ = "cs_requests"
+
+
+class FindingRow(_RequestColumns, _DestinationColumns, Base):
+    __tablename__ = "cs_findings"
     data_type: Mapped[str] = mapped_column(String(64))
     encoding: Mapped[list] = mapped_column(JSON)
     location: Mapped[str] = mapped_column(Text)
@@ -111,7 +116,7 @@ class EventRow(Base):
     source: Mapped[str] = mapped_column(String(32), default="")
 
 
-class ContactRow(Base):
+class ContactRow(_DestinationColumns, Base):
     """A connection or lookup from a packet capture (SNI, DNS, CONNECT): no content, a destination."""
 
     __tablename__ = "cs_contacts"
@@ -124,12 +129,8 @@ class ContactRow(Base):
     via: Mapped[str] = mapped_column(String(32))
     tls_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     flow_id: Mapped[str] = mapped_column(String(128), default="")
-    registrable_domain: Mapped[str] = mapped_column(String(256), default="")
     party: Mapped[str] = mapped_column(String(32))
-    relation: Mapped[str] = mapped_column(String(32), default="")
     sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phase: Mapped[str] = mapped_column(String(32))
 
 
@@ -415,7 +416,6 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
     from collections import Counter
 
     from consentscope.consent import TimelineEvent
-    from consentscope.destination import Destination
     from consentscope.detectors import Finding
     from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
     from consentscope.readers import Contact
@@ -435,11 +435,7 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
             AuditFinding(
                 session=f.session_id, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url,
                 host=f.host,
-                destination=Destination(
-                    host=f.host, registrable_domain=f.registrable_domain, party=f.party,
-                    relation=f.relation or None, sdk=f.sdk, vendor=f.vendor, group=None,
-                    category=f.category, country=None,
-                ),
+                destination=_destination(f),
                 finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail),
                 phase=f.phase,
             )
@@ -449,11 +445,7 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
             AuditContact(
                 session=c.session_id,
                 contact=Contact(c.time, c.host, c.ip, c.port, c.via, c.tls_version, c.flow_id),
-                destination=Destination(
-                    host=c.host, registrable_domain=c.registrable_domain, party=c.party,
-                    relation=c.relation or None, sdk=c.sdk, vendor=c.vendor, group=None,
-                    category=c.category, country=None,
-                ),
+                destination=_destination(c),
                 phase=c.phase,
             )
             for c in s.scalars(select(ContactRow).where(ContactRow.session_id == session_id))
@@ -486,6 +478,15 @@ def load_session(engine: Engine, session_id: str):  # type: ignore[no-untyped-de
             ended=row.ended, violations=violations, app_name=row.app_name or "",
             app_type=row.app_type or "", location_precision_m=row.location_precision_m,
         )
+
+
+def _destination(row: FindingRow | ContactRow):  # type: ignore[no-untyped-def]
+    from consentscope.destination import Destination
+
+    return Destination(
+        host=row.host, registrable_domain=row.registrable_domain, party=row.party, relation=row.relation or None,
+        sdk=row.sdk, vendor=row.vendor, group=None, category=row.category, country=None,
+    )
 
 
 def spill_path_for(url: str) -> str:

@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
 from consentscope.profile import DEVICE_KEYS, PERSON_KEYS, Profile
 
-from ._evidence import contact_ref, data_types, destinations, en_list, flows, recipient, requests, zh_list
+from ._evidence import (
+    contact_violation,
+    data_types,
+    destinations,
+    en_list,
+    finding_violation,
+    flows,
+    recipient,
+    requests,
+    zh_list,
+)
 from ._model import Thresholds, Violation
 from ._timeline import CONSENT, POLICY_SHOWN, REFUSAL
 
@@ -147,17 +157,11 @@ def rule_undeclared(result: SessionResult, profile: Profile, th: Thresholds,
                 hits.append(f)
     if not hits:
         return []
-    types, who = data_types(hits), destinations(hits)
-    return [Violation(
-        "IDM-2.1", "medium", "high",
-        f"{requests(hits)} request(s) sent personal information ({en_list(types)}) to {en_list(who)} that the "
-        "privacy policy's collection list or SDK list does not declare for that recipient.",
-        flows(hits), (), result.id, types,
-        explanation_zh=(
-            f"{requests(hits)} 个请求向 {zh_list(who)} 发送了隐私政策个人信息收集清单或第三方SDK清单中"
-            f"未列明的个人信息（{zh_list(types)}）。"
-        ),
-        check="undeclared-data", destinations=who,
+    return [finding_violation(
+        result, "IDM-2.1", "medium", "high", hits, "undeclared-data",
+        "{n} request(s) sent personal information ({types}) to {who} that the privacy policy's collection list "
+        "or SDK list does not declare for that recipient.",
+        "{n} 个请求向 {who} 发送了隐私政策个人信息收集清单或第三方SDK清单中未列明的个人信息（{types}）。",
     )]
 
 
@@ -171,17 +175,11 @@ def undeclared_recipients(result: SessionResult, declared: Declared) -> list[Vio
     ]
     out = []
     if hits:
-        types, who = data_types(hits), destinations(hits)
-        out.append(Violation(
-            "MIIT-3", "high", "high",
-            f"{requests(hits)} request(s) sent personal information ({en_list(types)}) to third parties the "
-            f"privacy policy's SDK list does not name ({en_list(who)}).",
-            flows(hits), (), result.id, types,
-            explanation_zh=(
-                f"{requests(hits)} 个请求将个人信息（{zh_list(types)}）发送给隐私政策第三方SDK清单未列明的"
-                f"第三方（{zh_list(who)}）。"
-            ),
-            check="undeclared-recipient", destinations=who,
+        out.append(finding_violation(
+            result, "MIIT-3", "high", "high", hits, "undeclared-recipient",
+            "{n} request(s) sent personal information ({types}) to third parties the privacy policy's SDK list "
+            "does not name ({who}).",
+            "{n} 个请求将个人信息（{types}）发送给隐私政策第三方SDK清单未列明的第三方（{who}）。",
         ))
     shown = {f.host for f in hits}
     contacts: list[AuditContact] = [
@@ -190,16 +188,12 @@ def undeclared_recipients(result: SessionResult, declared: Declared) -> list[Vio
         and declared.recipient_for(c.destination.sdk, c.destination.vendor, c.contact.host or "") is None
     ]
     if contacts:
-        sdks = tuple(sorted({c.destination.sdk or c.contact.host for c in contacts}))
-        out.append(Violation(
-            "MIIT-3", "low", "low",
-            f"The app connected to SDK hosts the privacy policy's SDK list does not name ({en_list(sdks)}); the "
-            "content was not visible, so this shows an undeclared recipient, not the data sent.",
-            tuple(dict.fromkeys(contact_ref(c) for c in contacts)), (), result.id, (),
-            explanation_zh=(
-                f"App 连接了隐私政策第三方SDK清单未列明的SDK主机（{zh_list(sdks)}）；内容不可见（加密），"
-                "仅能证明存在未声明的接收方，不能证明发送了哪些数据。"
-            ),
-            check="undeclared-contact", destinations=sdks,
+        out.append(contact_violation(
+            result, "MIIT-3", contacts, "undeclared-contact",
+            "The app connected to {count} SDK host(s) the privacy policy's SDK list does not name ({sdks}), the "
+            "first at {first}; the content was not visible, so this shows an undeclared recipient, not the data "
+            "sent.",
+            "App 连接了 {count} 个隐私政策第三方SDK清单未列明的SDK主机（{sdks}），最早于 {first}；内容不可见（加密），"
+            "仅能证明存在未声明的接收方，不能证明发送了哪些数据。",
         ))
     return out

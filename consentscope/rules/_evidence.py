@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from consentscope.destination import Destination
-from consentscope.pipeline import AuditContact, AuditFinding
+from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+
+from ._model import Violation
 
 #: names listed in one sentence before "and N more"
 LIST_IN_SENTENCE = 5
@@ -65,3 +67,39 @@ def zh_list(items: Sequence[str], limit: int = LIST_IN_SENTENCE) -> str:
     if len(items) > limit:
         return "、".join(items[:limit]) + f"等{len(items)}项"
     return "、".join(items)
+
+
+def finding_violation(
+    result: SessionResult, rule: str, severity: str, confidence: str, hits: Sequence[AuditFinding], check: str,
+    en: str, zh: str, events: tuple[str, ...] = (),
+) -> Violation:
+    """A violation resting on requests; ``en``/``zh`` may use ``{n}`` (requests), ``{types}``
+    and ``{who}`` (destinations), filled in each language's list style."""
+    types, who = data_types(hits), destinations(hits)
+    n = requests(hits)
+    return Violation(
+        rule, severity, confidence,
+        en.format(n=n, types=en_list(types), who=en_list(who)),
+        flows(hits), events, result.id, types,
+        explanation_zh=zh.format(n=n, types=zh_list(types), who=zh_list(who)),
+        check=check, destinations=who,
+    )
+
+
+def contact_violation(
+    result: SessionResult, rule: str, hits: Sequence[AuditContact], check: str, en: str, zh: str,
+    events: tuple[str, ...] = (),
+) -> Violation:
+    """A violation resting on bare connections (no content seen): always low severity and
+    confidence. ``en``/``zh`` may use ``{count}`` and ``{sdks}`` (the SDKs contacted) and
+    ``{first}`` (time, way and host of the earliest)."""
+    sdks = tuple(sorted({c.destination.sdk or c.contact.host for c in hits}))
+    c = min(hits, key=lambda c: c.contact.time).contact
+    first = f"{iso_time(c.time)} ({c.via} {c.host})"
+    return Violation(
+        rule, "low", "low",
+        en.format(count=len(sdks), sdks=en_list(sdks), first=first),
+        tuple(dict.fromkeys(contact_ref(c) for c in hits)), events, result.id, (),
+        explanation_zh=zh.format(count=len(sdks), sdks=zh_list(sdks), first=first),
+        check=check, destinations=sdks,
+    )

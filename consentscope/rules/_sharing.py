@@ -20,11 +20,11 @@ to a recipient not in the declared SDK list"); see ``_declared.py``.
 
 from __future__ import annotations
 
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.pipeline import AuditContact, SessionResult
 from consentscope.profile import Profile
 
 from ._declared import Declared, undeclared_recipients
-from ._evidence import contact_ref, data_types, destinations, en_list, flows, recipient, requests, zh_list
+from ._evidence import contact_violation, finding_violation, recipient
 from ._model import Thresholds, Violation
 from ._timeline import AFTER_CONSENT, CONSENT, WITHOUT_CONSENT, times
 
@@ -36,50 +36,35 @@ def rule_third_party(result: SessionResult, profile: Profile, th: Thresholds,
     early = [f for f in result.findings if f.phase in WITHOUT_CONSENT]
     known = [f for f in early if recipient(f.destination) == "known"]
     if known:
-        out.append(_violation(
-            result, "MIIT-3", "high", "high", known, consent, "sdk",
+        out.append(finding_violation(
+            result, "MIIT-3", "high", "high", known, "sdk",
             "Without the user's consent, {n} request(s) sent personal information ({types}) to third parties "
             "({who}).",
-            "未经用户同意，{n} 个请求将个人信息（{types}）发送给第三方（{who}）。",
+            "未经用户同意，{n} 个请求将个人信息（{types}）发送给第三方（{who}）。", consent,
         ))
     unknown = [f for f in early if recipient(f.destination) == "unknown"]
     if unknown:
-        out.append(_violation(
-            result, "MIIT-3", "medium", "low", unknown, consent, "unknown-recipient",
+        out.append(finding_violation(
+            result, "MIIT-3", "medium", "low", unknown, "unknown-recipient",
             "Without the user's consent, {n} request(s) sent personal information ({types}) to destinations of "
             "unknown ownership ({who}); if they are the app's own servers, add them to first_party_domains.",
             "未经用户同意，{n} 个请求将个人信息（{types}）发往归属不明的目的地（{who}）；如为App自有服务器，"
-            "请在 first_party_domains 中声明。",
+            "请在 first_party_domains 中声明。", consent,
         ))
     later = [f for f in result.findings if f.phase == AFTER_CONSENT and recipient(f.destination) == "known"]
     if later:
-        out.append(_violation(
-            result, "PIPL-23", "low", "medium", later, consent, "after-general-consent",
+        out.append(finding_violation(
+            result, "PIPL-23", "low", "medium", later, "after-general-consent",
             "After a general consent, {n} request(s) sent personal information ({types}) to third parties ({who}); "
             "providing it to another processor needs separate consent naming the recipient, unless the SDK "
             "only processes it on the app's behalf (check the policy's SDK list).",
             "用户概括同意后，{n} 个请求将个人信息（{types}）提供给第三方（{who}）；向其他个人信息处理者提供个人信息"
-            "须告知接收方并取得单独同意（受托处理的SDK除外，请核对隐私政策中的第三方SDK清单）。",
+            "须告知接收方并取得单独同意（受托处理的SDK除外，请核对隐私政策中的第三方SDK清单）。", consent,
         ))
     out.extend(_contacts_only(result, consent))
     if declared is not None:
         out.extend(undeclared_recipients(result, declared))
     return out
-
-
-def _violation(
-    result: SessionResult, rule: str, severity: str, confidence: str, hits: list[AuditFinding],
-    events: tuple[str, ...], check: str, en: str, zh: str,
-) -> Violation:
-    types, who = data_types(hits), destinations(hits)
-    n = requests(hits)
-    return Violation(
-        rule, severity, confidence,
-        en.format(n=n, types=en_list(types), who=en_list(who)),
-        flows(hits), events, result.id, types,
-        explanation_zh=zh.format(n=n, types=zh_list(types), who=zh_list(who)),
-        check=check, destinations=who,
-    )
 
 
 def _contacts_only(result: SessionResult, consent: tuple[str, ...]) -> list[Violation]:
@@ -91,18 +76,11 @@ def _contacts_only(result: SessionResult, consent: tuple[str, ...]) -> list[Viol
     ]
     if not hits:
         return []
-    sdks = tuple(sorted({c.destination.sdk or c.contact.host for c in hits}))
-    first = min(hits, key=lambda c: c.contact.time)
-    return [Violation(
-        "MIIT-3", "low", "low",
-        f"Before consent the app contacted {len(sdks)} third-party SDK host(s) ({en_list(sdks)}), the first at "
-        f"{iso_time(first.contact.time)} ({first.contact.via} {first.contact.host}); the content was not visible, "
-        "so this shows a connection, not the data sent.",
-        tuple(dict.fromkeys(contact_ref(c) for c in hits)), consent, result.id, (),
-        explanation_zh=(
-            f"用户同意前，App 已连接 {len(sdks)} 个第三方SDK主机（{zh_list(sdks)}），最早于 "
-            f"{iso_time(first.contact.time)}（{first.contact.via} {first.contact.host}）；内容不可见（加密），"
-            "仅能证明存在连接，不能证明发送了哪些数据。"
-        ),
-        check="contact-only", destinations=sdks,
+    return [contact_violation(
+        result, "MIIT-3", hits, "contact-only",
+        "Before consent the app contacted {count} third-party SDK host(s) ({sdks}), the first at {first}; the "
+        "content was not visible, so this shows a connection, not the data sent.",
+        "用户同意前，App 已连接 {count} 个第三方SDK主机（{sdks}），最早于 {first}；内容不可见（加密），"
+        "仅能证明存在连接，不能证明发送了哪些数据。",
+        consent,
     )]

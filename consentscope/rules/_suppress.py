@@ -40,11 +40,11 @@ with the reason, as suppressed violations; nothing is silently dropped.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from consentscope.files import read_toml
 from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
 
 from ._declared import Declared, DeclaredError, parse_declared
@@ -209,18 +209,7 @@ def parse_suppressions(data: dict, path: str = "<project file>") -> Suppressions
 
 
 def load_suppressions(path: str | Path) -> Suppressions:
-    p = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise SuppressionError(f"{p}: cannot read: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise SuppressionError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SuppressionError(f"{p}: not valid TOML: {e}") from None
-    return parse_suppressions(data, p)
+    return parse_suppressions(read_toml(path, SuppressionError, "project file"), str(path))
 
 
 @dataclass(frozen=True, slots=True)
