@@ -18,7 +18,7 @@ import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,8 +37,6 @@ from consentscope.readers.flowfile import flow_to_records, ws_bytes
 log = logging.getLogger("consentscope")
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
-#: flows kept for annotation until the detector answers (a bound, not an expectation)
-MAX_PENDING_FLOWS = 10_000
 
 
 # ----------------------------------------------------------------------------- option parsing
@@ -108,7 +106,10 @@ class ConsentScope:
         self.findings = 0
         self.requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: OrderedDict[str, http.HTTPFlow] = OrderedDict()
+        # Flows waiting for their verdict, held weakly: the flow comment is for whoever still
+        # shows the flow (mitmweb, the console); mitmdump drops a flow once it is answered,
+        # and keeping thousands alive for a comment nobody reads costs memory and GC time.
+        self._pending: weakref.WeakValueDictionary[str, http.HTTPFlow] = weakref.WeakValueDictionary()
         self._max_body = DEFAULT_MAX_BODY
 
     # -- mitmproxy hooks -------------------------------------------------------------
@@ -223,7 +224,8 @@ class ConsentScope:
         if runner is None:
             return
         try:
-            if flow.request.pretty_host.lower() == RESERVED_HOST:
+            pretty_host = flow.request.pretty_host
+            if pretty_host.lower() == RESERVED_HOST:
                 self._answer_device(flow, runner)
                 return
             if not flow.live:
@@ -232,7 +234,8 @@ class ConsentScope:
             body = bytes(tee.buf) if tee is not None else None
             if body is None and flow.request.raw_content is not None and len(flow.request.raw_content) > self._max_body:
                 body = flow.request.raw_content[: self._max_body]  # only what is scanned crosses to the detector
-            items = flow_to_records(flow, body_override=body, body_truncated=bool(tee and tee.overflow))
+            items = flow_to_records(flow, body_override=body, body_truncated=bool(tee and tee.overflow),
+                                    pretty_host=pretty_host)
             items = [i for i in items if not (isinstance(i, RequestRecord) and i.kind == "websocket")]
             self._send(runner, flow, items)
         except Exception:
@@ -298,14 +301,16 @@ class ConsentScope:
 
     def _send(self, runner: Runner, flow: http.HTTPFlow, items: list) -> None:
         self._pending[flow.id] = flow
-        while len(self._pending) > MAX_PENDING_FLOWS:
-            self._pending.popitem(last=False)
         runner.send(("items", flow.id, items))
 
     def _on_message(self, msg: Message) -> None:
         """Detector answers, on the reader thread."""
         kind = msg[0]
-        if kind == "result":
+        if kind == "done":
+            for flow_id in msg[1]:
+                self._pending.pop(flow_id, None)
+            self.requests += len(msg[1])
+        elif kind == "result":
             _, flow_id, lines, comment = msg
             flow = self._pending.pop(flow_id, None)
             self.requests += 1

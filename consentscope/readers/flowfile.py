@@ -20,18 +20,23 @@ from ._base import CaptureError, CaptureItem, Contact
 
 
 def flow_to_records(
-    flow: http.HTTPFlow, *, body_override: bytes | None = None, body_truncated: bool = False
+    flow: http.HTTPFlow, *, body_override: bytes | None = None, body_truncated: bool = False,
+    pretty_host: str | None = None,
 ) -> list[CaptureItem]:
     """An HTTP flow as the request record plus one record per client WebSocket message.
 
     Shared by the live addon and the file reader, so both doors see the same request.
+    ``pretty_host``: the caller's ``flow.request.pretty_host`` if it has it (parsing the Host
+    header costs more than the rest of this function, and the live hook runs on every request).
     """
     req = flow.request
     sni = flow.client_conn.sni if flow.client_conn else None
     server_ip = None
     if flow.server_conn and flow.server_conn.peername:
         server_ip = str(flow.server_conn.peername[0])
-    host = (req.pretty_host or req.host or sni or server_ip or "unknown").lower()
+    if pretty_host is None:
+        pretty_host = req.pretty_host
+    host = (pretty_host or req.host or sni or server_ip or "unknown").lower()
     headers = tuple(
         (k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers.fields
     )

@@ -90,6 +90,7 @@ def test_findings_phases_and_storage(profile: Path, tmp_path: Path) -> None:
             addon.request(f)
         addon.done()
     assert addon.errors == 0 and addon.findings == 2
+    assert addon.requests == 3  # the request without findings is reported too (batched as "done")
     assert db.stat().st_mode & 0o077 == 0
     got = rows(db, "select host, data_type, phase, party, encoding from cs_findings order by time")
     assert got == [
