@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._hostregex import UnsafePattern, alternatives, host_regex
 from ._index import TrackerDB
 from ._normalize import normalize_host
 from ._rules import RULE_COLUMNS, DataError, Rule
@@ -110,12 +111,28 @@ def _rule(fmt: str, domain: str, sdk: str, vendor: str, category: str, source: s
     )
 
 
-def _exodus_domains(signature: str) -> Iterator[str | None]:
-    """Plain domains of an Exodus ``network_signature``; None for real regex parts."""
-    for part in signature.split("|"):
-        p = part.strip().strip("^$").replace("\\.", ".")
+def _regex_rule(fmt: str, part: str, sdk: str, category: str, source: str) -> Rule | None:
+    """A real regular expression of an imported signature, when it is safe and sampled."""
+    try:
+        pattern, example = host_regex(part)
+    except UnsafePattern:
+        return None
+    if not _DOMAIN.match(example) or not sdk:
+        return None
+    return Rule(kind="regex", pattern=pattern, sdk=sdk.strip(), vendor=sdk.strip(), group=sdk.strip(),
+                category=category, country="", source=source, example=example, dataset=fmt, licence=LICENCES[fmt])
+
+
+def _exodus_rules(signature: str, sdk: str, category: str, source: str) -> Iterator[Rule | None]:
+    """An Exodus ``network_signature``: plain domains as suffix rules, real expressions as
+    regex rules (see ``_hostregex``); None for what cannot be used safely."""
+    for part in alternatives(signature):
+        p = part.strip("^$").replace("\\.", ".")
         p = p.removeprefix(".*").removeprefix(".").removesuffix("$")
-        yield p if p and _DOMAIN.match(p.lower()) else None
+        if p and _DOMAIN.match(p.lower()):
+            yield _rule("exodus", p, sdk, "", category, source)
+        else:
+            yield _regex_rule("exodus", part, sdk, category, source)
 
 
 def parse_exodus(doc: object) -> Iterator[Rule | None]:
@@ -136,8 +153,11 @@ def parse_exodus(doc: object) -> Iterator[Rule | None]:
             if tid is not None
             else str(t.get("website") or "https://reports.exodus-privacy.eu.org/")
         )
-        for d in _exodus_domains(str(t.get("network_signature") or "")):
-            yield _rule("exodus", d, str(t.get("name") or ""), "", category, source) if d else None
+        signature = str(t.get("network_signature") or "")
+        if not signature.strip():
+            yield None
+            continue
+        yield from _exodus_rules(signature, str(t.get("name") or ""), category, source)
 
 
 def _ddg_category(categories: Iterable[object]) -> str:

@@ -85,9 +85,34 @@ def test_parse_exodus() -> None:
         "Teemo", "advertising", "https://reports.exodus-privacy.eu.org/en/trackers/1/"
     )
     assert got["app-measurement.com"][1] == "analytics"
-    # Pieces of real regular expressions (2) and an empty signature are skipped, not guessed.
-    assert skipped == 3
+    # A real regular expression (its "|" inside a group is not a split) becomes one regex
+    # rule with an example host it matches; an empty signature is skipped.
+    [odd] = [r for r in rules if r.kind == "regex"]
+    assert (odd.pattern, odd.example, odd.sdk) == (r"[a-z]+\.odd-(cdn|api)\.net", "a.odd-cdn.net", "Odd")
+    assert skipped == 1
     assert all(r.licence == "ODbL-1.0" and r.dataset == "exodus" for r in rules)
+
+
+@pytest.mark.parametrize(("signature", "kept"), [
+    (r"api[0-9]*\.track\.example", {("regex", r"(?:[a-z0-9_-]+\.)*api[0-9]*\.track\.example", "api0.track.example")}),
+    (r".*\.crashlytics\.com", {("suffix", "crashlytics.com", "")}),
+    (r"(a+)+\.redos\.example", set()),  # a quantified group could backtrack for long: refused
+    (r"ads(?=x)\.example", set()),  # look-arounds are outside the safe subset
+    (r"[^.]+\.example", set()),  # so are negated classes
+    ("[a-z]" * 100 + r"\.example", set()),  # longer than any real signature
+])
+def test_exodus_regexes_are_taken_only_when_safe(signature: str, kept: set) -> None:
+    doc = {"trackers": {"5": {"id": 5, "name": "T", "network_signature": signature, "categories": []}}}
+    rules, skipped = parse_document("exodus", doc)
+    assert {(r.kind, r.pattern, r.example) for r in rules} == kept
+    assert skipped == (0 if kept else 1)
+
+
+def test_imported_regex_rules_name_hosts(tmp_path: Path, data_dir: Path) -> None:
+    import_file(_write(tmp_path, "e.json", EXODUS), "exodus")
+    m = TrackerDB.default().lookup("edge.odd-api.net")
+    assert m is not None and m.sdk == "Odd" and m.dataset == "exodus"
+    assert TrackerDB.default().lookup("odd-api.net.attacker.example") is None  # the whole host must match
 
 
 def test_parse_tracker_radar() -> None:
