@@ -320,15 +320,23 @@ def cmd_report(args: argparse.Namespace) -> int:
             ids = [args.session]
     except StorageError as e:
         raise UserError(str(e)) from None
-    from consentscope.judging import judge_stored, session_profile
+    from consentscope.judging import judge, session_profile
+    from consentscope.storage import load_session, save_violations
 
     # Each session is judged with the profile it was recorded with (kept in the database)
-    # unless --profile names another; the verdict is stored back with the session.
+    # unless --profile names another; the verdict is stored back with the session when the
+    # database can be written (a reviewer's read-only copy still gives the report).
     profile = _load_profile(args.profile) if args.profile else None
     try:
-        results = [judge_stored(engine, sid, profile, suppressions) for sid in ids]
+        results = [load_session(engine, sid) for sid in ids]
     except StorageError as e:
         raise UserError(str(e)) from None
+    for r in results:
+        r.violations = judge(r, profile, suppressions)
+        try:
+            save_violations(engine, r.id, r.violations)
+        except StorageError as e:
+            print(f"consentscope: warning: verdict not stored: {e}", file=sys.stderr)
     shown = profile or session_profile(results[0])
     _write_outputs(args, results, "consentscope report", shown, suppressions)
     if not args.json and not args.html and not args.csv:

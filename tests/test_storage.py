@@ -113,3 +113,12 @@ def test_packet_capture_contacts_survive_the_database(tmp_path: Path) -> None:
     again = json.loads((tmp_path / "b.json").read_text())
     assert again["contacts"] == doc["contacts"]
     assert again["violations"] == doc["violations"]
+
+
+def test_report_from_a_read_only_database_still_renders(tmp_path: Path) -> None:
+    _, doc = replay_demo(tmp_path)
+    read_only = f"sqlite:///file:{tmp_path / 'a.db'}?mode=ro&uri=true"  # read-only even for root
+    r = cli("report", "--db", read_only, "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    assert "verdict not stored" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["violations"] == doc["violations"]
