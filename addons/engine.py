@@ -141,7 +141,8 @@ class Engine:
                 self.out(("error", f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
             self.findings += len(found)
             if not found:
-                self._done.append(flow_id)
+                if any(isinstance(i, RequestRecord) for i in items):  # not for a response's HTTPDNS answers
+                    self._done.append(flow_id)
                 if len(self._done) >= DONE_BATCH:
                     self.flush()
                 return

@@ -33,6 +33,7 @@ from consentscope.consent import normalize_event
 from consentscope.detectors import RequestRecord
 from consentscope.profile import ProfileError, load_profile
 from consentscope.readers.flowfile import flow_to_records, ws_bytes
+from consentscope.readers.httpdns import httpdns_contacts, is_httpdns_path
 
 log = logging.getLogger("consentscope")
 
@@ -240,6 +241,19 @@ class ConsentScope:
             self._send(runner, flow, items)
         except Exception:
             self._count_error("request hook")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """HTTPDNS answers name the IPs the app connects to next (only those responses are read)."""
+        runner = self.runner
+        if runner is None or not flow.live or flow.response is None or not is_httpdns_path(flow.request.path):
+            return
+        try:
+            body = flow.response.get_content(strict=False) or b""
+            contacts = httpdns_contacts(flow.request.path, body, flow.response.timestamp_end or time.time(), flow.id)
+            if contacts:
+                runner.send(("items", flow.id, contacts))
+        except Exception:
+            self._count_error("response hook")
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         runner = self.runner

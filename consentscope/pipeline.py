@@ -222,7 +222,7 @@ class Audit:
             self._span(item.time)
             if item.via in ("tls-sni", "quic-sni", "dns"):
                 self._check_markers(item.host, item.time)  # encrypted traffic: a name can mark consent
-            if (item.via == "dns" and item.ip) or (item.via == "tls-sni" and item.ip):
+            if item.ip and item.via in ("dns", "httpdns", "tls-sni"):
                 self.classifier.observe_dns(item.host, [item.ip])
             return []
         record = item

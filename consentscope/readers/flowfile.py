@@ -8,6 +8,7 @@ before it has been yielded.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -17,13 +18,15 @@ from mitmproxy.io import FlowReader
 from consentscope.detectors import RequestRecord
 
 from ._base import CaptureError, CaptureItem, Contact
+from .httpdns import httpdns_contacts, is_httpdns_path
 
 
 def flow_to_records(
     flow: http.HTTPFlow, *, body_override: bytes | None = None, body_truncated: bool = False,
     pretty_host: str | None = None,
 ) -> list[CaptureItem]:
-    """An HTTP flow as the request record plus one record per client WebSocket message.
+    """An HTTP flow as the request record, the HTTPDNS answers its response carries, and one
+    record per client WebSocket message.
 
     Shared by the live addon and the file reader, so both doors see the same request.
     ``pretty_host``: the caller's ``flow.request.pretty_host`` if it has it (parsing the Host
@@ -66,6 +69,10 @@ def flow_to_records(
             body_truncated=body_truncated,
         )
     )
+    resp = flow.response
+    if resp is not None and resp.raw_content is not None and is_httpdns_path(path):
+        with contextlib.suppress(ValueError):  # a body in an unknown Content-Encoding is no answer
+            items.extend(httpdns_contacts(path, resp.content, resp.timestamp_end or req.timestamp_start, flow.id))
     if flow.websocket is not None:
         scheme = "wss" if req.scheme == "https" else "ws"
         for i, msg in enumerate(flow.websocket.messages):
