@@ -25,7 +25,16 @@ from consentscope.profile import Profile
 from consentscope.reports.i18n import LANGS, PHASES, SEVERITY, UI
 from consentscope.reports.redact import redact
 from consentscope.reports.svg_timeline import build as build_timeline
-from consentscope.rules import CATEGORIES, CHECKLIST, Suppressions, Violation, contact_ref, usage, verdicts
+from consentscope.rules import (
+    CATEGORIES,
+    CHECKLIST,
+    CONTACT_CHECKS,
+    Suppressions,
+    Violation,
+    contact_ref,
+    usage,
+    verdicts,
+)
 
 #: evidence rows printed under one violation; the rest are counted (all are in the findings table)
 MAX_EVIDENCE_ROWS = 20
@@ -125,7 +134,7 @@ def _view(v: Violation, session: SessionResult | None, lang: str, redacted: bool
         plain = UI[lang]["plain"]
         rows = [_row(f, redacted, plain) for f in proof[:MAX_EVIDENCE_ROWS]]
         more = max(len(proof) - MAX_EVIDENCE_ROWS, 0)
-        if v.check == "contact-only":
+        if v.check in CONTACT_CHECKS:
             cs: list[AuditContact] = [c for c in session.contacts if contact_ref(c) in wanted]
             contacts = [
                 ContactRow(iso_time(c.contact.time), c.phase, c.contact.via, c.contact.host or c.contact.ip or "",

@@ -9,7 +9,7 @@ report's verdict table counts them under.
 
 from ._declared import Declared, DeclaredRecipient, parse_declared
 from ._engine import RULES, Rule, evaluate, fail_on, parse_fail_on
-from ._evidence import contact_ref
+from ._evidence import CONTACT_CHECKS, contact_ref
 from ._model import CATEGORIES, RULES_INFO, Category, RuleInfo, Thresholds, Violation
 from ._suppress import (
     Accept,
@@ -27,6 +27,7 @@ from ._vocab import permission_group, slug
 __all__ = [
     "CATEGORIES",
     "CHECKLIST",
+    "CONTACT_CHECKS",
     "RULES",
     "RULES_INFO",
     "STATUS",

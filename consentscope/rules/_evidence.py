@@ -9,6 +9,8 @@ from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso
 
 from ._model import Violation
 
+#: checks whose evidence is bare connections (``contact_violation``), not requests
+CONTACT_CHECKS = frozenset({"contact-only", "undeclared-contact"})
 #: names listed in one sentence before "and N more"
 LIST_IN_SENTENCE = 5
 

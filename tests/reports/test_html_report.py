@@ -130,3 +130,17 @@ def test_highlight(evidence: str, match: tuple, want: tuple[str, str, str]) -> N
 def test_deterministic(hostile, html: str) -> None:  # type: ignore[no-untyped-def]
     result, prof = hostile
     assert render_html([result], title="consentscope: hostile", profile=prof) == html
+
+
+def test_undeclared_recipients_show_their_requests_and_connections() -> None:
+    s = parse_suppressions({"declared": {"data_types": ["imei", "phone_number", "real_name"],
+                                         "sdk": [{"name": "Umeng"}, {"name": "AppsFlyer"}]}})
+    result, prof = hostile_session(s)
+    checks = {(v.rule, v.check) for v in result.violations}
+    assert {("MIIT-3", "undeclared-recipient"), ("MIIT-3", "undeclared-contact")} <= checks
+    html = render_html([result], profile=prof, suppressions=s)
+    blocks = html[html.index('id="violations"'):html.index('id="checklist"')].split('data-rule="')
+    recipient = next(b for b in blocks if "privacy policy&#39;s SDK list does not name (Tencent" in b)
+    assert "POST https://mi.gdt.qq.com/gdt_mview.fcg?oaid=" in recipient  # the request that went there
+    contact = next(b for b in blocks if "connected to 1 SDK host" in b)
+    assert "tls-sni" in contact and "tsis.jpush.cn" in contact  # the connection that shows it
