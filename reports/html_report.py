@@ -12,6 +12,7 @@ SDK and destination tables, and every finding.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,18 +158,30 @@ def _view(v: Violation, session: SessionResult | None, lang: str, redacted: bool
     )
 
 
+@dataclass(slots=True, kw_only=True)
+class _Tally:
+    """What the destination and SDK tables count per row."""
+
+    data_types: set[str] = field(default_factory=set)
+    findings: int = 0
+    before_consent: int = 0
+    first_time: float = math.inf
+
+    def add(self, f: AuditFinding) -> None:
+        self.data_types.add(f.finding.data_type)
+        self.findings += 1
+        self.before_consent += f.phase == BEFORE_CONSENT
+        self.first_time = min(self.first_time, f.time)
+
+
 @dataclass(slots=True)
-class DestinationRow:
+class DestinationRow(_Tally):
     host: str
     party: str
     relation: str | None
     sdk: str | None
     vendor: str | None
     category: str | None
-    data_types: set[str] = field(default_factory=set)
-    findings: int = 0
-    before_consent: int = 0
-    first_time: float = 0.0
 
 
 def _destinations(findings: Sequence[AuditFinding]) -> list[DestinationRow]:
@@ -177,26 +190,17 @@ def _destinations(findings: Sequence[AuditFinding]) -> list[DestinationRow]:
         d = f.destination
         row = rows.get(f.host)
         if row is None:
-            row = rows[f.host] = DestinationRow(
-                f.host, d.party, d.relation, d.sdk, d.vendor, d.category, first_time=f.time
-            )
-        row.data_types.add(f.finding.data_type)
-        row.findings += 1
-        row.before_consent += f.phase == BEFORE_CONSENT
-        row.first_time = min(row.first_time, f.time)
+            row = rows[f.host] = DestinationRow(f.host, d.party, d.relation, d.sdk, d.vendor, d.category)
+        row.add(f)
     return sorted(rows.values(), key=lambda r: (-r.before_consent, r.party == "first-party", r.host))
 
 
 @dataclass(slots=True)
-class SdkRow:
+class SdkRow(_Tally):
     sdk: str
     vendor: str | None
     category: str | None
     relation: str | None
-    data_types: set[str] = field(default_factory=set)
-    first_time: float = 0.0
-    before_consent: int = 0
-    findings: int = 0
 
 
 def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
@@ -205,11 +209,10 @@ def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
         d = f.destination
         if not d.sdk or d.party == "first-party":
             continue
-        row = rows.setdefault(d.sdk, SdkRow(d.sdk, d.vendor, d.category, d.relation, first_time=f.time))
-        row.data_types.add(f.finding.data_type)
-        row.first_time = min(row.first_time, f.time)
-        row.before_consent += f.phase == BEFORE_CONSENT
-        row.findings += 1
+        row = rows.get(d.sdk)
+        if row is None:
+            row = rows[d.sdk] = SdkRow(d.sdk, d.vendor, d.category, d.relation)
+        row.add(f)
     return sorted(rows.values(), key=lambda r: (-r.before_consent, r.first_time, r.sdk))
 
 

@@ -15,6 +15,7 @@ can make a lookup backtrack for long.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 #: Longest alternative accepted (real signatures are far shorter).
 MAX_PATTERN = 200
@@ -27,11 +28,12 @@ class UnsafePattern(ValueError):
     pass
 
 
-def alternatives(signature: str) -> list[str]:
-    """Top-level ``|`` alternatives (not those inside a group or a character class)."""
-    parts, depth, in_class, start, i = [], 0, False, 0, 0
-    while i < len(signature):
-        c = signature[i]
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth before it) of each character that is syntax: not
+    escaped and not inside a character class."""
+    depth, in_class, i = 0, False, start
+    while i < len(pattern):
+        c = pattern[i]
         if c == "\\":
             i += 2
             continue
@@ -39,15 +41,17 @@ def alternatives(signature: str) -> list[str]:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth = max(0, depth - 1)
-        elif c == "|" and depth == 0:
-            parts.append(signature[start:i])
-            start = i + 1
+        else:
+            yield i, c, depth
+            depth += c == "("
+            depth -= c == ")" and depth > 0
         i += 1
-    parts.append(signature[start:])
+
+
+def alternatives(signature: str) -> list[str]:
+    """Top-level ``|`` alternatives (not those inside a group or a character class)."""
+    cuts = [i for i, c, depth in _structure(signature) if c == "|" and depth == 0]
+    parts = [signature[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(signature)], strict=True)]
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -70,23 +74,10 @@ def _class(pattern: str, i: int) -> tuple[str, int]:
 
 
 def _group_end(pattern: str, i: int) -> int:
-    depth, in_class = 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
+    """Index of the ``)`` closing the group that opens at ``pattern[i]``."""
+    for j, c, depth in _structure(pattern, i):
+        if c == ")" and depth == 1:
+            return j
     raise UnsafePattern("unbalanced parentheses")
 
 
