@@ -98,6 +98,11 @@ class Destination:
     source: str | None = None
     name: str | None = None
 
+    def to_json(self) -> dict[str, str | None]:
+        """The keys findings and contacts share in the JSON output, in their order there."""
+        return {"party": self.party, "relation": self.relation, "sdk": self.sdk, "vendor": self.vendor,
+                "category": self.category}
+
 
 class DestinationClassifier:
     """Classifies the destinations of one app's session.
