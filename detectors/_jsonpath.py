@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_RE = re.compile(
@@ -71,16 +70,27 @@ def token_paths(data: bytes) -> list[tuple[int, int, str]]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
 class JsonLocator:
     """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:").
 
     The token table is built on the first call and kept: a document with a hundred hits
-    costs one pass, not a hundred."""
+    costs one pass, not a hundred. (A plain class: one is made per JSON view, and a
+    dataclass's ``__init__`` cost more than the rest of emitting it.)"""
 
-    data: bytes
-    base: str
-    _cache: list = field(default_factory=list, compare=False, repr=False)
+    __slots__ = ("_cache", "base", "data")
+
+    def __init__(self, data: bytes, base: str) -> None:
+        self.data = data
+        self.base = base
+        self._cache: list[tuple[list[int], list[tuple[int, int, str]]]] = []  # the table, once built
+
+    def __eq__(self, other: object) -> bool:  # two decodings of one request compare equal
+        if not isinstance(other, JsonLocator):
+            return NotImplemented
+        return self.data == other.data and self.base == other.base
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.base))
 
     def __call__(self, offset: int) -> str:
         if not self._cache:

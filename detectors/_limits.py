@@ -42,6 +42,13 @@ MAX_VIEWS = 20_000
 #: Shortest base64 / hex blob worth trying to decode; shorter ones are ordinary tokens.
 MIN_BLOB_LEN = 16
 
+#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is normal.
+MIN_INFLATE_ALLOWANCE = 64 * 1024
+
+#: Protobuf walk steps per request (each a few Python operations): a hostile binary body
+#: nesting failed walks inside each other stops here, not after seconds.
+MAX_PROTOBUF_STEPS = 200_000
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import ahocorasick
 
@@ -112,24 +113,83 @@ class Matcher:
         for i, (item, boundary) in enumerate(items):
             put(Entry(KIND_ITEM, i, _latin1(item), _lower(item), False, boundary))
         self.size = len(table)
+        #: digests: found where a hex run starts (``_hex_starts``), by a dict lookup
+        self._hex = {k: tuple(v) for k, v in table.items() if _at_hex_start(k, v)}
         self._automaton = ahocorasick.Automaton()
-        for key, entries in table.items():
-            self._automaton.add_word(key, tuple(entries))
-        if table:
+        for key in sorted(table, key=_by_frequency):
+            if key not in self._hex:
+                self._automaton.add_word(key, tuple(table[key]))
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
             self._automaton.make_automaton()
-        self._empty = not table
 
-    def find(self, text: str, lower: str) -> Iterator[Hit]:
-        """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length)."""
-        if self._empty:
-            return
+    def find(self, text: str, lower: str, lower_bytes: bytes | None = None) -> Iterator[Hit]:
+        """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length;
+        ``lower_bytes``: its bytes, when the caller has them). Needles come automaton hits
+        first, then digests: callers order needle hits themselves."""
         n = len(text)
-        for end_idx, entries in self._automaton.iter(lower):
-            for e in entries:
-                start = end_idx - min(len(e.lower), ANCHOR_LEN) + 1
-                hit = _confirm(e, text, lower, start, n)
-                if hit is not None:
-                    yield hit
+        if not self._empty:
+            for end_idx, entries in self._automaton.iter(lower):
+                for e in entries:
+                    start = end_idx - min(len(e.lower), ANCHOR_LEN) + 1
+                    hit = _confirm(e, text, lower, start, n)
+                    if hit is not None:
+                        yield hit
+        if self._hex:
+            get = self._hex.get
+            for start in _hex_starts(lower.encode("latin-1") if lower_bytes is None else lower_bytes):
+                entries = get(lower[start : start + ANCHOR_LEN])
+                if entries is not None:
+                    for e in entries:
+                        hit = _confirm(e, text, lower, start, n)
+                        if hit is not None:
+                            yield hit
+
+
+#: Characters of request text, most frequent first (JSON, queries, headers). pyahocorasick
+#: looks a character up among a node's children one by one, in the order they were added:
+#: adding the keys in this order puts the children met most often first (about 10 % of the
+#: automaton's time; the hits are the same in any order).
+_FREQUENT: Final = '"e rn1o02ic34a76589_t,sd=:&p.lubfvmkgw\x00hy/{}[];-zxq()j\n@\''
+_RANK: Final = {c: i for i, c in enumerate(_FREQUENT)}
+
+
+def _by_frequency(key: str) -> list[int]:
+    return [_RANK.get(c, len(_FREQUENT)) for c in key]
+
+
+#: Digests are two thirds of all needles. Each must start where a run of hex digits
+#: starts (its boundary rule), so instead of walking the automaton through every
+#: character, a dict is asked at those few places: the automaton gets smaller, and
+#: pyahocorasick's cost per character grows with it (and with what falls out of cache).
+_HEX_MARKS: Final = bytes(ord("x") if chr(c) in "0123456789abcdef" else ord(" ") for c in range(256))
+_HEX_RUN: Final = b"x" * ANCHOR_LEN
+_HEX_OPENS: Final = b" " + _HEX_RUN
+_HEX_BOUNDED: Final = frozenset({BOUNDARY_HEX, BOUNDARY_ALNUM, BOUNDARY_HEXDASH, BOUNDARY_TOKEN, BOUNDARY_PACKAGE})
+
+
+def _at_hex_start(key: str, entries: list[Entry]) -> bool:
+    """A needle anchor of 16 hex digits whose needles all refuse a hex digit before them."""
+    return (
+        len(key) == ANCHOR_LEN
+        and not key.translate(_HEX_DELETE)
+        and all(e.kind == KIND_NEEDLE and e.boundary in _HEX_BOUNDED for e in entries)
+    )
+
+
+_HEX_DELETE: Final = dict.fromkeys(map(ord, "0123456789abcdef"))
+
+
+def _hex_starts(lower: bytes) -> list[int]:
+    """Where each run of at least 16 hex digits starts (lower-cased text): one ``find``
+    of a non-digit followed by 16 digits per run."""
+    marks = lower.translate(_HEX_MARKS)
+    starts = [0] if marks.startswith(_HEX_RUN) else []
+    i = marks.find(_HEX_OPENS)
+    while i != -1:
+        starts.append(i + 1)
+        i = marks.find(_HEX_OPENS, i + 1 + ANCHOR_LEN)
+    return starts
 
 
 def _confirm(e: Entry, text: str, lower: str, start: int, n: int) -> Hit | None:

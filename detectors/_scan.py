@@ -27,7 +27,7 @@ from ._match import (
     Matcher,
 )
 from ._record import RequestRecord
-from ._view import View
+from ._view import PairsLocator, View
 
 #: One request carrying this many of the profile's installed packages is an app-list
 #: upload; one or two are usually the app naming itself or a share target.
@@ -128,7 +128,7 @@ class Scanner:
         return self._matcher.size
 
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits)
+        decoded = decode_request(record, self.limits, grouped=True)
         findings = self.scan_views(decoded.views)
         if decoded.body_scan_truncated:
             note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
@@ -143,7 +143,8 @@ class Scanner:
         datas = [v.data for v in views]
         joined = b"\x00".join(datas)
         text = joined.decode("latin-1")
-        lower = joined.lower().decode("latin-1")
+        lower_bytes = joined.lower()
+        lower = lower_bytes.decode("latin-1")
         starts: list[int] = []
         pos = 0
         for d in datas:
@@ -154,8 +155,11 @@ class Scanner:
         gate_views: dict[str, set[int]] = {"lat": set(), "lon": set()}
         gate_hits: list[tuple[int, int]] = []
         lists: dict[str, _ListHits] = {}
-        for hit in self._matcher.find(text, lower):
+        for hit in self._matcher.find(text, lower, lower_bytes):
             vi = bisect_right(starts, hit.start) - 1
+            view = views[vi]
+            if type(view.resolve) is PairsLocator and not _inside(view, hit.start - starts[vi], hit.end - starts[vi]):
+                continue  # in a name, or across two values, of a run of pairs
             e = hit.entry
             if e.kind == KIND_NEEDLE:
                 needle = self.needles[e.index]
@@ -183,11 +187,11 @@ class Scanner:
             view = views[vi]
             vs = starts[vi]
             encoding = (*view.chain, *chain)
-            location = view.location_at(start - vs)
+            lo, hi, location = view.piece_at(start - vs) or (0, 0, "")  # never None: ``_inside``
             key = (needle.data_type, location, encoding)
             if key in findings:
                 continue
-            evidence, match = _excerpt(view.data, start - vs, end - vs)
+            evidence, match = _excerpt(view.data[lo:hi], start - vs - lo, end - vs - lo)
             findings[key] = Finding(
                 data_type=needle.data_type, encoding=encoding, location=location, evidence=evidence, match=match
             )
@@ -238,7 +242,7 @@ class Scanner:
         scale = lat[1].scale or lon[1].scale
         encoding = (*view.chain, scale) if scale else view.chain
         location = view.location_at(lat[1].start)
-        if lat[0] == lon[0] and view.resolve is None:
+        if lat[0] == lon[0] and _same_value(view, lat[1].start, lon[1].start):
             evidence = f"lat {lat[1].text}, lon {lon[1].text}"
         else:
             lon_location = views[lon[0]].location_at(lon[1].start)
@@ -259,6 +263,21 @@ class Scanner:
             evidence=f"{len(members)} of {self._list_sizes[name]}: {shown}",
             detail=f"count={len(members)}",
         )
+
+
+def _inside(view: View, start: int, end: int) -> bool:
+    """Does the match stay inside one value of the view (``View.piece_at``)?"""
+    piece = view.piece_at(start)
+    return piece is not None and end <= piece[1]
+
+
+def _same_value(view: View, a: int, b: int) -> bool:
+    """Are both offsets in a view of one value (as opposed to a document or a run of pairs)?"""
+    if view.resolve is None:
+        return True
+    if type(view.resolve) is not PairsLocator:
+        return False
+    return view.piece_at(a) == view.piece_at(b)
 
 
 _B64_STD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")

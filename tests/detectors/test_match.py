@@ -1,0 +1,46 @@
+"""The matcher: digests looked up where hex runs start find what a full automaton pass finds."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from consentscope.detectors import Identifier, expand
+from consentscope.detectors._match import ANCHOR_LEN, Matcher, _confirm, _hex_starts
+
+
+def test_hex_starts_are_the_starts_of_long_hex_runs() -> None:
+    text = b"0123456789abcdef0 0123456789abcdef00000x1234567890123456 " + b"9" * 15 + b"-" + b"a" * 16
+    assert _hex_starts(text) == [0, 18, 40, 73]
+    assert _hex_starts(b"") == [] and _hex_starts(b"z" * 40) == []
+
+
+def _brute_force(matcher: Matcher, text: str, lower: str) -> set[tuple[int, int, int, bool]]:
+    """Every entry tried at every place its anchor occurs."""
+    entries = [e for group in (*matcher._hex.values(), *matcher._automaton.values()) for e in group]
+    out = set()
+    for e in entries:
+        anchor = e.lower[:ANCHOR_LEN]
+        at = lower.find(anchor)
+        while at != -1:
+            hit = _confirm(e, text, lower, at, len(text))
+            if hit is not None:
+                out.add((e.index, hit.start, hit.end, hit.prefix_only))
+            at = lower.find(anchor, at + 1)
+    return out
+
+
+def test_split_matcher_finds_every_confirmed_hit() -> None:
+    needles = expand((Identifier("imei", "861234567890127"), Identifier("mac", "a4:50:46:1f:2c:9e")), 2)
+    matcher = Matcher(needles)
+    assert matcher._hex and len(matcher._automaton)  # both halves hold entries
+    rng = random.Random(4)
+    pieces = [n.text.decode("latin-1") for n in rng.sample(needles, 60)] + [
+        hashlib.md5(b"x").hexdigest(), "0" * 20, "-", " ", "=", "g", "A", "9f", "\x00",
+    ]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        text = text.upper() if rng.random() < 0.2 else text
+        lower = text.encode("latin-1").lower().decode("latin-1")
+        got = {(h.entry.index, h.start, h.end, h.prefix_only) for h in matcher.find(text, lower)}
+        assert got == _brute_force(matcher, text, lower), text
