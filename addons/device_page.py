@@ -10,7 +10,7 @@ import html
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from consentscope.pipeline import DEVICE_MARKS, RESERVED_HOST
+from consentscope.session import DEVICE_MARKS, RESERVED_HOST
 
 __all__ = ["RESERVED_HOST", "DeviceAction", "answer"]
 

@@ -7,11 +7,10 @@ plain record and queues it; an ``Engine`` in a child process (or, with
 ``consentscope_detector=thread``, a thread) decodes, matches, classifies, stores and sends
 back the log lines and the flow comment of each request with findings.
 
-Messages in: ("items", flow_id, [records]), ("event", t, name, detail, source),
-("session", id), ("stop",). Messages out:
-("result", flow_id, lines, comment) for a request with findings; ("done", [flow_id…]) for
-requests without, batched as well (most requests have none); ("log", level, text),
-("error", text), ("stopped", requests, findings, errors).
+The messages between the two sides are the frozen dataclasses below (``Items``, ``Mark``,
+``NewSession``, ``Stop`` in; ``Result``, ``Done``, ``Log``, ``Failure``, ``Stopped`` out):
+a request with findings comes back as a ``Result`` (log lines and the flow comment), requests
+without are batched into ``Done`` (most requests have none).
 
 The detector process runs at a lower CPU priority (``DETECTOR_NICE``): on a busy machine the
 proxy gets the CPU first and the scan waits, never the other way round.
@@ -27,12 +26,88 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
+from consentscope.model import NO_MARKERS, ConsentMarkers, Contact, TimelineEvent
+from consentscope.profile import Profile
+
+if TYPE_CHECKING:
+    from consentscope.session import Audit
 
 log = logging.getLogger("consentscope")
 
-Message = tuple[Any, ...]
+# -- the protocol ------------------------------------------------------------------
+# Frozen dataclasses at module level, so they pickle across the process boundary.
+
+
+@dataclass(frozen=True, slots=True)
+class Items:
+    """A flow's request records (and contacts, e.g. HTTPDNS answers) to scan."""
+
+    flow_id: str
+    items: tuple[RequestRecord | Contact, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A timeline event recorded by the tester (device page, command)."""
+
+    time: float
+    event: str
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A request with findings: the log lines and the flow comment."""
+
+    flow_id: str
+    lines: tuple[str, ...]
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Requests scanned without findings."""
+
+    flow_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An internal error of the detector (traffic is never affected)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    requests: int
+    findings: int
+    errors: int
+
+
+Inbound = Items | Mark | NewSession | Stop
+Outbound = Result | Done | Log | Failure | Stopped
 
 #: Requests without findings are reported in batches of this many…
 DONE_BATCH = 256
@@ -44,43 +119,31 @@ DETECTOR_NICE = 10
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    profile_path: str
+    """Everything the detector needs, parsed once by the addon's ``configure``."""
+
+    profile: Profile
     session: str
     db_url: str | None = None
-    app_domains: tuple[str, ...] = ()
-    consent_marker: str | None = None
-    refusal_marker: str | None = None
-    max_body: int = 8 * 1024 * 1024
+    markers: ConsentMarkers = NO_MARKERS
+    max_body: int = MAX_BODY_SCAN_BYTES
 
 
 class Engine:
     """The worker side: everything expensive, in the order requests arrived."""
 
-    def __init__(self, config: EngineConfig, out: Callable[[Message], None]) -> None:
-        import re
-
+    def __init__(self, config: EngineConfig, out: Callable[[Outbound], None]) -> None:
         from consentscope.detectors import Limits, Scanner
-        from consentscope.pipeline import ConsentMarkers
-        from consentscope.profile import load_profile
 
         self.config = config
         self.out = out
-        profile = load_profile(config.profile_path)
-        if config.app_domains:
-            app = replace(profile.app, first_party_domains=profile.app.first_party_domains + config.app_domains)
-            profile = replace(profile, app=app)
-        self.profile = profile
-        self.scanner = Scanner(profile.scan_profile(), limits=Limits(max_body_scan_bytes=config.max_body))
-        self.markers = ConsentMarkers(
-            consent=re.compile(config.consent_marker) if config.consent_marker else None,
-            refusal=re.compile(config.refusal_marker) if config.refusal_marker else None,
-        )
+        self.profile = config.profile
+        self.scanner = Scanner(self.profile.scan_profile(), limits=Limits(max_body_scan_bytes=config.max_body))
         self.writer = None
         if config.db_url:
             from consentscope.addons.writer import BackgroundWriter
 
             self.writer = BackgroundWriter(
-                config.db_url, config.session, label=config.session, profile=profile,
+                config.db_url, config.session, label=config.session, profile=self.profile,
                 on_remote_event=self._remote_event,
             )
         self.audit = self._new_audit(config.session)
@@ -89,48 +152,42 @@ class Engine:
         self._done: list[str] = []
         self._remote: queue.SimpleQueue[tuple[float, str, str]] = queue.SimpleQueue()
 
-    def _new_audit(self, session: str):  # type: ignore[no-untyped-def]
-        from consentscope.pipeline import Audit
+    def _new_audit(self, session: str) -> Audit:
+        from consentscope.session import Audit
 
-        audit = Audit(session, self.profile, self.scanner, label=session, sources=["live"], markers=self.markers)
-        audit.live = True
-        audit.timeline_from_device = False  # device marks arrive as events from the addon
-        audit.on_event = lambda e: self._store_event(session, e.time, e.event, e.detail, e.source)
-        return audit
+        return Audit(
+            session, self.profile, self.scanner, label=session, sources=["live"], markers=self.config.markers,
+            live=True, device_marks=False,  # device marks arrive as events from the addon
+            on_event=lambda e: self._store_event(session, e),
+        )
 
-    def _store_event(self, session: str, t: float, name: str, detail: str, source: str) -> None:
+    def _store_event(self, session: str, e: TimelineEvent) -> None:
         if self.writer is not None:
-            self.writer.put_event(session, t, name, detail, source)
-        self.out(("log", logging.INFO, f"consentscope: {name} recorded ({source})"))
+            self.writer.put_event(session, e.time, e.event, e.detail, e.source)
+        self.out(Log(logging.INFO, f"consentscope: {e.event} recorded ({e.source})"))
 
     def _remote_event(self, t: float, name: str, detail: str) -> None:
         """From the writer thread: an event `consentscope mark` stored in the database."""
         self._remote.put((t, name, detail))
 
     def _drain_remote(self) -> None:
-        from consentscope.consent import TimelineEvent
-
         while True:
             try:
                 t, name, detail = self._remote.get_nowait()
             except queue.Empty:
                 return
-            self.audit.timeline.add(TimelineEvent(t, name, detail, "cli"))
-            self.out(("log", logging.INFO, f"consentscope: {name} recorded from the command line"))
+            self.audit.add_event(TimelineEvent(t, name, detail, "cli"))
+            self.out(Log(logging.INFO, f"consentscope: {name} recorded from the command line"))
 
-    def handle(self, msg: Message) -> None:
-        from consentscope.consent import TimelineEvent
+    def handle(self, msg: Inbound) -> None:
         from consentscope.console import finding_line
-        from consentscope.detectors import RequestRecord
         from consentscope.storage import finding_columns
 
         self._drain_remote()
-        kind = msg[0]
-        if kind == "items":
-            _, flow_id, items = msg
+        if isinstance(msg, Items):
             found = []
             try:
-                for item in items:
+                for item in msg.items:
                     found.extend(self.audit.feed(item))
                     if isinstance(item, RequestRecord) and self.writer is not None:
                         self.writer.put_request(self.audit.session_id, item.time, tuple(self.audit.last_anomalies))
@@ -138,37 +195,36 @@ class Engine:
                     self.writer.put_findings(self.audit.session_id, [finding_columns(f) for f in found])
             except Exception:
                 self.errors += 1
-                self.out(("error", f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
+                self.out(Failure(f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
             self.findings += len(found)
             if not found:
-                if any(isinstance(i, RequestRecord) for i in items):  # not for a response's HTTPDNS answers
-                    self._done.append(flow_id)
+                if any(isinstance(i, RequestRecord) for i in msg.items):  # not for a response's HTTPDNS answers
+                    self._done.append(msg.flow_id)
                 if len(self._done) >= DONE_BATCH:
                     self.flush()
                 return
-            lines = [finding_line(f) for f in found]
+            lines = tuple(finding_line(f) for f in found)
             comment = ", ".join(sorted({f"{f.finding.data_type} ({f.phase})" for f in found}))
-            self.out(("result", flow_id, lines, comment))
-        elif kind == "event":
-            _, t, name, detail, source = msg
-            self.audit.timeline.add(TimelineEvent(t, name, detail, source))
-            self._store_event(self.audit.session_id, t, name, detail, source)
-        elif kind == "session":
-            session = msg[1]
+            self.out(Result(msg.flow_id, lines, comment))
+        elif isinstance(msg, Mark):
+            event = TimelineEvent(msg.time, msg.event, msg.detail, msg.source)
+            self.audit.add_event(event)
+            self._store_event(self.audit.session_id, event)
+        elif isinstance(msg, NewSession):
             if self.writer is not None:
                 self.writer.judge(self.audit.session_id)
-            self.audit = self._new_audit(session)
+            self.audit = self._new_audit(msg.session)
             if self.writer is not None:
-                self.writer.switch_session(session, session)
-            self.out(("log", logging.INFO, f"consentscope: new session {session}"))
+                self.writer.switch_session(msg.session, msg.session)
+            self.out(Log(logging.INFO, f"consentscope: new session {msg.session}"))
 
     def flush(self) -> None:
         """Report the requests that had no findings."""
         if self._done:
-            done, self._done = self._done, []
-            self.out(("done", done))
+            done, self._done = tuple(self._done), []
+            self.out(Done(done))
 
-    def stop(self) -> Message:
+    def stop(self) -> Stopped:
         self.flush()
         if self.writer is not None:
             self.writer.judge(self.audit.session_id)
@@ -176,8 +232,8 @@ class Engine:
             w = self.writer
             if w.failures:
                 where = f"unsaved findings are in {w.spill_path}" if w.spilled else "all stored after retry"
-                self.out(("log", logging.WARNING, f"consentscope: {w.failures} database write failures; {where}"))
-        return ("stopped", self.audit.requests, self.findings, self.errors)
+                self.out(Log(logging.WARNING, f"consentscope: {w.failures} database write failures; {where}"))
+        return Stopped(self.audit.requests, self.findings, self.errors)
 
 
 def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) -> None:
@@ -188,8 +244,8 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) ->
     try:
         engine = Engine(config, outbox.put)
     except Exception:
-        outbox.put(("error", f"consentscope: detector failed to start\n{traceback.format_exc()}"))
-        outbox.put(("stopped", 0, 0, 1))
+        outbox.put(Failure(f"consentscope: detector failed to start\n{traceback.format_exc()}"))
+        outbox.put(Stopped(0, 0, 1))
         return
     while True:
         try:
@@ -197,7 +253,7 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) ->
         except queue.Empty:
             engine.flush()
             continue
-        if msg[0] == "stop":
+        if isinstance(msg, Stop):
             outbox.put(engine.stop())
             return
         engine.handle(msg)
@@ -207,10 +263,10 @@ class Runner:
     """Main-process side: queue messages to the engine, hand its answers to ``on_message``
     from a reader thread. ``mode``: "process" (default) or "thread"."""
 
-    def __init__(self, config: EngineConfig, on_message: Callable[[Message], None], mode: str = "process") -> None:
+    def __init__(self, config: EngineConfig, on_message: Callable[[Outbound], None], mode: str = "process") -> None:
         self.on_message = on_message
         self.mode = mode
-        self.stats: tuple[int, int, int] = (0, 0, 0)
+        self.stats = Stopped(0, 0, 0)
         if mode == "process":
             ctx = multiprocessing.get_context("spawn")
             self.inbox: Any = ctx.Queue()
@@ -230,7 +286,7 @@ class Runner:
         self._reader = threading.Thread(target=self._read, name="consentscope-results", daemon=True)
         self._reader.start()
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Inbound) -> None:
         self.inbox.put(msg)
 
     def _read(self) -> None:
@@ -239,22 +295,22 @@ class Runner:
                 msg = self.outbox.get(timeout=1.0)
             except queue.Empty:
                 if not self.proc.is_alive():
-                    self.on_message(("error", "consentscope: the detector stopped unexpectedly"))
+                    self.on_message(Failure("consentscope: the detector stopped unexpectedly"))
                     return
                 continue
             except (EOFError, OSError):
                 return
-            if msg[0] == "stopped":
-                self.stats = msg[1:]
+            if isinstance(msg, Stopped):
+                self.stats = msg
                 return
             try:
                 self.on_message(msg)
             except Exception:
                 log.exception("consentscope: error handling a detector message")
 
-    def close(self, timeout: float = 60.0) -> tuple[int, int, int]:
+    def close(self, timeout: float = 60.0) -> Stopped:
         """Finish every queued request, store everything, stop the engine."""
-        self.send(("stop",))
+        self.send(Stop())
         self._reader.join(timeout)
         self.proc.join(timeout)
         return self.stats

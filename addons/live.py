@@ -28,16 +28,29 @@ from mitmproxy import command, ctx, exceptions, http
 
 from consentscope.addons import compat
 from consentscope.addons.device_page import RESERVED_HOST, answer
-from consentscope.addons.engine import EngineConfig, Message, Runner
+from consentscope.addons.engine import (
+    Done,
+    EngineConfig,
+    Failure,
+    Items,
+    Log,
+    Mark,
+    NewSession,
+    Outbound,
+    Result,
+    Runner,
+    Stopped,
+)
 from consentscope.consent import normalize_event
-from consentscope.detectors import RequestRecord
+from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
+from consentscope.model import ConsentMarkers
 from consentscope.profile import ProfileError, load_profile
-from consentscope.readers.flowfile import flow_to_records, ws_bytes
+from consentscope.readers.flowfile import flow_to_records, websocket_record
 from consentscope.readers.httpdns import httpdns_contacts, is_httpdns_path
 
 log = logging.getLogger("consentscope")
 
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
+DEFAULT_MAX_BODY = MAX_BODY_SCAN_BYTES
 
 
 # ----------------------------------------------------------------------------- option parsing
@@ -160,6 +173,8 @@ class ConsentScope:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
+        # Every option parsed once, here; the detector gets the parsed values (no re-parsing).
+        parsed = {}
         for name, parse, value in (
             ("consentscope_consent_marker", parse_regex, opts.consentscope_consent_marker),
             ("consentscope_refusal_marker", parse_regex, opts.consentscope_refusal_marker),
@@ -168,12 +183,12 @@ class ConsentScope:
             ("consentscope_detector", parse_detector, opts.consentscope_detector),
         ):
             try:
-                parse(value)  # type: ignore[operator]
+                parsed[name] = parse(value)  # type: ignore[operator]
             except ValueError as e:
                 raise exceptions.OptionsError(f"{name}: {e}") from None
         if not any(name.startswith("consentscope_") for name in updated):
             return
-        self._max_body = opts.consentscope_max_body
+        self._max_body = parsed["consentscope_max_body"]
         path = opts.consentscope_profile
         if not path:
             self._stop_runner()
@@ -184,6 +199,10 @@ class ConsentScope:
             raise exceptions.OptionsError(f"consentscope_profile: {e}") from None
         for w in profile.warnings:
             log.warning(f"consentscope: {w}")
+        app_domains = parsed["consentscope_app_domains"]
+        if app_domains:
+            app = replace(profile.app, first_party_domains=profile.app.first_party_domains + app_domains)
+            profile = replace(profile, app=app)
         session = opts.consentscope_session or (self.config.session if self.config else default_session_id())
         if opts.consentscope_db:
             from consentscope.storage import StorageError, app_columns, ensure_session, open_engine
@@ -200,17 +219,16 @@ class ConsentScope:
             except Exception as e:
                 raise exceptions.OptionsError(f"consentscope_db: {e.__class__.__name__}: {e}") from None
         config = EngineConfig(
-            profile_path=path,
+            profile=profile,
             session=session,
             db_url=opts.consentscope_db,
-            app_domains=parse_domains(opts.consentscope_app_domains),
-            consent_marker=opts.consentscope_consent_marker,
-            refusal_marker=opts.consentscope_refusal_marker,
+            markers=ConsentMarkers(consent=parsed["consentscope_consent_marker"],
+                                   refusal=parsed["consentscope_refusal_marker"]),
             max_body=self._max_body,
         )
         self._stop_runner()
         self.config = config
-        self.runner = Runner(config, self._on_message, mode=opts.consentscope_detector)
+        self.runner = Runner(config, self._on_message, mode=parsed["consentscope_detector"])
         log.info(f"consentscope: watching for {len(profile.identifiers)} values from {path}, session {session}")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -251,7 +269,7 @@ class ConsentScope:
             body = flow.response.get_content(strict=False) or b""
             contacts = httpdns_contacts(flow.request.path, body, flow.response.timestamp_end or time.time(), flow.id)
             if contacts:
-                runner.send(("items", flow.id, contacts))
+                runner.send(Items(flow.id, tuple(contacts)))
         except Exception:
             self._count_error("response hook")
 
@@ -260,21 +278,10 @@ class ConsentScope:
         if runner is None or flow.websocket is None or not flow.live:
             return
         try:
-            msg = flow.websocket.messages[-1]
-            if not msg.from_client:
+            index = len(flow.websocket.messages) - 1
+            if not flow.websocket.messages[index].from_client:
                 return
-            req = flow.request
-            record = RequestRecord(
-                flow_id=f"{flow.id}:ws{len(flow.websocket.messages) - 1}",
-                time=msg.timestamp,
-                method="WS",
-                scheme="wss" if req.scheme == "https" else "ws",
-                host=(req.pretty_host or req.host).lower(),
-                port=req.port,
-                path=req.path,
-                body=ws_bytes(msg.content)[: self._max_body],
-                kind="websocket",
-            )
+            record = websocket_record(flow, index, max_body=self._max_body)
             self._send(runner, flow, [record])
         except Exception:
             self._count_error("websocket hook")
@@ -282,10 +289,9 @@ class ConsentScope:
     def done(self) -> None:
         stats = self._stop_runner()
         if stats is not None and self.config is not None:
-            requests, findings, engine_errors = stats
             log.info(
-                f"consentscope: session {self.config.session}: {requests} requests, {findings} findings, "
-                f"{self.errors + engine_errors} internal errors"
+                f"consentscope: session {self.config.session}: {stats.requests} requests, {stats.findings} findings, "
+                f"{self.errors + stats.errors} internal errors"
             )
 
     # -- commands --------------------------------------------------------------------
@@ -299,7 +305,7 @@ class ConsentScope:
             raise exceptions.CommandError(str(e)) from None
         if self.runner is None:
             raise exceptions.CommandError("consentscope: no profile loaded (set consentscope_profile)")
-        self.runner.send(("event", time.time(), name, detail, "command"))
+        self.runner.send(Mark(time.time(), name, detail, "command"))
 
     @command.command("consentscope.consent")
     def consent(self) -> None:
@@ -313,33 +319,31 @@ class ConsentScope:
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _send(self, runner: Runner, flow: http.HTTPFlow, items: list) -> None:
+    def _send(self, runner: Runner, flow: http.HTTPFlow, items: list[RequestRecord]) -> None:
         self._pending[flow.id] = flow
-        runner.send(("items", flow.id, items))
+        runner.send(Items(flow.id, tuple(items)))
 
-    def _on_message(self, msg: Message) -> None:
+    def _on_message(self, msg: Outbound) -> None:
         """Detector answers, on the reader thread."""
-        kind = msg[0]
-        if kind == "done":
-            for flow_id in msg[1]:
+        if isinstance(msg, Done):
+            for flow_id in msg.flow_ids:
                 self._pending.pop(flow_id, None)
-            self.requests += len(msg[1])
-        elif kind == "result":
-            _, flow_id, lines, comment = msg
-            flow = self._pending.pop(flow_id, None)
+            self.requests += len(msg.flow_ids)
+        elif isinstance(msg, Result):
+            flow = self._pending.pop(msg.flow_id, None)
             self.requests += 1
-            if not lines:
+            if not msg.lines:
                 return
-            self.findings += len(lines)
-            for line in lines:
+            self.findings += len(msg.lines)
+            for line in msg.lines:
                 log.warning(line)
             if flow is not None and self._loop is not None:
-                self._loop.call_soon_threadsafe(self._annotate, flow, comment)
-        elif kind == "log":
-            log.log(msg[1], msg[2])
-        elif kind == "error":
+                self._loop.call_soon_threadsafe(self._annotate, flow, msg.comment)
+        elif isinstance(msg, Log):
+            log.log(msg.level, msg.text)
+        elif isinstance(msg, Failure):
             self.errors += 1
-            log.error(msg[1])
+            log.error(msg.text)
 
     def _annotate(self, flow: http.HTTPFlow, comment: str) -> None:
         try:
@@ -357,13 +361,13 @@ class ConsentScope:
             action.status, action.body, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
         )
         if action.mark is not None:
-            runner.send(("event", now, action.mark, flow.request.path, "device"))
+            runner.send(Mark(now, action.mark, flow.request.path, "device"))
         if action.new_session is not None and self.config is not None:
             sid = f"{default_session_id()}-{re.sub(r'[^A-Za-z0-9_.-]', '_', action.new_session)}"
             self.config = replace(self.config, session=sid)
-            runner.send(("session", sid))
+            runner.send(NewSession(sid))
 
-    def _stop_runner(self) -> tuple[int, int, int] | None:
+    def _stop_runner(self) -> Stopped | None:
         runner, self.runner = self.runner, None
         if runner is None:
             return None

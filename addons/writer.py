@@ -203,9 +203,9 @@ class BackgroundWriter:
         self.spilled = 0
 
     def _judge(self, session_id: str) -> None:
-        from consentscope.judging import judge_stored
+        from consentscope.session import judge_stored
 
-        result = judge_stored(self._engine, session_id, self.profile)
+        result, _ = judge_stored(self._engine, session_id, self.profile)
         log.info(f"consentscope: session {session_id}: {len(result.violations)} violations stored")
 
     def _poll_events(self) -> None:

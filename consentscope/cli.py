@@ -13,16 +13,20 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from consentscope import __version__
 from consentscope.files import write_private
 
+if TYPE_CHECKING:
+    from consentscope.model import Judgement, SessionResult, TimelineEvent
+    from consentscope.profile import Profile
+    from consentscope.rules import Suppressions
+
+from consentscope.errors import ConsentscopeError, UsageError
+
 EXIT_OK = 0
 EXIT_INPUT = 2  # bad profile, broken capture, bad option
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -35,7 +39,7 @@ def parse_time(value: str, option: str) -> float:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option}: expected an ISO 8601 time such as 2026-03-02T10:00:30Z, got {value!r}") from None
+        raise UsageError(f"{option}: expected an ISO 8601 time such as 2026-03-02T10:00:30Z, got {value!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
@@ -47,16 +51,13 @@ def compile_regex(value: str | None, option: str) -> re.Pattern[str] | None:
     try:
         return re.compile(value)
     except re.error as e:
-        raise UserError(f"{option}: invalid regular expression {value!r}: {e}") from None
+        raise UsageError(f"{option}: invalid regular expression {value!r}: {e}") from None
 
 
-def _load_profile(path: str):  # type: ignore[no-untyped-def]
-    from consentscope.profile import ProfileError, load_profile
+def _load_profile(path: str) -> Profile:
+    from consentscope.profile import load_profile
 
-    try:
-        profile = load_profile(path)
-    except ProfileError as e:
-        raise UserError(str(e)) from None
+    profile = load_profile(path)
     for w in profile.warnings:
         print(f"consentscope: warning: {w}", file=sys.stderr)
     return profile
@@ -100,12 +101,9 @@ class Progress:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from consentscope.console import finding_line
     from consentscope.detectors import Scanner
-    from consentscope.pipeline import Audit, ConsentMarkers
-    from consentscope.readers import CaptureError
-    from consentscope.readers.capture import read_capture
-    from consentscope.rules import evaluate
+    from consentscope.model import ConsentMarkers
+    from consentscope.session import audit_capture, judge, store
 
     profile = _load_profile(args.profile)
     suppressions = _load_suppressions(args.suppressions)
@@ -120,35 +118,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr.isatty() and not args.quiet)
     results = []
     status = EXIT_OK
-    all_records = []
     for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
-        audit = Audit(sid, profile, scanner, label=os.path.basename(path), sources=[path], markers=markers)
-        for event in extra_events:
-            audit.timeline.add(event)
-        records: list = []
-        audit.record_sink = records if args.db else None
-        found = 0
-        try:
-            for item in read_capture(path):
-                found += len(audit.feed(item))
-                progress.update(os.path.basename(path), audit.requests, found)
-        except CaptureError as e:
-            status = EXIT_INPUT
-            audit.errors.append(str(e))
-            progress.done()
-            print(f"consentscope: error: {e}", file=sys.stderr)
-        except OSError as e:
-            status = EXIT_INPUT
-            audit.errors.append(f"{path}: {e.strerror or e}")
-            progress.done()
-            print(f"consentscope: error: {path}: {e.strerror or e}", file=sys.stderr)
+        name = os.path.basename(path)
+        result = audit_capture(
+            path, sid, profile, scanner, markers=markers, events=extra_events, keep_requests=bool(args.db),
+            progress=lambda audit, found, name=name: progress.update(name, audit.requests, found),
+        )
         progress.done()
-        result = audit.finish()
-        result.violations = evaluate(result, profile, suppressions=suppressions)
+        for error in result.errors:
+            status = EXIT_INPUT
+            print(f"consentscope: error: {error}", file=sys.stderr)
         results.append(result)
-        all_records.append(records)
+    judgement = judge(results, profile, suppressions)
 
     if not args.quiet:
+        from consentscope.console import finding_line
+
         for r in results:
             for f in r.findings:
                 print(finding_line(f))
@@ -158,55 +143,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 + ("" if r.events else "; no consent event recorded (use --consent-marker or --consent-at)")
             )
     if args.db:
-        from consentscope.storage import StorageError, open_engine, save_session
+        from consentscope.storage import StorageError, open_engine
 
         try:
-            engine = open_engine(args.db)
-            for r, recs in zip(results, all_records, strict=True):
-                save_session(engine, r, recs)
+            store(open_engine(args.db), results)
         except StorageError as e:
             print(f"consentscope: error: database: {e}", file=sys.stderr)
             status = EXIT_INPUT
     title = f"consentscope: {profile.app.name or profile.app.package or 'report'}"
-    _write_outputs(args, results, title, profile, suppressions)
+    _write_outputs(args, judgement, title, suppressions)
     return _fail_on(args, results, status)
 
 
-def _write_outputs(  # type: ignore[no-untyped-def]
-    args: argparse.Namespace, results: Sequence, title: str, profile=None, suppressions=None  # type: ignore[type-arg]
-) -> None:
-    from consentscope.reports.csv_report import render_csv
-    from consentscope.reports.html_report import render_html
-    from consentscope.reports.json_report import render_json
+def _write_outputs(args: argparse.Namespace, judgement: Judgement, title: str,
+                   suppressions: Suppressions | None) -> None:
+    from consentscope.session import Outputs, write_reports
 
-    if args.json:
-        write_private(args.json, render_json(results, redacted=args.redact))
-    if args.html:
-        write_private(args.html, render_html(results, title=title, redacted=args.redact, lang=args.lang,
-                                             profile=profile, suppressions=suppressions))
-    if args.csv:
-        write_private(args.csv, render_csv(results, redacted=args.redact))
+    outputs = Outputs(json=args.json, html=args.html, csv=args.csv, redacted=args.redact, lang=args.lang, title=title)
+    write_reports(judgement, outputs, suppressions)
 
 
-def _read_timeline(path: str):  # type: ignore[no-untyped-def]
-    from consentscope.timeline_file import TimelineFileError, read_timeline
+def _read_timeline(path: str) -> list[TimelineEvent]:
+    from consentscope.timeline_file import read_timeline
 
-    try:
-        return read_timeline(path)
-    except TimelineFileError as e:
-        raise UserError(str(e)) from None
+    return read_timeline(path)
 
 
-def _load_suppressions(path: str | None):  # type: ignore[no-untyped-def]
+def _load_suppressions(path: str | None) -> Suppressions | None:
     """The project file (accepted findings with reasons, rule thresholds), or None."""
     if not path:
         return None
-    from consentscope.rules import SuppressionError, load_suppressions
+    from consentscope.rules import load_suppressions
 
-    try:
-        return load_suppressions(path)
-    except SuppressionError as e:
-        raise UserError(str(e)) from None
+    return load_suppressions(path)
 
 
 def _fail_on_patterns(args: argparse.Namespace) -> list[str]:
@@ -217,13 +186,13 @@ def _fail_on_patterns(args: argparse.Namespace) -> list[str]:
     try:
         return parse_fail_on(args.fail_on)
     except ValueError as e:
-        raise UserError(f"--fail-on: {e}") from None
+        raise UsageError(f"--fail-on: {e}") from None
 
 
 EXIT_RULE = 1  # --fail-on matched: the app breaks a rule (for CI pipelines of app developers)
 
 
-def _fail_on(args: argparse.Namespace, results: Sequence, status: int) -> int:  # type: ignore[type-arg]
+def _fail_on(args: argparse.Namespace, results: Sequence[SessionResult], status: int) -> int:
     from consentscope.rules import fail_on
 
     if status or not args.fail_on:
@@ -244,7 +213,7 @@ def cmd_profile_init(args: argparse.Namespace) -> int:
         sys.stdout.write(TEMPLATE)
         return EXIT_OK
     if os.path.exists(args.file) and not args.force:
-        raise UserError(f"{args.file}: exists; pass --force to overwrite")
+        raise UsageError(f"{args.file}: exists; pass --force to overwrite")
     write_private(args.file, TEMPLATE)
     print(f"wrote {args.file}: edit it with the test device's real values")
     return EXIT_OK
@@ -279,16 +248,13 @@ def cmd_profile_types(_args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from consentscope.pipeline import iso_time
-    from consentscope.storage import StorageError, finding_counts, list_sessions, open_engine, violation_counts
+    from consentscope.model import iso_time
+    from consentscope.storage import finding_counts, list_sessions, open_engine, violation_counts
 
-    try:
-        engine = open_engine(args.db)
-        rows = list_sessions(engine)
-        counts = finding_counts(engine)
-        judged = violation_counts(engine)
-    except StorageError as e:
-        raise UserError(str(e)) from None
+    engine = open_engine(args.db)
+    rows = list_sessions(engine)
+    counts = finding_counts(engine)
+    judged = violation_counts(engine)
     if not rows:
         print("no sessions")
     for r in rows:
@@ -299,47 +265,38 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from consentscope.console import finding_line
-    from consentscope.storage import StorageError, list_sessions, open_engine
+    from consentscope.session import judge, load
+    from consentscope.storage import StorageError, list_sessions, open_engine, save_violations
 
     suppressions = _load_suppressions(args.suppressions)
     _fail_on_patterns(args)
-
-    try:
-        engine = open_engine(args.db)
-        rows = list_sessions(engine)
-        if not rows:
-            raise UserError(f"{args.db}: no sessions stored")
-        if args.session in (None, "latest"):
-            ids = [rows[-1].id]
-        elif args.session == "all":
-            ids = [r.id for r in rows]
-        else:
-            if args.session not in {r.id for r in rows}:
-                raise UserError(f"{args.db}: no session {args.session!r}; `consentscope sessions` lists them")
-            ids = [args.session]
-    except StorageError as e:
-        raise UserError(str(e)) from None
-    from consentscope.judging import judge, session_profile
-    from consentscope.storage import load_session, save_violations
-
+    engine = open_engine(args.db)
+    rows = list_sessions(engine)
+    if not rows:
+        raise UsageError(f"{args.db}: no sessions stored")
+    if args.session in (None, "latest"):
+        ids = [rows[-1].id]
+    elif args.session == "all":
+        ids = [r.id for r in rows]
+    else:
+        if args.session not in {r.id for r in rows}:
+            raise UsageError(f"{args.db}: no session {args.session!r}; `consentscope sessions` lists them")
+        ids = [args.session]
     # Each session is judged with the profile it was recorded with (kept in the database)
     # unless --profile names another; the verdict is stored back with the session when the
     # database can be written (a reviewer's read-only copy still gives the report).
     profile = _load_profile(args.profile) if args.profile else None
-    try:
-        results = [load_session(engine, sid) for sid in ids]
-    except StorageError as e:
-        raise UserError(str(e)) from None
+    results = [load(engine, sid) for sid in ids]
+    judgement = judge(results, profile, suppressions)
     for r in results:
-        r.violations = judge(r, profile, suppressions)
         try:
             save_violations(engine, r.id, r.violations)
         except StorageError as e:
             print(f"consentscope: warning: verdict not stored: {e}", file=sys.stderr)
-    shown = profile or session_profile(results[0])
-    _write_outputs(args, results, "consentscope report", shown, suppressions)
+    _write_outputs(args, judgement, "consentscope report", suppressions)
     if not args.json and not args.html and not args.csv:
+        from consentscope.console import finding_line
+
         for r in results:
             for f in r.findings:
                 print(finding_line(f))
@@ -386,27 +343,24 @@ def cmd_proxy(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
 def cmd_mark(args: argparse.Namespace) -> int:
     from consentscope.consent import normalize_event
-    from consentscope.storage import StorageError, add_event, list_sessions, open_engine
+    from consentscope.storage import add_event, list_sessions, open_engine
 
     try:
         event = normalize_event(args.event)
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise UsageError(str(e)) from None
     when = parse_time(args.at, "--at") if args.at else time.time()
-    try:
-        engine = open_engine(args.db)
-        rows = list_sessions(engine)
-        if args.session in (None, "latest"):
-            if not rows:
-                raise UserError(f"{args.db}: no session to mark; start `consentscope proxy --db {args.db}` first")
-            sid = rows[-1].id
-        else:
-            sid = args.session
-            if sid not in {r.id for r in rows}:
-                raise UserError(f"{args.db}: no session {sid!r}; `consentscope sessions` lists them")
-        add_event(engine, sid, when, event, args.detail or "", "cli")
-    except StorageError as e:
-        raise UserError(str(e)) from None
+    engine = open_engine(args.db)
+    rows = list_sessions(engine)
+    if args.session in (None, "latest"):
+        if not rows:
+            raise UsageError(f"{args.db}: no session to mark; start `consentscope proxy --db {args.db}` first")
+        sid = rows[-1].id
+    else:
+        sid = args.session
+        if sid not in {r.id for r in rows}:
+            raise UsageError(f"{args.db}: no session {sid!r}; `consentscope sessions` lists them")
+    add_event(engine, sid, when, event, args.detail or "", "cli")
     print(f"{event} recorded in session {sid}")
     return EXIT_OK
 
@@ -517,12 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--session", default="latest")
     mk.set_defaults(func=cmd_mark)
 
-    try:
-        from consentscope.cli_trackers import add_trackers_parser
-    except ImportError:
-        pass
-    else:
-        add_trackers_parser(sub)
+    from consentscope.cli_trackers import add_trackers_parser
+
+    add_trackers_parser(sub)
     return p
 
 
@@ -535,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "passthrough", False):
             return int(args.func(args, extra) or 0)
         return int(args.func(args) or 0)
-    except UserError as e:
+    except ConsentscopeError as e:  # the one place errors become a line and exit 2
         print(f"consentscope: error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

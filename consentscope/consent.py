@@ -8,34 +8,21 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-#: Before any consent-related event, if the session records one at all.
-BEFORE_CONSENT = "before-consent"
-#: The session records no consent event: nothing can be said about consent.
-NO_CONSENT_RECORDED = "no-consent-recorded"
+from consentscope.model import EVENTS, Event, Phase, TimelineEvent, event_rank
+
+BEFORE_CONSENT = Phase.BEFORE_CONSENT
+NO_CONSENT_RECORDED = Phase.NO_CONSENT_RECORDED
 
 #: event -> phase that starts with it. Events not listed here (app start, notes,
 #: permissions) are kept in the timeline but do not change the phase.
-PHASE_AFTER: dict[str, str] = {
-    "consent": "after-consent",
-    "refusal": "after-refusal",
-    "withdrawal": "after-withdrawal",
+PHASE_AFTER: dict[str, Phase] = {
+    Event.CONSENT: Phase.AFTER_CONSENT,
+    Event.REFUSAL: Phase.AFTER_REFUSAL,
+    Event.WITHDRAWAL: Phase.AFTER_WITHDRAWAL,
 }
 
-PHASES: tuple[str, ...] = (BEFORE_CONSENT, *PHASE_AFTER.values(), NO_CONSENT_RECORDED)
-
-#: Every event name the timeline accepts (regulations.md §1.1 markers). The order breaks ties
-#: between events at the same time. ``detail`` carries: the permission's name for
-#: permission-*, ``necessary_only`` or ``full`` for consent-scope, the function's name for
-#: feature. App state (foreground/background), personalisation and scope do not change the
-#: consent phase; the rules read them from the timeline.
-EVENTS: tuple[str, ...] = (
-    "app-start", "foreground", "policy-shown", "consent", "consent-scope", "refusal", "withdrawal",
-    "personalization-off", "personalization-on", "feature",
-    "permission-asked", "permission-granted", "permission-denied",
-    "background", "account-deletion", "note",
-)
+PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
 
 #: Friendly spellings accepted on the command line and from the device page.
 EVENT_ALIASES = {
@@ -82,31 +69,19 @@ def normalize_event(name: str) -> str:
         raise ValueError(f"unknown event {name!r}; expected one of {', '.join(EVENTS)}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
-    time: float
-    event: str
-    detail: str = ""
-    source: str = ""  # "cli", "marker", "device", "command", "file"
-
-    def __post_init__(self) -> None:
-        if self.event not in EVENTS:
-            raise ValueError(f"unknown event {self.event!r}")
-
-
 class ConsentTimeline:
     """A session's events in time order; answers "which phase was time t in?"."""
 
     def __init__(self, events: Iterable[TimelineEvent] = ()) -> None:
         self._events: list[TimelineEvent] = []
         self._times: list[float] = []
-        self._phases: list[str] = []
+        self._phases: list[Phase] = []
         for e in events:
             self.add(e)
 
     def add(self, event: TimelineEvent) -> None:
         self._events.append(event)
-        self._events.sort(key=lambda e: (e.time, EVENTS.index(e.event)))
+        self._events.sort(key=lambda e: (e.time, event_rank(e.event)))
         transitions = [e for e in self._events if e.event in PHASE_AFTER]
         self._times = [e.time for e in transitions]
         self._phases = [PHASE_AFTER[e.event] for e in transitions]
@@ -118,9 +93,27 @@ class ConsentTimeline:
     def has(self, event: str) -> bool:
         return any(e.event == event for e in self._events)
 
-    def phase_at(self, t: float) -> str:
-        """A transmission at exactly the consent time counts as after it (it is the tap)."""
+    def phase_at(self, t: float, *, live: bool = False) -> Phase:
+        """The phase of a transmission at ``t``: the one place phases are decided.
+
+        A transmission at exactly the consent time counts as after it (it is the tap). With
+        no consent event at all the phase is unknown, except ``live``: a session still
+        running has had no consent *yet*, so it is before consent until an event arrives
+        (the report decides from the complete timeline when the session ends)."""
         if not self._times:
-            return NO_CONSENT_RECORDED
+            return BEFORE_CONSENT if live else NO_CONSENT_RECORDED
         i = bisect_right(self._times, t)
         return self._phases[i - 1] if i else BEFORE_CONSENT
+
+
+__all__ = [
+    "BEFORE_CONSENT",
+    "EVENTS",
+    "EVENT_ALIASES",
+    "NO_CONSENT_RECORDED",
+    "PHASES",
+    "PHASE_AFTER",
+    "ConsentTimeline",
+    "TimelineEvent",
+    "normalize_event",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consentscope.pipeline import AuditFinding
+from consentscope.model import AuditFinding
 
 _PHASE_TEXT = {
     "before-consent": "BEFORE consent",

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from consentscope.appdata import app_types
 from consentscope.detectors import GeoPoint, Identifier, ScanProfile
+from consentscope.errors import ConsentscopeError
 from consentscope.files import read_toml
 
 
-class ProfileError(ValueError):
+class ProfileError(ConsentscopeError, ValueError):
     """A profile that cannot be used; the message names file and key."""
 
 

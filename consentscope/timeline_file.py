@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from consentscope.consent import TimelineEvent, normalize_event
+from consentscope.errors import ConsentscopeError
 
 #: A larger epoch number is milliseconds: 10^11 s is the year 5138, 10^11 ms is March 1973.
 EPOCH_MS_ABOVE = 1e11
@@ -40,7 +41,7 @@ EPOCH_MS_ABOVE = 1e11
 MAX_TIMELINE_BYTES = 64 * 1024 * 1024
 
 
-class TimelineFileError(ValueError):
+class TimelineFileError(ConsentscopeError, ValueError):
     """A timeline file that cannot be used; the message names the file and the line."""
 
 

@@ -6,7 +6,8 @@ import csv
 import io
 from collections.abc import Sequence
 
-from consentscope.pipeline import AuditFinding, SessionResult
+from consentscope.model import AuditFinding, SessionResult
+from consentscope.reports.json_report import finding_json
 from consentscope.reports.redact import redact
 
 COLUMNS = ("session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",
@@ -31,7 +32,7 @@ def render_csv(sessions: Sequence[SessionResult], *, redacted: bool = False) -> 
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(COLUMNS)
     for f in sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key):
-        row = f.to_json()
+        row = finding_json(f)
         row["encoding"] = ">".join(row["encoding"])
         if redacted:
             row["url"], row["evidence"] = redact(row["url"]), redact(row["evidence"])

@@ -21,8 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from consentscope import __version__
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
-from consentscope.profile import Profile
+from consentscope.model import AuditContact, AuditFinding, Judgement, SessionResult, iso_time
 from consentscope.reports.i18n import LANGS, PHASES, SEVERITY, UI
 from consentscope.reports.redact import redact
 from consentscope.reports.svg_timeline import build as build_timeline
@@ -34,7 +33,6 @@ from consentscope.rules import (
     Violation,
     contact_ref,
     usage,
-    verdicts,
 )
 
 #: evidence rows printed under one violation; the rest are counted (all are in the findings table)
@@ -217,17 +215,18 @@ def _sdks(findings: Sequence[AuditFinding]) -> list[SdkRow]:
 
 
 def render_html(
-    sessions: Sequence[SessionResult],
+    judgement: Judgement,
     title: str = "consentscope report",
     *,
     redacted: bool = False,
     lang: str = "en",
-    profile: Profile | None = None,
     suppressions: Suppressions | None = None,
 ) -> str:
-    """The report for ``sessions`` (violations already set by ``consentscope.rules.evaluate``)."""
+    """The report of a judgement (``consentscope.session.judge``): the sessions with their
+    violations and the verdicts; the report renders them and decides nothing itself."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    sessions = judgement.sessions
     by_id = {s.id: s for s in sessions}
     findings = sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key)
     by_phase = Counter(f.phase for f in findings)
@@ -248,7 +247,7 @@ def render_html(
         redacted=redacted,
         version=__version__,
         sessions=sessions,
-        verdicts=verdicts(sessions, profile),
+        verdicts=judgement.verdicts,
         timelines=[tl for s in sessions if (tl := build_timeline(s, redacted=redacted)) is not None],
         violations=views,
         accepted=accepted,

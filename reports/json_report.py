@@ -1,10 +1,10 @@
-"""The JSON document: the contract other tools rely on.
+"""The JSON document: the contract other tools rely on. Its shape lives here and only here.
 
 Top level ``{"version", "sessions", "findings", "contacts", "timeline", "violations",
 "suppressed"}``; every finding has exactly the keys listed in the README. ``timeline`` is every
 session's events (``session``, ``time``, ``event``, ``detail``, ``source``); ``violations`` the
 rules broken (``rule``, ``severity``, ``confidence``, ``explanation``, ``evidence`` with the
-``flows`` and event times that prove it, and more: ``Violation.to_json``); ``suppressed`` the
+``flows`` and event times that prove it, and more: ``violation_json``); ``suppressed`` the
 violations a project file accepted, each with its ``reason``. ``version`` is bumped whenever a
 key changes.
 """
@@ -13,13 +13,89 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from consentscope import JSON_FORMAT_VERSION
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.model import AuditContact, AuditFinding, SessionResult, iso_time
 from consentscope.reports.redact import redact
 
+if TYPE_CHECKING:
+    from consentscope.rules import Violation
 
-def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False) -> dict:
+
+def finding_json(f: AuditFinding) -> dict[str, Any]:
+    d, x = f.destination, f.finding
+    return {
+        "session": f.session,
+        "flow_id": f.flow_id,
+        "time": iso_time(f.time),
+        "method": f.method,
+        "url": f.url,
+        "host": f.host,
+        **d.to_json(),
+        "data_type": x.data_type,
+        "encoding": list(x.encoding),
+        "location": x.location,
+        "phase": f.phase,
+        "evidence": x.evidence,
+    }
+
+
+def contact_json(c: AuditContact) -> dict[str, Any]:
+    x, d = c.contact, c.destination
+    return {
+        "session": c.session,
+        "time": iso_time(x.time),
+        "host": x.host,
+        "ip": x.ip,
+        "port": x.port,
+        "via": x.via,
+        "tls_version": x.tls_version,
+        **d.to_json(),
+        "phase": c.phase,
+    }
+
+
+def session_json(s: SessionResult) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "label": s.label,
+        "sources": list(s.sources),
+        "app": s.app_package or None,
+        "app_type": s.app_type or None,
+        "started": iso_time(s.started) if s.started is not None else None,
+        "ended": iso_time(s.ended) if s.ended is not None else None,
+        "requests": s.requests,
+        "findings": len(s.findings),
+        "contacts": len(s.contacts),
+        "events": [
+            {"time": iso_time(e.time), "event": e.event, "detail": e.detail, "source": e.source} for e in s.events
+        ],
+        "anomalies": dict(sorted(s.anomalies.items())),
+        "errors": list(s.errors),
+    }
+
+
+def violation_json(v: Violation) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "session": v.session,
+        "rule": v.rule,
+        "category": v.category,
+        "check": v.check,
+        "severity": v.severity,
+        "confidence": v.confidence,
+        "explanation": v.explanation,
+        "explanation_zh": v.explanation_zh,
+        "data_types": list(v.data_types),
+        "destinations": list(v.destinations),
+        "evidence": {"flows": list(v.flows), "events": list(v.events), "observed": dict(v.observed)},
+    }
+    if v.suppressed:
+        d["reason"] = v.suppressed
+    return d
+
+
+def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False) -> dict[str, Any]:
     findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
     findings.sort(key=AuditFinding.sort_key)
     contacts: list[AuditContact] = [c for s in sessions for c in s.contacts]
@@ -34,7 +110,7 @@ def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False)
         for e in s.events
     ]
     timeline.sort(key=lambda e: (e["time"], e["session"], e["event"]))
-    summaries = [s.summary() for s in sessions]
+    summaries = [session_json(s) for s in sessions]
     if redacted:
         for summary in summaries:
             summary["events"] = [{**e, "detail": detail(e["detail"])} for e in summary["events"]]
@@ -42,15 +118,15 @@ def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False)
     return {
         "version": JSON_FORMAT_VERSION,
         "sessions": summaries,
-        "findings": [_redacted(f.to_json()) if redacted else f.to_json() for f in findings],
-        "contacts": [c.to_json() for c in contacts],
+        "findings": [_redacted(finding_json(f)) if redacted else finding_json(f) for f in findings],
+        "contacts": [contact_json(c) for c in contacts],
         "timeline": timeline,
-        "violations": [v.to_json() for v in violations if not v.suppressed],
-        "suppressed": [v.to_json() for v in violations if v.suppressed],
+        "violations": [violation_json(v) for v in violations if not v.suppressed],
+        "suppressed": [violation_json(v) for v in violations if v.suppressed],
     }
 
 
-def _redacted(finding: dict) -> dict:
+def _redacted(finding: dict[str, Any]) -> dict[str, Any]:
     return {**finding, "url": redact(finding["url"]), "evidence": redact(finding["evidence"])}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED, PHASE_AFTER
-from consentscope.pipeline import SessionResult, iso_time
+from consentscope.model import SessionResult, iso_time
 from consentscope.reports.redact import redact
 
 WIDTH, LEFT, RIGHT, ROW, TOP, BOTTOM = 960, 250, 16, 20, 44, 34

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from consentscope.storage import SCHEMA_VERSION, list_sessions, load_session, open_engine
+from consentscope.session import load as load_session
+from consentscope.storage import SCHEMA_VERSION, list_sessions, open_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "captures"

@@ -8,36 +8,19 @@ A reader that meets a broken record yields everything complete before it, then r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from consentscope.detectors import RequestRecord
+from consentscope.errors import ConsentscopeError
+from consentscope.model import Contact
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A connection or name lookup seen without (or before) its content.
-
-    ``via``: "tls-sni", "quic-sni", "dns", "http-connect" or "http".
-    """
-
-    time: float
-    host: str
-    ip: str | None
-    port: int | None
-    via: str
-    tls_version: str | None = None
-    flow_id: str = ""
-
-
-class CaptureError(Exception):
+class CaptureError(ConsentscopeError):
     """A capture could not be read (completely). ``offset`` is a byte offset when known."""
 
     def __init__(self, path: str, message: str, offset: int | None = None) -> None:
-        self.path = path
         self.offset = offset
-        self.message = message
-        where = f" at byte {offset}" if offset is not None else ""
-        super().__init__(f"{path}{where}: {message}")
+        super().__init__(message, path, f"byte {offset}" if offset is not None else None)
 
 
 CaptureItem = RequestRecord | Contact
+
+__all__ = ["CaptureError", "CaptureItem", "Contact"]

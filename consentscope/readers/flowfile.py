@@ -74,26 +74,43 @@ def flow_to_records(
         with contextlib.suppress(ValueError):  # a body in an unknown Content-Encoding is no answer
             items.extend(httpdns_contacts(path, resp.content, resp.timestamp_end or req.timestamp_start, flow.id))
     if flow.websocket is not None:
-        scheme = "wss" if req.scheme == "https" else "ws"
         for i, msg in enumerate(flow.websocket.messages):
-            if not msg.from_client:
-                continue
-            items.append(
-                RequestRecord(
-                    flow_id=f"{flow.id}:ws{i}",
-                    time=msg.timestamp,
-                    method="WS",
-                    scheme=scheme,
-                    host=host,
-                    port=req.port,
-                    path=path,
-                    body=ws_bytes(msg.content),
-                    sni=sni,
-                    server_ip=server_ip,
-                    kind="websocket",
-                )
-            )
+            if msg.from_client:
+                items.append(websocket_record(flow, i, host=host, sni=sni, server_ip=server_ip))
     return items
+
+
+def websocket_record(
+    flow: http.HTTPFlow, index: int, *, host: str | None = None, sni: str | None = None,
+    server_ip: str | None = None, max_body: int | None = None,
+) -> RequestRecord:
+    """Client WebSocket message ``index`` of ``flow`` as a record: the one function the file
+    reader and the live addon's ``websocket_message`` hook both use, so a message to a bare
+    IP is named alike in both (``sni``/``server_ip`` come from the flow's connections when
+    the caller does not pass them)."""
+    req = flow.request
+    assert flow.websocket is not None
+    msg = flow.websocket.messages[index]
+    if sni is None and flow.client_conn:
+        sni = flow.client_conn.sni
+    if server_ip is None and flow.server_conn and flow.server_conn.peername:
+        server_ip = str(flow.server_conn.peername[0])
+    if host is None:
+        host = (req.pretty_host or req.host or sni or server_ip or "unknown").lower()
+    body = ws_bytes(msg.content)
+    return RequestRecord(
+        flow_id=f"{flow.id}:ws{index}",
+        time=msg.timestamp,
+        method="WS",
+        scheme="wss" if req.scheme == "https" else "ws",
+        host=host,
+        port=req.port,
+        path=req.path,
+        body=body if max_body is None else body[:max_body],
+        sni=sni,
+        server_ip=server_ip,
+        kind="websocket",
+    )
 
 
 def ws_bytes(content: bytes | str) -> bytes:

@@ -10,7 +10,7 @@ and no violation here (the verdict says "cannot tell").
 from __future__ import annotations
 
 from consentscope.consent import BEFORE_CONSENT, PHASE_AFTER
-from consentscope.pipeline import SessionResult, iso_time
+from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.model import AuditContact, AuditFinding, SessionResult, iso_time
 from consentscope.profile import DEVICE_KEYS, PERSON_KEYS, Profile
 
 from ._evidence import (

@@ -8,7 +8,7 @@ Device identifiers are not "tied to the account" here: they also identify a gues
 
 from __future__ import annotations
 
-from consentscope.pipeline import SessionResult, iso_time
+from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from consentscope.pipeline import SessionResult
+from consentscope.model import SessionResult
 from consentscope.profile import Profile
 
 from ._collection import rule_without_consent

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from consentscope.destination import Destination
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.model import AuditContact, AuditFinding, SessionResult, iso_time
 
 from ._model import Violation
 

@@ -21,7 +21,7 @@ import itertools
 import statistics
 from collections import defaultdict
 
-from consentscope.pipeline import AuditFinding, SessionResult, iso_time
+from consentscope.model import AuditFinding, SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import en_list, flows, who, zh_list

@@ -166,21 +166,3 @@ class Violation:
     @property
     def category(self) -> str:
         return RULES_INFO[self.rule].category
-
-    def to_json(self) -> dict:
-        d = {
-            "session": self.session,
-            "rule": self.rule,
-            "category": self.category,
-            "check": self.check,
-            "severity": self.severity,
-            "confidence": self.confidence,
-            "explanation": self.explanation,
-            "explanation_zh": self.explanation_zh,
-            "data_types": list(self.data_types),
-            "destinations": list(self.destinations),
-            "evidence": {"flows": list(self.flows), "events": list(self.events), "observed": dict(self.observed)},
-        }
-        if self.suppressed:
-            d["reason"] = self.suppressed
-        return d

@@ -16,7 +16,7 @@ groups them, so fine and coarse location are one permission).
 from __future__ import annotations
 
 from consentscope.consent import PHASE_AFTER
-from consentscope.pipeline import SessionResult, iso_time
+from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list

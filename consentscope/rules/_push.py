@@ -9,7 +9,7 @@ is stronger evidence: PIPL-24.
 
 from __future__ import annotations
 
-from consentscope.pipeline import SessionResult, iso_time
+from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list

@@ -15,7 +15,7 @@ app type does not list as necessary. Without an app type, need cannot be judged:
 from __future__ import annotations
 
 from consentscope.appdata import app_types
-from consentscope.pipeline import AuditFinding, SessionResult
+from consentscope.model import AuditFinding, SessionResult
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list

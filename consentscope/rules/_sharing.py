@@ -20,7 +20,7 @@ to a recipient not in the declared SDK list"); see ``_declared.py``.
 
 from __future__ import annotations
 
-from consentscope.pipeline import AuditContact, SessionResult
+from consentscope.model import AuditContact, SessionResult
 from consentscope.profile import Profile
 
 from ._declared import Declared, undeclared_recipients

@@ -44,15 +44,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from consentscope.errors import ConsentscopeError
 from consentscope.files import read_toml
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
+from consentscope.model import AuditContact, AuditFinding, SessionResult
 
 from ._declared import Declared, DeclaredError, parse_declared
 from ._evidence import contact_ref
 from ._model import CATEGORIES, RULES_INFO, Thresholds
 
 
-class SuppressionError(ValueError):
+class SuppressionError(ConsentscopeError, ValueError):
     """A project file that cannot be used; the message names the file and the entry."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from consentscope.consent import BEFORE_CONSENT, PHASE_AFTER, TimelineEvent
-from consentscope.pipeline import iso_time
+from consentscope.model import iso_time
 
 CONSENT = "consent"
 REFUSAL = "refusal"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from consentscope.consent import NO_CONSENT_RECORDED
-from consentscope.pipeline import SessionResult
+from consentscope.model import SessionResult
 from consentscope.profile import Profile
 
 from ._model import CATEGORIES, Category, Violation

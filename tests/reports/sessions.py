@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from consentscope.consent import TimelineEvent
 from consentscope.detectors import RequestRecord, Scanner
-from consentscope.pipeline import Audit, SessionResult
+from consentscope.model import Contact, SessionResult, TimelineEvent
 from consentscope.profile import Profile, load_profile
-from consentscope.readers import Contact
 from consentscope.rules import Suppressions, evaluate
+from consentscope.session import Audit
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_PATH = ROOT / "captures" / "demo_profile.toml"
@@ -36,11 +35,13 @@ def record(n: int, t: float, host: str, path: str, body: dict | None = None) -> 
 
 def hostile_session(suppressions: Suppressions | None = None) -> tuple[SessionResult, Profile]:
     prof = profile()
-    audit = Audit("hostile", prof, Scanner(prof.scan_profile()), label="hostile.mitm")
-    audit.timeline.add(TimelineEvent(T0, "app-start", f"hook log {SCRIPT}", "file"))
-    audit.timeline.add(TimelineEvent(T0 + 40, "consent", f"tapped Agree {IMG}", "file"))
-    audit.timeline.add(TimelineEvent(T0 + 50, "permission-denied", "location", "file"))
-    audit.timeline.add(TimelineEvent(T0 + 55, "permission-asked", "location", "file"))
+    events = [
+        TimelineEvent(T0, "app-start", f"hook log {SCRIPT}", "file"),
+        TimelineEvent(T0 + 40, "consent", f"tapped Agree {IMG}", "file"),
+        TimelineEvent(T0 + 50, "permission-denied", "location", "file"),
+        TimelineEvent(T0 + 55, "permission-asked", "location", "file"),
+    ]
+    audit = Audit("hostile", prof, Scanner(prof.scan_profile()), label="hostile.mitm", events=events)
     items = [
         record(1, 2, "ulogs.umeng.com", f"/unify_logs?imei={IMEI}&n={SCRIPT}", {"info": f"{SCRIPT}{ANDROID_ID}{IMG}"}),
         record(2, 4, "mi.gdt.qq.com", f"/gdt_mview.fcg?oaid=0c5a0e5c-7f2b-4a1f-9a6e-2d0f5b3c8e11&s={SVG}"),

@@ -19,6 +19,7 @@ import pytest
 
 from consentscope.reports.html_report import render_html
 from consentscope.reports.svg_timeline import BAND_COLOURS
+from consentscope.session import judge
 from tests.reports.sessions import IMEI, PROFILE_PATH, ROOT, hostile_session
 
 TITLE = "consentscope: hostile"
@@ -75,7 +76,7 @@ def test_hostile_report_renders_and_planted_script_stays_inert(chromium: str, tm
     result, prof = hostile_session()
     for lang in ("en", "zh"):
         page = tmp_path / f"hostile-{lang}.html"
-        page.write_text(render_html([result], title=TITLE, profile=prof, lang=lang), encoding="utf-8")
+        page.write_text(render_html(judge([result], prof), title=TITLE, lang=lang), encoding="utf-8")
         dom = dump_dom(chromium, page, tmp_path)
         d = parse(dom)
         assert d.title == TITLE  # each planted payload would have changed it
@@ -162,7 +163,7 @@ def png_pixels(data: bytes) -> tuple[int, int, int, bytes]:
 def test_the_timeline_is_painted_red_before_and_green_after_consent(chromium: str, tmp_path: Path) -> None:
     result, prof = hostile_session()
     page = tmp_path / "paint.html"
-    page.write_text(render_html([result], title=TITLE, profile=prof), encoding="utf-8")
+    page.write_text(render_html(judge([result], prof), title=TITLE), encoding="utf-8")
     shot = tmp_path / "paint.png"
     run(chromium, tmp_path, "--window-size=1200,1400", "--hide-scrollbars", f"--screenshot={shot}", page.as_uri())
     _, _, bpp, pixels = png_pixels(shot.read_bytes())

@@ -6,7 +6,7 @@ import csv
 import io
 
 from consentscope.detectors import Finding
-from consentscope.pipeline import AuditFinding
+from consentscope.model import AuditFinding
 from consentscope.reports.csv_report import COLUMNS, render_csv
 from tests.reports.sessions import IMEI, hostile_session
 from tests.rules.builders import CLASSIFIER, session_of, timeline

@@ -10,6 +10,7 @@ import pytest
 
 from consentscope.reports.html_report import highlight, render_html
 from consentscope.rules import parse_suppressions
+from consentscope.session import judge
 from tests.reports.sessions import ANDROID_ID, IMEI, hostile_session
 
 
@@ -40,7 +41,7 @@ def hostile():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def html(hostile) -> str:  # type: ignore[no-untyped-def]
     result, prof = hostile
-    return render_html([result], title="consentscope: hostile", profile=prof)
+    return render_html(judge([result], prof), title="consentscope: hostile")
 
 
 def test_verdict_comes_first_then_timeline_and_violations(html: str) -> None:
@@ -83,19 +84,19 @@ def test_self_contained(html: str) -> None:
 
 def test_chinese(hostile) -> None:  # type: ignore[no-untyped-def]
     result, prof = hostile
-    zh = render_html([result], profile=prof, lang="zh")
+    zh = render_html(judge([result], prof), lang="zh")
     assert '<html lang="zh-CN">' in zh
     for term in ("私自收集个人信息", "私自共享给第三方", "频繁申请权限", "为账号注销设置障碍", "发现问题", "需人工核查",
                  "人工核查清单", "用户同意隐私政策前", "同意前"):
         assert term in zh, term
     assert "Verdict by MIIT problem type" not in zh and "Check by hand" not in zh
     with pytest.raises(ValueError, match="lang"):
-        render_html([result], lang="fr")
+        render_html(judge([result]), lang="fr")
 
 
 def test_redacted_keeps_the_highlight_but_not_the_values(hostile) -> None:  # type: ignore[no-untyped-def]
     result, prof = hostile
-    html = render_html([result], profile=prof, redacted=True)
+    html = render_html(judge([result], prof), redacted=True)
     for value in (IMEI, ANDROID_ID, "13812345678", "张伟", "0c5a0e5c-7f2b"):
         assert value not in html, value
     assert "<mark>97************9c</mark>" in html and "(--redact)" in html
@@ -107,7 +108,7 @@ def test_suppressions_are_shown_with_reasons_and_unused_entries() -> None:
         {"vendor": "Nobody Ltd", "reason": "left over"},
     ]})
     result, prof = hostile_session(s)
-    html = render_html([result], profile=prof, suppressions=s)
+    html = render_html(judge([result], prof, s), suppressions=s)
     section = html[html.index('id="suppressed"'):html.index('id="checklist"')]
     assert 'data-rule="PIPL-23"' in section and "attribution is declared in the policy" in section
     assert "matched nothing in this report" in section and "vendor=nobody ltd" in section
@@ -129,7 +130,7 @@ def test_highlight(evidence: str, match: tuple, want: tuple[str, str, str]) -> N
 
 def test_deterministic(hostile, html: str) -> None:  # type: ignore[no-untyped-def]
     result, prof = hostile
-    assert render_html([result], title="consentscope: hostile", profile=prof) == html
+    assert render_html(judge([result], prof), title="consentscope: hostile") == html
 
 
 def test_undeclared_recipients_show_their_requests_and_connections() -> None:
@@ -138,7 +139,7 @@ def test_undeclared_recipients_show_their_requests_and_connections() -> None:
     result, prof = hostile_session(s)
     checks = {(v.rule, v.check) for v in result.violations}
     assert {("MIIT-3", "undeclared-recipient"), ("MIIT-3", "undeclared-contact")} <= checks
-    html = render_html([result], profile=prof, suppressions=s)
+    html = render_html(judge([result], prof, s), suppressions=s)
     blocks = html[html.index('id="violations"'):html.index('id="checklist"')].split('data-rule="')
     recipient = next(b for b in blocks if "privacy policy&#39;s SDK list does not name (Tencent" in b)
     assert "POST https://mi.gdt.qq.com/gdt_mview.fcg?oaid=" in recipient  # the request that went there

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from consentscope.consent import ConsentTimeline, TimelineEvent
 from consentscope.destination import DestinationClassifier
 from consentscope.detectors import Finding, GeoPoint
-from consentscope.pipeline import AuditContact, AuditFinding, SessionResult
+from consentscope.model import AuditContact, AuditFinding, SessionResult
 from consentscope.profile import AppInfo, Profile
 from consentscope.readers import Contact
 from consentscope.rules import Thresholds, Violation, evaluate

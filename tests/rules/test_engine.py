@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from consentscope.reports.json_report import violation_json
 from consentscope.rules import CATEGORIES, RULES, RULES_INFO, Violation, evaluate, fail_on, parse_fail_on
 from tests.rules.builders import NO_TYPE, SHOP, session
 
@@ -26,7 +27,7 @@ def test_order_and_json_shape() -> None:
     vs = evaluate(r, SHOP)
     order = {"high": 0, "medium": 1, "low": 2}
     assert [order[v.severity] for v in vs] == sorted(order[v.severity] for v in vs)
-    j = vs[0].to_json()
+    j = violation_json(vs[0])
     assert {"rule", "severity", "confidence", "explanation", "evidence"} <= set(j)
     assert j["evidence"] == {"flows": ["f10"], "events": ["1970-01-01T00:00:20.000Z"], "observed": {}}
     assert j["category"] == "MIIT-1" and "reason" not in j

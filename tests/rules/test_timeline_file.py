@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consentscope.consent import ConsentTimeline
-from consentscope.pipeline import SessionResult
+from consentscope.model import SessionResult
 from consentscope.rules import evaluate
 from consentscope.timeline_file import TimelineFileError, parse_timeline, read_timeline
 from tests.rules.builders import SHOP

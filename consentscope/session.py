@@ -1,0 +1,402 @@
+"""Audit a session, judge a session: the one sequence every door and command goes through.
+
+    door (flow file, HAR, pcap, live addon) → RequestRecord / Contact
+      → ``Audit.feed``: detectors (decode + scan), destination, consent phase
+      → ``Audit.finish``: phases from the complete timeline → ``SessionResult``
+      → ``judge``: the rules → violations + verdicts (``Judgement``)
+      → sinks: ``store`` (database), ``write_reports`` (JSON, HTML, CSV)
+
+``replay`` runs ``audit_capture`` per file, then ``judge``, ``store`` and ``write_reports``;
+``report`` runs ``load`` (from the database), ``judge``, ``write_reports``; the live engine
+feeds an ``Audit`` request by request and, when the session ends, ``judge_stored``; a batch
+runner does what ``replay`` does, per capture. None of them assembles the steps itself.
+
+An ``Audit`` keeps what the result needs (times, destinations, findings), never the
+requests: a record and its body are let go as soon as they are scanned. A live audit keeps
+not even the findings (they go to the database as they are made).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from consentscope.consent import ConsentTimeline
+from consentscope.destination import Destination, DestinationClassifier
+from consentscope.detectors import GeoPoint, RequestRecord, Scanner
+from consentscope.model import (
+    NO_MARKERS,
+    AuditContact,
+    AuditFinding,
+    ConsentMarkers,
+    Contact,
+    Event,
+    Judgement,
+    RequestSummary,
+    SessionResult,
+    TimelineEvent,
+    Via,
+)
+from consentscope.profile import AppInfo, Profile
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from consentscope.rules import Suppressions, Violation
+
+#: Requests to this reserved name are the tester's own marks, never traffic: the live addon
+#: answers them, and a replay of the saved flows reads the same marks back.
+RESERVED_HOST = "consentscope.invalid"
+DEVICE_MARKS = {"/consent": Event.CONSENT, "/refuse": Event.REFUSAL, "/withdraw": Event.WITHDRAWAL}
+
+#: contacts whose server name can carry a consent marker (the content is not visible)
+_NAMED_VIA = frozenset({Via.TLS_SNI, Via.QUIC_SNI, Via.DNS})
+#: contacts that tie a name to an IP address, naming later connections to that IP
+_RESOLVING_VIA = frozenset({Via.DNS, Via.HTTPDNS, Via.TLS_SNI})
+
+
+def device_mark(record: RequestRecord) -> str | None:
+    """The timeline event a request to the reserved host stands for, if any."""
+    if record.host != RESERVED_HOST:
+        return None
+    return DEVICE_MARKS.get(record.path.split("?", 1)[0].rstrip("/") or "/")
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+class Audit:
+    """One session of traffic against one profile, fed item by item.
+
+    Every setting is given here. ``live``: the session is still running (no consent event
+    yet means "before consent", and findings are not kept: the caller stores them as they
+    come); ``device_marks``: requests to the reserved host are timeline marks (replays;
+    the live addon records them itself); ``keep_requests``: keep a body-less summary of every
+    request for the database; ``on_event``: called with the events the audit itself finds
+    (marker requests), e.g. to store them.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        profile: Profile,
+        scanner: Scanner,
+        *,
+        label: str = "",
+        sources: Iterable[str] = (),
+        markers: ConsentMarkers = NO_MARKERS,
+        events: Iterable[TimelineEvent] = (),
+        classifier: DestinationClassifier | None = None,
+        live: bool = False,
+        device_marks: bool = True,
+        keep_requests: bool = False,
+        on_event: Callable[[TimelineEvent], None] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.profile = profile
+        self.scanner = scanner
+        self.label = label or session_id
+        self.sources = tuple(sources)
+        self.markers = markers
+        self.classifier = classifier or DestinationClassifier(
+            profile.app.first_party_domains, app_package=profile.app.package or None
+        )
+        self.live = live
+        self.device_marks = device_marks
+        self.keep_requests = keep_requests
+        self.on_event = on_event
+        self.timeline = ConsentTimeline()
+        if markers.consent_at is not None:
+            self.timeline.add(TimelineEvent(markers.consent_at, Event.CONSENT, "--consent-at", "cli"))
+        for e in events:
+            self.timeline.add(e)
+        self._findings: list[AuditFinding] = []
+        self._contacts: list[Contact] = []
+        self._requests: list[RequestSummary] = []
+        self._seen_consent_marker = False
+        self._seen_refusal_marker = False
+        self.requests = 0
+        self.anomalies: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self.started: float | None = None
+        self.ended: float | None = None
+        #: the anomalies of the request fed last (the live writer stores them per request)
+        self.last_anomalies: tuple[str, ...] = ()
+
+    def phase_at(self, t: float) -> str:
+        return self.timeline.phase_at(t, live=self.live)
+
+    def add_event(self, event: TimelineEvent) -> None:
+        """A timeline event from outside the traffic (a mark, a command, a file)."""
+        self.timeline.add(event)
+
+    def feed(self, item: RequestRecord | Contact) -> list[AuditFinding]:
+        """Scan one item; returns its findings with the phase known so far."""
+        if isinstance(item, Contact):
+            self._feed_contact(item)
+            return []
+        record = item
+        if record.host == RESERVED_HOST:
+            mark = device_mark(record)
+            if mark is not None and self.device_marks:
+                self._found_event(TimelineEvent(record.time, mark, record.path, "device"))
+            return []
+        self.requests += 1
+        self._span(record.time)
+        self._check_markers(record.url, record.time)
+        result = self.scanner.scan(record)
+        self.last_anomalies = result.anomalies
+        self.anomalies.update(result.anomalies)
+        destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
+        if self.keep_requests:
+            self._requests.append(RequestSummary(record.flow_id, record.time, record.method, record.url,
+                                                 record.host, destination.party, destination.sdk))
+        if not result.findings:
+            return []
+        phase = self.phase_at(record.time)
+        found = [
+            AuditFinding(self.session_id, record.flow_id, record.time, record.method, record.url, record.host,
+                         destination, f, phase)
+            for f in result.findings
+        ]
+        if not self.live:
+            self._findings.extend(found)
+        return found
+
+    def _feed_contact(self, contact: Contact) -> None:
+        self._span(contact.time)
+        if not self.live:
+            self._contacts.append(contact)
+        if contact.via in _NAMED_VIA:
+            self._check_markers(contact.host, contact.time)  # encrypted traffic: a name can mark consent
+        if contact.ip and contact.via in _RESOLVING_VIA:
+            self.classifier.observe_dns(contact.host, [contact.ip])
+
+    def _span(self, t: float) -> None:
+        self.started = t if self.started is None else min(self.started, t)
+        self.ended = t if self.ended is None else max(self.ended, t)
+
+    def _check_markers(self, text: str, t: float) -> None:
+        m = self.markers
+        if m.consent is not None and not self._seen_consent_marker and m.consent.search(text):
+            self._seen_consent_marker = True
+            self._found_event(TimelineEvent(t, Event.CONSENT, text, "marker"))
+        if m.refusal is not None and not self._seen_refusal_marker and m.refusal.search(text):
+            self._seen_refusal_marker = True
+            self._found_event(TimelineEvent(t, Event.REFUSAL, text, "marker"))
+
+    def _found_event(self, event: TimelineEvent) -> None:
+        self.timeline.add(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def finish(self) -> SessionResult:
+        """All findings and contacts, placed on the complete timeline, in the promised order."""
+        contacts = [
+            AuditContact(self.session_id, c, self.classifier.classify(c.host or c.ip or "unknown", ip=c.ip),
+                         self.timeline.phase_at(c.time))
+            for c in self._contacts
+            if c.host or c.ip
+        ]
+        result = SessionResult(
+            id=self.session_id,
+            label=self.label,
+            sources=self.sources,
+            app_package=self.profile.app.package,
+            findings=list(self._findings),
+            events=self.timeline.events,
+            requests=self.requests,
+            contacts=contacts,
+            anomalies=self.anomalies,
+            errors=self.errors,
+            started=self.started,
+            ended=self.ended,
+            app_name=self.profile.app.name,
+            app_type=self.profile.app.app_type,
+            location_precision_m=self.profile.location.precision_m if self.profile.location else None,
+            request_log=self._requests,
+        )
+        return place(result)
+
+
+def place(result: SessionResult) -> SessionResult:
+    """The session with every finding and contact in the phase its complete timeline gives,
+    sorted as the outputs promise. An event recorded after a request (a mark from the laptop
+    a moment late) still decides that request's phase."""
+    timeline = ConsentTimeline(result.events)
+    findings = [f if f.phase == (p := timeline.phase_at(f.time)) else replace(f, phase=p) for f in result.findings]
+    findings.sort(key=AuditFinding.sort_key)
+    contacts = [
+        c if c.phase == (p := timeline.phase_at(c.contact.time)) else replace(c, phase=p) for c in result.contacts
+    ]
+    contacts.sort(key=AuditContact.sort_key)
+    result.findings = findings
+    result.contacts = contacts
+    result.events = timeline.events
+    return result
+
+
+# ----------------------------------------------------------------------------- read → audit
+
+
+def audit_capture(
+    path: str,
+    session_id: str,
+    profile: Profile,
+    scanner: Scanner,
+    *,
+    markers: ConsentMarkers = NO_MARKERS,
+    events: Iterable[TimelineEvent] = (),
+    keep_requests: bool = False,
+    label: str = "",
+    progress: Callable[[Audit, int], None] | None = None,
+) -> SessionResult:
+    """One capture file as one session. A capture that breaks part way keeps everything read
+    before the fault; the error (file and place) is in ``result.errors``."""
+    from consentscope.errors import ConsentscopeError
+    from consentscope.readers.capture import read_capture
+
+    audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
+                  markers=markers, events=events, keep_requests=keep_requests)
+    found = 0
+    try:
+        for item in read_capture(path):
+            found += len(audit.feed(item))
+            if progress is not None:
+                progress(audit, found)
+    except ConsentscopeError as e:
+        audit.errors.append(str(e))
+    except OSError as e:
+        audit.errors.append(f"{path}: {e.strerror or e}")
+    return audit.finish()
+
+
+# ----------------------------------------------------------------------------- judge
+
+
+def session_profile(result: SessionResult) -> Profile:
+    """The part of the profile the rules read, rebuilt from what the session recorded.
+
+    Coordinates are not kept with a session (they are personal data and no rule needs
+    them); the location only carries its precision, which tells coarse from precise.
+    """
+    location = None
+    if result.location_precision_m:
+        location = GeoPoint(0.0, 0.0, result.location_precision_m)
+    app = AppInfo(package=result.app_package, name=result.app_name, app_type=result.app_type)
+    return Profile(path="", app=app, location=location)
+
+
+def judge(results: Sequence[SessionResult], profile: Profile | None = None,
+          suppressions: Suppressions | None = None) -> Judgement:
+    """Run the rules on each session (its violations are set) and give the verdict per MIIT
+    category over all of them. ``profile`` (a file the user named) wins over the one each
+    session recorded."""
+    from consentscope.rules import evaluate, verdicts
+
+    for r in results:
+        r.violations = evaluate(r, profile or session_profile(r), suppressions=suppressions)
+    shown = profile or (session_profile(results[0]) if results else None)
+    return Judgement(tuple(results), tuple(verdicts(results, shown)))
+
+
+# ----------------------------------------------------------------------------- database
+
+
+def store(engine: Engine, results: Iterable[SessionResult]) -> None:
+    from consentscope.storage import save_session
+
+    for r in results:
+        save_session(engine, r)
+
+
+def load(engine: Engine, session_id: str) -> SessionResult:
+    """A stored session, placed on its complete timeline as ``Audit.finish`` would."""
+    from consentscope.rules import RULES_INFO, Violation
+    from consentscope.storage import load_session
+
+    result, violation_rows = load_session(engine, session_id)
+    result.violations = [
+        Violation(
+            rule=v["rule"], severity=v["severity"], confidence=v["confidence"], explanation=v["explanation"],
+            flows=tuple(v["flows"]), events=tuple(v["events"]), session=session_id,
+            data_types=tuple(v["data_types"]), explanation_zh=v["explanation_zh"], check=v["check"],
+            destinations=tuple(v["destinations"]), observed=tuple(sorted(v["observed"].items())),
+            suppressed=v["suppressed"],
+        )
+        for v in violation_rows
+        if v["rule"] in RULES_INFO  # a rule a newer consentscope knows is left out, not a crash
+    ]
+    return place(result)
+
+
+def judge_stored(engine: Engine, session_id: str, profile: Profile | None = None,
+                 suppressions: Suppressions | None = None, *, write: bool = True) -> tuple[SessionResult, Judgement]:
+    """Load a stored session, judge it and (``write``) store the verdict with it."""
+    from consentscope.storage import save_violations
+
+    result = load(engine, session_id)
+    judgement = judge([result], profile, suppressions)
+    if write:
+        save_violations(engine, session_id, result.violations)
+    return result, judgement
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Which report files to write, and how."""
+
+    json: str | None = None
+    html: str | None = None
+    csv: str | None = None
+    redacted: bool = False
+    lang: str = "en"
+    title: str = "consentscope report"
+
+
+def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppressions | None = None) -> None:
+    """Every sink renders the same judgement (findings, violations, verdicts)."""
+    from consentscope.files import write_private
+
+    sessions = judgement.sessions
+    if outputs.json:
+        from consentscope.reports.json_report import render_json
+
+        write_private(outputs.json, render_json(sessions, redacted=outputs.redacted))
+    if outputs.html:
+        from consentscope.reports.html_report import render_html
+
+        write_private(outputs.html, render_html(judgement, title=outputs.title, redacted=outputs.redacted,
+                                                lang=outputs.lang, suppressions=suppressions))
+    if outputs.csv:
+        from consentscope.reports.csv_report import render_csv
+
+        write_private(outputs.csv, render_csv(sessions, redacted=outputs.redacted))
+
+
+def violations_of(results: Iterable[SessionResult]) -> list[Violation]:
+    return [v for r in results for v in r.violations]
+
+
+__all__ = [
+    "DEVICE_MARKS",
+    "RESERVED_HOST",
+    "Audit",
+    "Destination",
+    "Outputs",
+    "audit_capture",
+    "device_mark",
+    "judge",
+    "judge_stored",
+    "load",
+    "place",
+    "session_profile",
+    "store",
+    "write_reports",
+]

@@ -1,0 +1,149 @@
+"""Writing sessions: a replay's whole result, a live session's batches, marks, verdicts.
+
+Storage stores; it does not judge or place. Values arrive as the model's types (or, for
+live batches and the spill file, as the plain column dicts ``finding_columns`` makes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from consentscope.model import AuditContact, AuditFinding, SessionResult
+
+from .schema import ContactRow, EventRow, FindingRow, RequestRow, SessionRow, StorageError, ViolationRow
+
+if TYPE_CHECKING:
+    from consentscope.profile import Profile
+    from consentscope.rules import Violation
+
+
+def save_session(engine: Engine, result: SessionResult) -> None:
+    """Write one ``SessionResult`` (replacing a session of the same id)."""
+    try:
+        with Session(engine) as s, s.begin():
+            for table in (FindingRow, EventRow, RequestRow, ContactRow, ViolationRow):
+                s.query(table).filter(table.session_id == result.id).delete()
+            s.query(SessionRow).filter(SessionRow.id == result.id).delete()
+            now = datetime.now(UTC).timestamp()
+            s.add(
+                SessionRow(
+                    id=result.id, label=result.label, sources=list(result.sources), app_package=result.app_package,
+                    app_name=result.app_name, app_type=result.app_type,
+                    location_precision_m=result.location_precision_m, judged=now, started=result.started,
+                    ended=result.ended, created=now, requests=result.requests, anomalies=dict(result.anomalies),
+                    errors=list(result.errors),
+                )
+            )
+            s.flush()
+            s.add_all(
+                RequestRow(session_id=result.id, flow_id=r.flow_id, time=r.time, method=r.method, url=r.url,
+                           host=r.host, party=r.party, sdk=r.sdk)
+                for r in result.request_log
+            )
+            s.add_all(
+                EventRow(session_id=result.id, time=e.time, event=e.event, detail=e.detail, source=e.source)
+                for e in result.events
+            )
+            s.add_all(FindingRow(**finding_columns(f)) for f in result.findings)
+            s.add_all(_contact_row(c) for c in result.contacts)
+            s.add_all(_violation_row(result.id, v) for v in result.violations)
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot write session {result.id}: {e.__class__.__name__}: {e}") from None
+
+
+def save_violations(engine: Engine, session_id: str, violations: Iterable[Violation]) -> None:
+    """Replace a stored session's violations (a report judged it again, or a live session ended)."""
+    try:
+        with Session(engine) as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise StorageError(f"no session {session_id!r}")
+            s.query(ViolationRow).filter(ViolationRow.session_id == session_id).delete()
+            s.add_all(_violation_row(session_id, v) for v in violations)
+            row.judged = datetime.now(UTC).timestamp()
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot store the violations of {session_id}: {e.__class__.__name__}: {e}") from None
+
+
+def _contact_row(c: AuditContact) -> ContactRow:
+    x, d = c.contact, c.destination
+    return ContactRow(
+        session_id=c.session, time=x.time, host=x.host, ip=x.ip, port=x.port, via=x.via,
+        tls_version=x.tls_version, flow_id=x.flow_id, registrable_domain=d.registrable_domain or "",
+        party=d.party, relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category, phase=c.phase,
+    )
+
+
+def _violation_row(session_id: str, v: Violation) -> ViolationRow:
+    return ViolationRow(
+        session_id=session_id, rule=v.rule, category=v.category, check=v.check, severity=v.severity,
+        confidence=v.confidence, explanation=v.explanation, explanation_zh=v.explanation_zh,
+        data_types=list(v.data_types), destinations=list(v.destinations), flows=list(v.flows),
+        events=list(v.events), observed=dict(v.observed), suppressed=v.suppressed,
+    )
+
+
+def finding_columns(f: AuditFinding) -> dict[str, Any]:
+    """An AuditFinding as plain column values (also the spill-file line format)."""
+    d, x = f.destination, f.finding
+    return dict(
+        session_id=f.session, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url,
+        host=f.host, registrable_domain=d.registrable_domain or "", party=d.party,
+        relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
+        data_type=x.data_type, encoding=list(x.encoding), location=x.location, phase=str(f.phase),
+        evidence=x.evidence, detail=x.detail,
+    )
+
+
+def app_columns(profile: Profile) -> dict[str, Any]:
+    """What the rules need of a profile, as session columns (``consentscope.session.session_profile``)."""
+    return dict(app_name=profile.app.name, app_type=profile.app.app_type,
+                location_precision_m=profile.location.precision_m if profile.location else None)
+
+
+def ensure_session(engine: Engine, session_id: str, label: str = "", app_package: str = "",
+                   sources: Sequence[str] = (), app: dict[str, Any] | None = None) -> None:
+    """Create a live session row if it does not exist yet. ``app``: ``app_name``,
+    ``app_type``, ``location_precision_m`` (what the rules need of the profile)."""
+    with Session(engine) as s, s.begin():
+        if s.get(SessionRow, session_id) is None:
+            now = datetime.now(UTC).timestamp()
+            s.add(SessionRow(id=session_id, label=label or session_id, sources=list(sources),
+                             app_package=app_package, started=None, ended=None, created=now,
+                             requests=0, anomalies={}, errors=[], **(app or {})))
+
+
+def write_batch(engine: Engine, session_id: str, findings: Sequence[dict[str, Any]] = (),
+                events: Sequence[dict[str, Any]] = (), requests: int = 0, span: tuple[float, float] | None = None,
+                anomalies: dict[str, int] | None = None) -> None:
+    """Append live results in one transaction: all of the batch or none of it."""
+    with Session(engine) as s, s.begin():
+        row = s.get(SessionRow, session_id)
+        if row is None:
+            raise StorageError(f"no session {session_id!r}")
+        s.add_all(FindingRow(**cols) for cols in findings)
+        s.add_all(EventRow(session_id=session_id, **cols) for cols in events)
+        row.requests = (row.requests or 0) + requests
+        if span is not None:
+            row.started = span[0] if row.started is None else min(row.started, span[0])
+            row.ended = span[1] if row.ended is None else max(row.ended, span[1])
+        if anomalies:
+            merged = dict(row.anomalies or {})
+            for k, v in anomalies.items():
+                merged[k] = merged.get(k, 0) + v
+            row.anomalies = merged
+
+
+def add_event(engine: Engine, session_id: str, time: float, event_name: str, detail: str = "",
+              source: str = "cli") -> int:
+    with Session(engine) as s, s.begin():
+        row = EventRow(session_id=session_id, time=time, event=event_name, detail=detail, source=source)
+        s.add(row)
+        s.flush()
+        return row.id
