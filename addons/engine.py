@@ -218,6 +218,11 @@ class Engine:
                 self.writer.switch_session(msg.session, msg.session)
             self.out(Log(logging.INFO, f"consentscope: new session {msg.session}"))
 
+    def idle(self) -> None:
+        """Nothing arrived for a moment: take in marks from the laptop, report what is done."""
+        self._drain_remote()
+        self.flush()
+
     def flush(self) -> None:
         """Report the requests that had no findings."""
         if self._done:
@@ -251,7 +256,7 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) ->
         try:
             msg = inbox.get(timeout=DONE_FLUSH_SECONDS)
         except queue.Empty:
-            engine.flush()
+            engine.idle()
             continue
         if isinstance(msg, Stop):
             outbox.put(engine.stop())

@@ -7,12 +7,15 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 from .conftest import Upstream, b64gzip, http_request, https_request, start_proxy
 
@@ -37,6 +40,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "consentscope", *args], capture_output=True, text=True, timeout=120)
 
 
+def stored_findings(db: Path) -> int:
+    """Findings the live writer has stored so far (0 while the database is away)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM cs_findings").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def report(db: Path, session: str, out: Path) -> list[dict]:
     r = cli("report", "--db", f"sqlite:///{db}", "--session", session, "--json", str(out))
     assert r.returncode == 0, r.stderr
@@ -56,7 +68,9 @@ def test_live_session_end_to_end(tmp_path: Path, profile: Path, upstream: Upstre
         assert https_request(proxy, "api.example-app.com", "GET", f"/v1/user?phone={PHONE}") == 200
         r = cli("mark", "withdraw", "--db", f"sqlite:///{proxy.db}", "--session", "e2e")
         assert r.returncode == 0, r.stderr
-        time.sleep(1.5)  # the addon polls the database for marks every 0.5 s
+        # the addon polls the database for marks: wait until the detector has the withdrawal
+        wait_for(lambda: "withdrawal recorded from the command line" in proxy.log.read_text(errors="replace"),
+                 "the addon to read the mark from the database")
         assert https_request(proxy, "mi.gdt.qq.com", "GET", f"/gdt_mview.fcg?oaid={OAID}") == 200
         if shutil.which("curl"):  # an HTTP/2 client: the proxy speaks h2 to it
             r = subprocess.run(
@@ -103,7 +117,7 @@ def test_failures_never_break_traffic_or_lose_findings(tmp_path: Path, profile: 
     db = proxy.db
     try:
         assert https_request(proxy, "ulogs.umeng.com", "GET", f"/a?imei={IMEI}") == 200
-        time.sleep(1.0)
+        wait_for(lambda: stored_findings(db) >= 1, "the first finding in the database")
         # The database becomes unusable mid-session.
         away = db.with_suffix(".away")
         db.rename(away)
@@ -117,13 +131,13 @@ def test_failures_never_break_traffic_or_lose_findings(tmp_path: Path, profile: 
         big = f"imei={IMEI}&".encode() + b"x" * (50 * 1024 * 1024)
         assert https_request(proxy, "ulogs.umeng.com", "POST", "/big", big,
                              {"Content-Type": "application/octet-stream"}) == 200
-        time.sleep(2.5)
         spill = Path(f"{db}.spill.jsonl")
-        assert spill.exists() and spill.stat().st_mode & 0o077 == 0
+        wait_for(lambda: spill.exists() and b"/big" in spill.read_bytes(), "both findings spilled")
+        assert spill.stat().st_mode & 0o077 == 0
         # The database comes back: the spilled findings move into it.
         db.rmdir()
         away.rename(db)
-        time.sleep(1.5)
+        wait_for(lambda: not spill.exists(), "the spill moved into the database")
         assert https_request(proxy, "ulogs.umeng.com", "GET", f"/c?imei={IMEI}") == 200
     finally:
         log = proxy.stop()

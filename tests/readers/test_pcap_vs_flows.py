@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
+
 pytestmark = pytest.mark.slow
 
 IMEI = "861234567890127"
@@ -93,7 +95,8 @@ def test_tcpdump_and_flow_file_give_the_same_findings(tmp_path: Path) -> None:
             conn.request(method, base + path, body=body, headers=headers)
             assert conn.getresponse().read() == b"ok"
         conn.close()
-        time.sleep(0.5)
+        # tcpdump -U writes each packet as it comes: wait until the last request is in the file
+        wait_for(lambda: f"android_id={ANDROID_ID}".encode() in pcap.read_bytes(), "the last request in the pcap")
     finally:
         proxy.send_signal(signal.SIGINT)
         proxy.wait(20)
