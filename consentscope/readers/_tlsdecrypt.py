@@ -464,7 +464,7 @@ class TlsConnection:
         """Add stream bytes of one direction; returns the plaintext that became available
         (in either direction: client records may have waited for the server's hello)."""
         d = self.c if from_client else self.s
-        if d.halted is None and data:
+        if d.halted is None and not d.gap and data:
             if len(d.buf) + len(data) > self.max_buffered:
                 # a partial record is at most MAX_RECORD: this much only piles up waiting for a hello
                 self._halt(d, "handshake-missing")
@@ -476,7 +476,8 @@ class TlsConnection:
         return out
 
     def gap(self, from_client: bool) -> None:
-        """The caller's reassembly lost bytes after what it fed: that direction stops here."""
+        """The caller's reassembly lost bytes after what it fed: that direction ends here
+        (later bytes of it are ignored) and the verdict is ``stream-gap``."""
         d = self.c if from_client else self.s
         d.gap = True
 
@@ -855,10 +856,14 @@ def decrypt_connection(client_bytes: bytes, server_bytes: bytes, keylog: KeyLog,
     """Decrypt one whole connection; never raises on any input."""
     conn = TlsConnection(keylog)
     chunks: list[PlainChunk] = []
-    step = 1 << 20  # fed in slices so no single bytearray copy is the whole stream twice
-    for data, client in ((client_bytes, True), (server_bytes, False)):
-        for i in range(0, len(data), step):
-            chunks += conn.feed(client, data[i : i + step])
+    # Both directions in alternating slices, as they were on the wire: a direction waiting for
+    # the other's hello then holds one slice, not its whole stream.
+    step = 64 * 1024
+    for i in range(0, max(len(client_bytes), len(server_bytes)), step):
+        if i < len(client_bytes):
+            chunks += conn.feed(True, client_bytes[i : i + step])
+        if i < len(server_bytes):
+            chunks += conn.feed(False, server_bytes[i : i + step])
     if client_gap:
         conn.gap(True)
     if server_gap:
