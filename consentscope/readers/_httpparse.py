@@ -59,14 +59,14 @@ def https_records(
     fallback = result.sni or server_ip
     failed = not result.decrypted  # whatever was cut short by a failure is marked truncated
     if result.is_h2:
-        reqs, error = h2_requests(result.client_plain, result.server_plain, max_body=max_body)
+        reqs, _error = h2_requests(result.client_plain, result.server_plain, max_body=max_body)
         for n, q in enumerate(reqs):
             host = host_only(q.authority) or host_only(q.header("host") or "") or fallback
             yield RequestRecord(
                 flow_id=f"{flow_prefix}:{n}", time=time_at(result.stream_offset(True, q.offset)), method=q.method,
                 scheme=q.scheme or "https", host=host, port=port, path=q.path or "/", headers=q.headers,
                 body=q.body, sni=result.sni, server_ip=server_ip, http_version="HTTP/2.0",
-                body_truncated=q.truncated or ((failed or error is not None) and not q.complete),
+                body_truncated=q.truncated,  # also set for a stream the capture, a failure or an error cut
             )
         return
     data = result.client_plain

@@ -25,8 +25,8 @@ Supported, from the RFCs only:
   not matter since the master secret is logged. Renegotiation is not followed (its records
   fail authentication and stop the direction with ``bad-record``).
 
-Not supported (``unsupported-suite``): SSL 3.0, TLS 1.0/1.1, CCM, NULL, RC4, 3DES, CAMELLIA
-etc. ``reason`` is one of:
+Not supported (``unsupported-suite``): SSL 3.0, TLS 1.0/1.1, CCM (also TLS 1.3's 0x1304/5),
+NULL, RC4, 3DES, CAMELLIA, ARIA, GOST; DTLS; TLS inside QUIC (that is QUIC's own framing). ``reason`` is one of:
 
 ``no-key``            the key log lacks a secret this connection needs
 ``unsupported-suite`` version or cipher suite outside the list above
@@ -37,38 +37,35 @@ etc. ``reason`` is one of:
 
 How the pcap reader uses it (once both land: ``pcap.py`` is being split per layer)
 -----------------------------------------------------------------------------------------
-``_PcapReader.close()`` assembles one direction of a TCP connection at a time; decryption
-needs both, so the reader keeps the assembled client→server bytes of a connection whose
-first bytes are a ClientHello (``_sni()`` matched) until the server→client direction closes
-too (or pairs them at ``flush()``), then::
+The reader gets a ``keylog: KeyLog | None`` (``KeyLog.from_sources(*paths)`` from a
+``--tls-keylog`` option, plus every pcapng Decryption Secrets Block: in the pcapng framer,
+block type 0x0000000A, ``keylog.add_dsb(*parse_dsb(body, order))``; DSBs come before the
+packets they unlock). ``_PcapReader.close()`` assembles one direction at a time, but
+decryption needs both, so when the data starts with a ClientHello (``data[:1] == b"\x16"
+and data[5:6] == b"\x01"``: ``_sni()`` is None for one without a server name, which must
+still be decrypted) and a key log is present, the reader parks ``(data, times, gap, s)``
+under the connection key and, when the reverse direction ``(s.dst, s.dport, s.src,
+s.sport)`` closes (or at ``flush()``, with ``b""`` for a direction never seen), does::
 
     result = decrypt_connection(client_data, server_data, keylog,
                                 client_gap=client_gap is not None, server_gap=server_gap is not None)
-    # still yield the tls-sni Contact exactly as today
-    if result.client_plain:
-        if result.is_h2:
-            for req in h2_requests(result.client_plain, result.server_plain):   # _h2.py
-                # RequestRecord(method=req.method, scheme=req.scheme or "https",
-                #   host=_host_only(req.authority or header "host") or result.sni or server ip,
-                #   port=authority port or s.dport, path=req.path, headers=req.headers,
-                #   body=req.body, body_truncated=req.truncated, sni=result.sni,
-                #   server_ip=s.dst, http_version="HTTP/2.0",
-                #   time=_time_at(times, result.stream_offset(True, req.offset), first_time))
-        else:
-            for off, method, target, headers, body, complete in _http_requests(result.client_plain):
-                # exactly today's HTTP/1 branch, with scheme="https", sni=result.sni,
-                #   http_version from the request line, and
-                #   time=_time_at(times, result.stream_offset(True, off), first_time)
+    yield Contact(s.first_time, hello[0], s.dst, s.dport, "tls-sni", hello[1])   # as today
+    yield from https_records(                                                     # _httpparse.py
+        result, server_ip=s.dst, port=s.dport, flow_prefix=f"pcap:{s.src}:{s.sport}-{s.dst}:{s.dport}",
+        time_at=lambda off: _time_at(times, off, s.first_time), http1=_http_requests)
 
-That gives the records ``flow_to_records`` builds from the same traffic through mitmproxy
-(scheme ``https``, host from Host/``:authority`` else SNI, headers as sent without HTTP/2
-pseudo-headers, body still Content-Encoded, ``sni`` set). When ``result.decrypted`` is False
-the reader reports ``result.reason`` (e.g. on the Contact's detail or as a per-capture count)
-and still scans whatever plaintext came before the failure.
+``https_records`` sends HTTP/1.x plaintext to the existing parser (``_http_requests``) and
+HTTP/2 (ALPN "h2" or the connection preface) to ``_h2.h2_requests``, and builds the
+``RequestRecord``s exactly as ``flowfile.flow_to_records`` does for the same traffic through
+mitmproxy (tested against mitmdump's own flow file). A parked direction counts towards
+``MAX_STREAM_BYTES``/``MAX_STREAMS`` like an open one. When ``result.decrypted`` is False the
+reader should count ``result.reason`` per capture (and may put it on the tls-sni Contact);
+plaintext decrypted before a failure is authentic and is still scanned.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import struct
@@ -449,7 +446,7 @@ class TlsConnection:
         self._etm_offered = False
         self._early_offered = False
         self._early_accepted: bool | None = None  # from EncryptedExtensions
-        self._hrr = False
+        self._hrr = False  # a HelloRetryRequest was seen
         self._ee_seen = False
         self._server_hello = False
         self._pending_12: tuple[_Tls12Keys, _Tls12Keys] | None = None
@@ -495,6 +492,10 @@ class TlsConnection:
     @property
     def version_code(self) -> int | None:
         return self._version_code
+
+    @property
+    def hello_retry(self) -> bool:
+        return self._hrr
 
     # ------------------------------------------------------------------ driving
 
@@ -779,6 +780,7 @@ class TlsConnection:
         d.stage = "handshake"
 
     def _client_handshake_keys(self) -> _Tls13Keys:
+        """A fresh copy (sequence 0) each time: trial decryptions must not advance it."""
         assert self.client_random is not None and self.suite is not None
         secret = self.keylog.get(self.client_random, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")
         if secret is None:
@@ -828,12 +830,9 @@ class DecryptResult:
 
     def stream_offset(self, from_client: bool, plain_offset: int) -> int:
         """Stream byte offset of the record holding plaintext byte ``plain_offset``."""
-        best = 0
-        for p, s in self.client_map if from_client else self.server_map:
-            if p > plain_offset:
-                break
-            best = s
-        return best
+        mapping = self.client_map if from_client else self.server_map
+        i = bisect.bisect_right(mapping, (plain_offset, float("inf")))
+        return mapping[i - 1][1] if i else 0
 
 
 def _join(chunks: list[PlainChunk], limit: int) -> tuple[bytes, tuple[tuple[int, int], ...], int]:

@@ -166,6 +166,26 @@ def test_unsupported_suite_is_reported(relay: Relay, tmp_path: Path) -> None:
     assert (r.decrypted, r.reason, r.client_plain, r.sni) == (False, "unsupported-suite", b"", HOST)
 
 
+def test_hello_retry_request_from_a_real_server(cert: tuple[str, str], tmp_path: Path) -> None:
+    """A server that only takes secp384r1 answers the client's x25519 key share with a
+    HelloRetryRequest (plus OpenSSL's middlebox-compatibility ChangeCipherSpec)."""
+    srv = TlsServer(*cert, configure=lambda ctx: ctx.set_ecdh_curve("secp384r1"))
+    relay = Relay(srv.port)
+    try:
+        keylog = tmp_path / "keys.log"
+        python_client(relay.port, keylog, REQUESTS, version=ssl.TLSVersion.TLSv1_3)
+        (c,) = relay.wait(1)
+    finally:
+        relay.close()
+        srv.close()
+    conn = TlsConnection(KeyLog.from_sources(keylog))
+    conn.feed(True, bytes(c.client))
+    conn.feed(False, bytes(c.server))
+    assert conn.finish() == (True, None) and conn.hello_retry
+    assert [t for _, t, _ in _records(bytes(c.client))][:3] == [22, 20, 22]  # CH1, CCS, CH2
+    assert_exact(decrypt(c, keylog), REQUESTS)
+
+
 # ----------------------------------------------------------------------------- resumption
 
 
@@ -395,11 +415,16 @@ def test_wrong_key_is_bad_record(two_connections) -> None:
 
 
 def test_missing_key_is_no_key(two_connections) -> None:
-    conns, _ = two_connections
+    conns, keylog = two_connections
     for c in conns:
         r = decrypt(c, KeyLog())
         assert (r.decrypted, r.reason, r.sni, r.client_plain) == (False, "no-key", HOST, b"")
         assert r.version in ("TLSv1.2", "TLSv1.3")
+    # TLS 1.3 with only the handshake secrets: the handshake decrypts, the application data not
+    partial = KeyLog()
+    partial.add_text("\n".join(x for x in keylog.read_text().splitlines() if "HANDSHAKE" in x))
+    r = decrypt(conns[0], partial)
+    assert (r.decrypted, r.reason, r.version, r.client_plain) == (False, "no-key", "TLSv1.3", b"")
 
 
 def _records(data: bytes) -> list[tuple[int, int, int]]:
