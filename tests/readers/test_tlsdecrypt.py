@@ -264,7 +264,8 @@ def test_key_update_from_a_real_client(cert: tuple[str, str], tmp_path: Path) ->
     relay = Relay(srv.port)
     try:
         keylog = tmp_path / "keys.log"
-        s_client(relay.port, keylog, [], [b"imei=861234567890123\n", b"K\n", b"after the update\n", b"K\n", b"third\n"])
+        s_client(relay.port, keylog, [], [b"imei=861234567890123\n", b"K\n", b"after the update\n", b"K\n", b"third\n"],
+                 sent=lambda: sum(len(c.client) for c in relay.conns))
         (c,) = relay.wait(1)
     finally:
         relay.close()
@@ -290,14 +291,14 @@ def test_early_data(cert: tuple[str, str], tmp_path: Path, accepted: bool) -> No
     first = OpenSslServer(*cert, ["-quiet", "-tls1_3", "-early_data"])
     relay = Relay(first.port)
     try:
-        s_client(relay.port, keylog, ["-sess_out", str(session)], [], pause=0.5)
+        s_client(relay.port, keylog, ["-sess_out", str(session)], [], done=session.exists)
         if not accepted:  # a fresh server process: new ticket keys, so the PSK is refused
             relay.close()
             first.close()
             first = OpenSslServer(*cert, ["-quiet", "-tls1_3", "-early_data"])
             relay = Relay(first.port)
         s_client(relay.port, keylog, ["-sess_in", str(session), "-early_data", str(tmp_path / "early.txt")],
-                 [b"late data\n"])
+                 [b"late data\n"], sent=lambda: sum(len(c.client) for c in relay.conns))
         c = relay.wait(2 if accepted else 1)[-1]
     finally:
         relay.close()

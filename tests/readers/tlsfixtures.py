@@ -351,18 +351,42 @@ class OpenSslServer:
         return out
 
 
-def s_client(port: int, keylog: Path, args: list[str], lines: list[bytes], pause: float = 0.3) -> bytes:
-    """Run ``openssl s_client`` and type ``lines`` (a line "K" is its KeyUpdate command)."""
+def _until(cond, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def s_client(port: int, keylog: Path, args: list[str], lines: list[bytes], *, sent=None,
+             done=None) -> bytes:
+    """Run ``openssl s_client`` and type ``lines`` (a line "K" is its KeyUpdate command).
+
+    s_client reads its commands from the start of each stdin read, so two lines arriving in
+    one read would turn "K" into data: with ``sent`` (bytes the client has sent so far, e.g.
+    from the relay) each line waits until the previous one went out as a record. ``done``:
+    a condition to wait for before closing stdin (e.g. the session file of -sess_out exists).
+    """
+    def handshakes() -> int:  # one CLIENT_TRAFFIC_SECRET_0 line per completed TLS 1.3 handshake
+        return keylog.read_text().count("CLIENT_TRAFFIC_SECRET_0") if keylog.exists() else 0
+
+    already = handshakes()
     proc = subprocess.Popen(
         [OPENSSL or "openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
          "-keylogfile", str(keylog), *args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdin is not None
-    time.sleep(pause)
+    _until(lambda: handshakes() > already)
+    time.sleep(0.1)
     for data in lines:
+        before = sent() if sent else 0
         proc.stdin.write(data)
         proc.stdin.flush()
-        time.sleep(pause)
+        if sent:
+            _until(lambda before=before: sent() > before)
+        else:
+            time.sleep(0.3)
+    if done is not None:
+        _until(done)
     try:
         out, _ = proc.communicate(timeout=5)  # closes stdin: s_client ends the connection on EOF
     except subprocess.TimeoutExpired:
