@@ -45,6 +45,18 @@ def parse_time(value: str, option: str) -> float:
     return dt.timestamp()
 
 
+def chain_depth(value: str) -> int:
+    """``--depth``: 1 to 6 steps. Each step multiplies the encoded forms searched for; past 6
+    a profile's forms run to millions and the automaton takes minutes to build."""
+    try:
+        depth = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 6, got {value!r}") from None
+    if not 1 <= depth <= 6:
+        raise argparse.ArgumentTypeError(f"expected 1 to 6, got {depth}")
+    return depth
+
+
 def compile_regex(value: str | None, option: str) -> re.Pattern[str] | None:
     if value is None:
         return None
@@ -404,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", metavar="OUT", help="write findings as CSV")
     r.add_argument("--redact", action="store_true", help="mask identifiers in the reports (to share them)")
     r.add_argument(
-        "--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain (default %(default)s)"
+        "--depth", type=chain_depth, default=DEFAULT_CHAIN_DEPTH,
+        help="longest hash/encoding chain, 1 to 6 (default %(default)s)"
     )
     r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
     r.add_argument("--timeline", metavar="FILE", help="timeline events (JSON or CSV: time,event,detail) to merge")
@@ -423,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi.set_defaults(func=cmd_profile_init)
     pc = psub.add_parser("check", help="validate a profile")
     pc.add_argument("file")
-    pc.add_argument("--depth", type=int, default=DEFAULT_CHAIN_DEPTH)
+    pc.add_argument("--depth", type=chain_depth, default=DEFAULT_CHAIN_DEPTH)
     pc.set_defaults(func=cmd_profile_check)
     pt = psub.add_parser("types", help="list the 39 app types")
     pt.set_defaults(func=cmd_profile_types)

@@ -361,23 +361,38 @@ class Outputs:
 
 
 def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppressions | None = None) -> None:
-    """Every sink renders the same judgement (findings, violations, verdicts)."""
+    """Every sink renders the same judgement (findings, violations, verdicts). A sink that
+    fails (a path that is a directory, a full disk) does not stop the others; the failures
+    are raised together afterwards as one error naming each file."""
+    from consentscope.errors import ConsentscopeError
     from consentscope.files import write_private
 
     sessions = judgement.sessions
+    sinks: list[tuple[str | None, Callable[[], str]]] = []
     if outputs.json:
         from consentscope.reports.json_report import render_json
 
-        write_private(outputs.json, render_json(sessions, redacted=outputs.redacted))
+        sinks.append((outputs.json, lambda: render_json(sessions, redacted=outputs.redacted)))
     if outputs.html:
         from consentscope.reports.html_report import render_html
 
-        write_private(outputs.html, render_html(judgement, title=outputs.title, redacted=outputs.redacted,
-                                                lang=outputs.lang, suppressions=suppressions))
+        sinks.append((outputs.html, lambda: render_html(judgement, title=outputs.title, redacted=outputs.redacted,
+                                                        lang=outputs.lang, suppressions=suppressions)))
     if outputs.csv:
         from consentscope.reports.csv_report import render_csv
 
-        write_private(outputs.csv, render_csv(sessions, redacted=outputs.redacted))
+        sinks.append((outputs.csv, lambda: render_csv(sessions, redacted=outputs.redacted)))
+    failed: list[str] = []
+    for path, render in sinks:
+        assert path is not None
+        try:
+            write_private(path, render())
+        except IsADirectoryError:
+            failed.append(f"{path}: is a directory (name a file)")
+        except OSError as e:
+            failed.append(f"{path}: {e.strerror or e}")
+    if failed:
+        raise ConsentscopeError("cannot write " + "; ".join(failed))
 
 
 def violations_of(results: Iterable[SessionResult]) -> list[Violation]:
