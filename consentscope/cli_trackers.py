@@ -27,6 +27,7 @@ EXIT_INPUT = 2
 LOOKUP_JSON_KEYS = (
     "host", "sdk", "vendor", "group", "category", "country", "relation", "party", "rule",
     "source", "name_zh", "vendor_zh", "category_zh", "relation_zh", "company", "decided_by",
+    "note",
 )
 
 
@@ -47,6 +48,14 @@ def _fail(message: str) -> int:
     return EXIT_INPUT
 
 
+def _note(clf: DestinationClassifier, rule: str | None) -> str | None:
+    """Why a domain of an SDK vendor is answered by vendor only (ownership ``reason``)."""
+    if rule and rule.startswith("owner:"):
+        owner = clf.db.owners.get(rule.split(":", 1)[1])
+        return owner.reason or None if owner else None
+    return None
+
+
 def cmd_lookup(args: argparse.Namespace) -> int:
     host, path = split_target(args.target)
     if not host:
@@ -58,7 +67,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         "category": d.category, "country": d.country, "relation": d.relation,
         "party": d.party, "rule": d.rule, "source": d.source, "name_zh": d.name_zh,
         "vendor_zh": d.vendor_zh, "category_zh": d.category_zh, "relation_zh": d.relation_zh,
-        "company": d.company, "decided_by": d.decided_by,
+        "company": d.company, "decided_by": d.decided_by, "note": _note(clf, d.rule),
     }
     if args.json:
         print(json.dumps({k: out[k] for k in LOOKUP_JSON_KEYS}, ensure_ascii=False))

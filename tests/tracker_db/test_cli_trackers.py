@@ -56,7 +56,7 @@ def test_lookup_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
                                      "relation", "party", "rule", "source")
     assert set(doc) == {"host", "sdk", "vendor", "group", "category", "country", "relation",
                         "party", "rule", "source", "name_zh", "vendor_zh", "category_zh",
-                        "relation_zh", "company", "decided_by"}
+                        "relation_zh", "company", "decided_by", "note"}
     assert (doc["sdk"], doc["relation"], doc["party"], doc["rule"], doc["decided_by"]) == (
         "Tencent GDT / YLH Ads", "same-group-sdk", "third-party", "suffix:gdt.qq.com",
         "same-group",
@@ -74,6 +74,15 @@ def test_lookup_json_same_company(capsys: pytest.CaptureFixture[str]) -> None:
         "百度移动统计SDK", "百度", "统计分析", "第一方"
     )
     assert "百度" in out  # ensure_ascii=False: Chinese stays readable
+    assert doc["note"] is None
+
+
+def test_lookup_vendor_only_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "lookup", "i.snssdk.com", "--json"], capsys)
+    doc = json.loads(out)
+    assert (doc["sdk"], doc["vendor"], doc["rule"]) == (None, "ByteDance", "owner:snssdk.com")
+    assert doc["decided_by"] == "owner-other-company"
+    assert "AppLog" in doc["note"]
 
 
 def test_lookup_text_and_path_rule(capsys: pytest.CaptureFixture[str]) -> None:
