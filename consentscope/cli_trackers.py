@@ -21,10 +21,13 @@ __all__ = ["LOOKUP_JSON_KEYS", "add_trackers_parser", "split_target"]
 EXIT_OK = 0
 EXIT_INPUT = 2
 
-#: Keys of ``trackers lookup --json``, in this order (other tools rely on them).
+#: Keys of ``trackers lookup --json``, in this order (other tools rely on them). Keys
+#: after ``source`` were added with tracker_db format 2: Chinese names, the owning
+#: company, and which classification step decided the relation (``DECIDED_BY``).
 LOOKUP_JSON_KEYS = (
     "host", "sdk", "vendor", "group", "category", "country", "relation", "party", "rule",
-    "source",
+    "source", "name_zh", "vendor_zh", "category_zh", "relation_zh", "company", "decided_by",
+    "note",
 )
 
 
@@ -45,6 +48,14 @@ def _fail(message: str) -> int:
     return EXIT_INPUT
 
 
+def _note(clf: DestinationClassifier, rule: str | None) -> str | None:
+    """Why a domain of an SDK vendor is answered by vendor only (ownership ``reason``)."""
+    if rule and rule.startswith("owner:"):
+        owner = clf.db.owners.get(rule.split(":", 1)[1])
+        return owner.reason or None if owner else None
+    return None
+
+
 def cmd_lookup(args: argparse.Namespace) -> int:
     host, path = split_target(args.target)
     if not host:
@@ -54,7 +65,9 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     out = {
         "host": d.host, "sdk": d.sdk, "vendor": d.vendor, "group": d.group,
         "category": d.category, "country": d.country, "relation": d.relation,
-        "party": d.party, "rule": d.rule, "source": d.source,
+        "party": d.party, "rule": d.rule, "source": d.source, "name_zh": d.name_zh,
+        "vendor_zh": d.vendor_zh, "category_zh": d.category_zh, "relation_zh": d.relation_zh,
+        "company": d.company, "decided_by": d.decided_by, "note": _note(clf, d.rule),
     }
     if args.json:
         print(json.dumps({k: out[k] for k in LOOKUP_JSON_KEYS}, ensure_ascii=False))
@@ -82,8 +95,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         first.setdefault(r.sdk, r)
     for sdk in sorted(by_sdk, key=str.lower):
         r = first[sdk]
+        name_zh, _ = db.names_zh(sdk, r.vendor)
         print(f"{sdk}\t{r.vendor}\t{r.group}\t{r.category}\t{r.country or '-'}\t"
-              + " ".join(sorted(by_sdk[sdk])))
+              + " ".join(sorted(by_sdk[sdk])) + f"\t{name_zh or '-'}")
     return EXIT_OK
 
 
@@ -95,6 +109,7 @@ def cmd_stats(_args: argparse.Namespace) -> int:
         print(f"  {kind:<13} {n}")
     print(f"sdks            {len(sdks)}")
     print(f"  chinese (CN)  {sum(1 for r in sdks.values() if r.country == 'CN')}")
+    print(f"  with name_zh  {sum(1 for s in sdks if db.names_zh(s)[0])}")
     for cat in CATEGORIES:
         n = sum(1 for r in sdks.values() if r.category == cat)
         if n:
@@ -104,6 +119,7 @@ def cmd_stats(_args: argparse.Namespace) -> int:
     print(f"owned domains   {len(db.owners)}")
     print(f"infrastructure  {len(db.infra)}")
     print(f"apps            {len(db.apps)}")
+    print(f"companies       {len(db.companies)}")
     return EXIT_OK
 
 

@@ -5,15 +5,20 @@ download, never "the last two labels", so ``.com.cn`` and ``.gov.cn`` work).
 ``DestinationClassifier.classify`` is on the per-request hot path: answers are cached
 per (host, name).
 
-Relations, decided in this order:
+Relations, decided in this order (``Destination.decided_by`` names the step):
 
-- ``first-party``: the host is under one of the app's first-party domains, or no SDK rule
-  matches and the domain's owner is in the app operator's group;
-- ``os-service``: an SDK rule of category ``os-vendor-service`` (vendor push, OS services);
-- ``same-group-sdk``: an SDK run by a company in the app operator's group;
-- ``third-party``: any other SDK, or a domain owned by another known company;
-- ``cloud-tenant``: shared infrastructure (cloud storage, CDN, serverless) and no SDK rule;
-- ``unknown``: none of the above.
+- ``first-party``: an SDK owned by the app's publisher itself, the same company and not
+  only the same group (``same-company``); a path or IP rule answering on a first-party
+  host (``first-party-backend``); no SDK rule and the host is under one of the app's
+  first-party domains (``first-party-domain``) or the domain's owner is in the app
+  operator's group (``owner-same-company`` / ``owner-same-group``);
+- ``os-service``: an SDK rule of category ``os-vendor-service`` (``os-vendor-service``);
+- ``same-group-sdk``: an SDK of another company of the app publisher's group
+  (``same-group``);
+- ``third-party``: any other SDK (``third-party-sdk``), or a domain owned by another known
+  company (``owner-other-company``);
+- ``cloud-tenant``: shared infrastructure and no SDK rule (``cloud-tenant``);
+- ``unknown``: none of the above (``no-match``).
 
 ``party`` (kept for existing JSON consumers) is "first-party" only for ``first-party``.
 """
@@ -26,12 +31,22 @@ from functools import lru_cache
 
 import tldextract
 
-from consentscope.tracker_db import SdkMatch, TrackerDB, ip_literal, normalize_host
+from consentscope.tracker_db import (
+    CATEGORY_ZH,
+    Owner,
+    SdkMatch,
+    TrackerDB,
+    ip_literal,
+    normalize_host,
+)
 from consentscope.tracker_db._httpdns import names_from_httpdns
 
 __all__ = [
+    "DECIDED_BY",
     "FIRST_PARTY",
+    "PARTY_ZH",
     "RELATIONS",
+    "RELATION_ZH",
     "THIRD_PARTY",
     "Destination",
     "DestinationClassifier",
@@ -49,6 +64,32 @@ RELATIONS = (
     "cloud-tenant",
     "os-service",
     "unknown",
+)
+
+#: Chinese names of the relations and parties, for the zh report.
+RELATION_ZH = {
+    "first-party": "第一方",
+    "same-group-sdk": "同集团SDK",
+    "third-party": "第三方",
+    "cloud-tenant": "云服务租户",
+    "os-service": "系统厂商服务",
+    "unknown": "未知",
+}
+PARTY_ZH = {"first-party": "第一方", "third-party": "第三方"}
+
+#: Which step of the classification decided the relation (``Destination.decided_by``).
+DECIDED_BY = (
+    "same-company",
+    "first-party-backend",
+    "first-party-domain",
+    "owner-same-company",
+    "owner-same-group",
+    "os-vendor-service",
+    "same-group",
+    "third-party-sdk",
+    "owner-other-company",
+    "cloud-tenant",
+    "no-match",
 )
 
 #: Size of the per-classifier cache; a session rarely talks to more distinct hosts.
@@ -82,7 +123,9 @@ class Destination:
 
     ``name`` is the name the answer is based on when ``host`` is an IP (from SNI, DNS or
     HTTPDNS answers of the same session); ``rule`` and ``source`` say which tracker_db
-    row decided it.
+    row decided it. ``name_zh`` and ``vendor_zh`` are the SDK's and vendor's Chinese
+    names as Chinese privacy policies write them, ``company`` the company that owns the
+    SDK or domain, and ``decided_by`` which step chose the relation (``DECIDED_BY``).
     """
 
     host: str
@@ -97,6 +140,22 @@ class Destination:
     rule: str | None = None
     source: str | None = None
     name: str | None = None
+    name_zh: str | None = None
+    vendor_zh: str | None = None
+    company: str | None = None
+    decided_by: str | None = None
+
+    @property
+    def relation_zh(self) -> str | None:
+        return RELATION_ZH.get(self.relation) if self.relation else None
+
+    @property
+    def party_zh(self) -> str:
+        return PARTY_ZH.get(self.party, self.party)
+
+    @property
+    def category_zh(self) -> str | None:
+        return CATEGORY_ZH.get(self.category) if self.category else None
 
     def to_json(self) -> dict[str, str | None]:
         """The keys findings and contacts share in the JSON output, in their order there."""
@@ -108,7 +167,8 @@ class DestinationClassifier:
     """Classifies the destinations of one app's session.
 
     ``operator_group`` overrides the group found from ``app_package`` (apps table) or
-    from the owners of ``first_party_domains``.
+    from the owners of ``first_party_domains``; ``operator_company`` likewise overrides
+    the publisher company of the apps table (no company is guessed from domains).
     """
 
     def __init__(
@@ -118,6 +178,7 @@ class DestinationClassifier:
         db: TrackerDB | None = None,
         *,
         operator_group: str | None = None,
+        operator_company: str | None = None,
     ) -> None:
         self.db = db if db is not None else TrackerDB.default()
         self.app_package = app_package
@@ -132,6 +193,7 @@ class DestinationClassifier:
             registrable_domain(e) for e in entries if e not in self._fp_subtrees
         )
         self.operator_group = operator_group or self._find_group(entries)
+        self.operator_company = operator_company or (self.app.company if self.app else None)
         self._ip_names: dict[str, str] = {}
         self._cached = lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._classify_name)
 
@@ -215,46 +277,69 @@ class DestinationClassifier:
             owner = self.db.owner(key)
             if self.is_first_party(key):
                 if owner is None:
-                    return Destination(h, reg, FIRST_PARTY, "first-party", *_NONE5, name=name)
-                return Destination(
-                    h, reg, FIRST_PARTY, "first-party", None, owner.company, owner.group,
-                    None, owner.country, f"owner:{owner.domain}", owner.source, name,
-                )
+                    return Destination(h, reg, FIRST_PARTY, "first-party", *_NONE5, name=name,
+                                       decided_by="first-party-domain")
+                return self._owned(h, reg, owner, name, FIRST_PARTY, "first-party",
+                                   "first-party-domain")
             infra = self.db.infrastructure(key)
             if infra is not None:
+                company = self.db.company(infra.provider)
                 return Destination(
                     h, reg, THIRD_PARTY, "cloud-tenant", None, infra.provider, infra.group,
                     None, infra.country, f"infrastructure:{infra.pattern}", infra.source, name,
+                    vendor_zh=company.name_zh if company else None, company=infra.provider,
+                    decided_by="cloud-tenant",
                 )
             if owner is not None:
-                relation = "first-party" if owner.group == self.operator_group else "third-party"
-                return Destination(
-                    h, reg, FIRST_PARTY if relation == "first-party" else THIRD_PARTY,
-                    relation, None, owner.company, owner.group, None, owner.country,
-                    f"owner:{owner.domain}", owner.source, name,
-                )
-        return Destination(h, reg, THIRD_PARTY, "unknown", *_NONE5, name=name)
+                if self.operator_company is not None and owner.company == self.operator_company:
+                    return self._owned(h, reg, owner, name, FIRST_PARTY, "first-party",
+                                       "owner-same-company")
+                if owner.group == self.operator_group:
+                    return self._owned(h, reg, owner, name, FIRST_PARTY, "first-party",
+                                       "owner-same-group")
+                return self._owned(h, reg, owner, name, THIRD_PARTY, "third-party",
+                                   "owner-other-company")
+        return Destination(h, reg, THIRD_PARTY, "unknown", *_NONE5, name=name,
+                           decided_by="no-match")
+
+    def _owned(
+        self, h: str, reg: str, owner: Owner, name: str | None, party: str, relation: str,
+        decided_by: str,
+    ) -> Destination:
+        """An answer from the ownership table: the company, not an SDK."""
+        company = self.db.company(owner.company)
+        return Destination(
+            h, reg, party, relation, None, owner.company, owner.group, None, owner.country,
+            f"owner:{owner.domain}", owner.source, name,
+            vendor_zh=company.name_zh if company else None, company=owner.company,
+            decided_by=decided_by,
+        )
 
     def _with_sdk(
         self, h: str, reg: str, m: SdkMatch, name: str | None, *, by_host: bool
     ) -> Destination:
         """Relation for an SDK match.
 
-        A host rule names the SDK's own endpoint, even on the operator's domain (GDT on
-        qq.com for a Tencent app is ``same-group-sdk``). A path or IP rule on a
-        first-party host means the operator runs that SDK's backend itself: first-party.
+        A host rule names the SDK's own endpoint, even on the operator's domain. An SDK
+        owned by the app's publisher company itself is first-party (Baidu Mobile
+        Statistics in the Baidu app, Tencent Beacon in WeChat); one of another company of
+        the same group is ``same-group-sdk`` (GDT in QQ Music, Umeng in Taobao). A path or
+        IP rule on a first-party host means the operator runs that SDK's backend itself:
+        first-party.
         """
-        if not by_host and self.is_first_party(name or h):
-            party, relation = FIRST_PARTY, "first-party"
+        if self.operator_company is not None and m.company == self.operator_company:
+            party, relation, decided = FIRST_PARTY, "first-party", "same-company"
+        elif not by_host and self.is_first_party(name or h):
+            party, relation, decided = FIRST_PARTY, "first-party", "first-party-backend"
         elif m.category == "os-vendor-service":
-            party, relation = THIRD_PARTY, "os-service"
+            party, relation, decided = THIRD_PARTY, "os-service", "os-vendor-service"
         elif self.operator_group is not None and m.group == self.operator_group:
-            party, relation = THIRD_PARTY, "same-group-sdk"
+            party, relation, decided = THIRD_PARTY, "same-group-sdk", "same-group"
         else:
-            party, relation = THIRD_PARTY, "third-party"
+            party, relation, decided = THIRD_PARTY, "third-party", "third-party-sdk"
         return Destination(
             h, reg, party, relation, m.sdk, m.vendor, m.group, m.category, m.country,
-            m.rule, m.source, name,
+            m.rule, m.source, name, m.name_zh, m.vendor_zh, m.company, decided,
         )
 
 

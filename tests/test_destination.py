@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from consentscope.destination import (
+    DECIDED_BY,
     RELATIONS,
     Destination,
     DestinationClassifier,
@@ -91,7 +92,12 @@ def test_classify_names_everything(clf: DestinationClassifier) -> None:
         country="CN",
         rule="suffix:gdt.qq.com",
         source=d.source,
+        name_zh="优量汇SDK (腾讯广告)",
+        vendor_zh="腾讯",
+        company="Tencent",
+        decided_by="third-party-sdk",
     )
+    assert (d.relation_zh, d.party_zh, d.category_zh) == ("第三方", "第三方", "广告")
 
 
 def test_path_rule_on_first_party_host_keeps_party(clf: DestinationClassifier) -> None:
@@ -129,7 +135,17 @@ def test_custom_db() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "host", "relation", "party"),
     [
-        ({"app_package": "com.tencent.mm"}, "mi.gdt.qq.com", "same-group-sdk", "third-party"),
+        # Same company as the app's publisher: first-party (issue 14); same group only:
+        # same-group-sdk (QQ Music is Tencent Music Entertainment, GDT is Tencent's).
+        ({"app_package": "com.tencent.mm"}, "mi.gdt.qq.com", "first-party", "first-party"),
+        ({"app_package": "com.tencent.qqmusic"}, "mi.gdt.qq.com", "same-group-sdk",
+         "third-party"),
+        ({"app_package": "com.tencent.mm"}, "otheve.beacon.qq.com", "first-party",
+         "first-party"),
+        ({"app_package": "com.baidu.searchbox"}, "hmma.baidu.com", "first-party",
+         "first-party"),
+        ({"app_package": "com.qiyi.video"}, "hmma.baidu.com", "same-group-sdk", "third-party"),
+        ({"operator_company": "Baidu"}, "hmma.baidu.com", "first-party", "first-party"),
         ({"app_package": "com.tencent.mm"}, "weixin.qq.com", "first-party", "first-party"),
         ({"app_package": "com.tencent.mm"}, "ulogs.umeng.com", "third-party", "third-party"),
         ({"app_package": "com.taobao.taobao"}, "ulogs.umeng.com", "same-group-sdk", "third-party"),
@@ -150,6 +166,49 @@ def test_custom_db() -> None:
 def test_relations(db: TrackerDB, kwargs: dict, host: str, relation: str, party: str) -> None:
     d = DestinationClassifier(db=db, **kwargs).classify(host)
     assert (d.relation, d.party) == (relation, party)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "host", "decided_by"),
+    [
+        ({"app_package": "com.baidu.searchbox"}, "hmma.baidu.com", "same-company"),
+        ({"app_package": "com.qiyi.video"}, "hmma.baidu.com", "same-group"),
+        ({"app_package": "com.spotify.music"}, "hmma.baidu.com", "third-party-sdk"),
+        ({}, "api.xmpush.xiaomi.com", "os-vendor-service"),
+        ({"app_package": "com.baidu.searchbox"}, "www.baidu.com", "first-party-domain"),
+        ({"app_package": "com.qiyi.video"}, "www.baidu.com", "owner-same-group"),
+        ({}, "www.baidu.com", "owner-other-company"),
+        ({}, "bucket.oss-cn-hangzhou.aliyuncs.com", "cloud-tenant"),
+        ({}, "unknown-host.example", "no-match"),
+    ],
+)
+def test_decided_by(db: TrackerDB, kwargs: dict, host: str, decided_by: str) -> None:
+    d = DestinationClassifier(db=db, **kwargs).classify(host)
+    assert d.decided_by == decided_by
+    assert d.decided_by in DECIDED_BY
+
+
+def test_backend_path_rule_decided_by(db: TrackerDB) -> None:
+    d = DestinationClassifier(["example.com.cn"], db=db).classify(
+        "sa.example.com.cn", path="/sa?project=production"
+    )
+    assert (d.relation, d.decided_by) == ("first-party", "first-party-backend")
+
+
+def test_chinese_names(db: TrackerDB) -> None:
+    clf = DestinationClassifier(db=db)
+    d = clf.classify("ulogs.umeng.com")
+    assert (d.name_zh, d.vendor_zh) == ("友盟+统计分析SDK (U-App)", "友盟+")
+    d = clf.classify("api-access.pangolin-sdk-toutiao.com")
+    assert d.name_zh is not None and d.name_zh.startswith("穿山甲")
+    d = clf.classify("www.baidu.com")  # owner answer: the company's Chinese name
+    assert (d.sdk, d.vendor_zh) == (None, "百度")
+    assert clf.classify("unknown-host.example").name_zh is None
+
+
+def test_to_json_keys_unchanged(db: TrackerDB) -> None:
+    d = DestinationClassifier(db=db).classify("ulogs.umeng.com")
+    assert list(d.to_json()) == ["party", "relation", "sdk", "vendor", "category"]
 
 
 def test_cloud_tenant_names_the_provider(db: TrackerDB) -> None:

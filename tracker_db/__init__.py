@@ -9,22 +9,25 @@ from ._httpdns import names_from_httpdns
 from ._imports import FORMATS, LICENCES, ImportResult, import_file, parse_document
 from ._index import SdkMatch, TrackerDB
 from ._normalize import ip_literal, normalize_host
-from ._rules import CATEGORIES, FORMAT_VERSION, KINDS, DataError, Rule, load_rules, read_rules
-from ._tables import App, Infra, Owner
+from ._rules import CATEGORIES, CATEGORY_ZH, FORMAT_VERSION, KINDS, DataError, Rule, load_rules, read_rules
+from ._tables import App, Company, Infra, Owner, SdkInfo
 from ._userdata import data_dir, trackers_dir
 
 __all__ = [
     "CATEGORIES",
+    "CATEGORY_ZH",
     "FORMATS",
     "FORMAT_VERSION",
     "KINDS",
     "LICENCES",
     "App",
+    "Company",
     "DataError",
     "ImportResult",
     "Infra",
     "Owner",
     "Rule",
+    "SdkInfo",
     "SdkMatch",
     "TrackerDB",
     "data_dir",

@@ -18,7 +18,19 @@ from typing import ClassVar
 
 from ._normalize import ip_literal, normalize_host
 from ._rules import Rule, load_meta, load_rules, package_dir
-from ._tables import App, Infra, Owner, read_apps, read_infra, read_owners, suffix_get
+from ._tables import (
+    App,
+    Company,
+    Infra,
+    Owner,
+    SdkInfo,
+    read_apps,
+    read_companies,
+    read_infra,
+    read_owners,
+    read_sdks,
+    suffix_get,
+)
 
 __all__ = ["SdkMatch", "TrackerDB"]
 
@@ -38,9 +50,17 @@ class SdkMatch:
     source: str
     dataset: str = "consentscope"
     licence: str = "MIT"
+    #: Chinese names of the SDK and its vendor (``sdks.csv``/``companies.csv``), if known.
+    name_zh: str | None = None
+    vendor_zh: str | None = None
+    #: The company that owns the SDK (``sdks.csv``); defaults to the vendor.
+    company: str | None = None
 
     @classmethod
-    def from_rule(cls, r: Rule) -> SdkMatch:
+    def from_rule(
+        cls, r: Rule, info: SdkInfo | None = None, vendor: Company | None = None
+    ) -> SdkMatch:
+        vendor_zh = (info.vendor_zh if info else "") or (vendor.name_zh if vendor else "")
         return cls(
             sdk=r.sdk,
             vendor=r.vendor,
@@ -51,6 +71,9 @@ class SdkMatch:
             source=r.source,
             dataset=r.dataset,
             licence=r.licence,
+            name_zh=(info.name_zh if info else "") or None,
+            vendor_zh=vendor_zh or None,
+            company=info.company if info else r.vendor,
         )
 
 
@@ -82,7 +105,15 @@ class TrackerDB:
         owners: Iterable[Owner] = (),
         infra: Iterable[Infra] = (),
         apps: Iterable[App] = (),
+        sdks: Iterable[SdkInfo] = (),
+        companies: Iterable[Company] = (),
     ) -> None:
+        self.sdk_info: dict[str, SdkInfo] = {}
+        for s in sdks:
+            self.sdk_info.setdefault(s.sdk, s)
+        self.companies: dict[str, Company] = {}
+        for c in companies:
+            self.companies.setdefault(c.company, c)
         self.owners: dict[str, Owner] = {}
         for o in owners:
             self.owners.setdefault(o.domain, o)
@@ -110,7 +141,7 @@ class TrackerDB:
         self.rules = tuple(kept)
 
     def _add(self, r: Rule) -> None:
-        m = SdkMatch.from_rule(r)
+        m = SdkMatch.from_rule(r, self.sdk_info.get(r.sdk), self.companies.get(r.vendor))
         if r.kind in ("host", "suffix"):
             node = self._root
             for label in reversed(r.pattern.split(".")):
@@ -155,7 +186,9 @@ class TrackerDB:
             owners.extend(read_owners(base / name, v2fly_source=meta["v2fly_source"]))
         infra = [i for name in meta.get("infrastructure", ()) for i in read_infra(base / name)]
         apps = [a for name in meta.get("apps", ()) for a in read_apps(base / name)]
-        return cls([*load_rules(), *extra_rules], owners, infra, apps)
+        sdks = [s for name in meta["sdks"] for s in read_sdks(base / name)]
+        companies = [c for name in meta["companies"] for c in read_companies(base / name)]
+        return cls([*load_rules(), *extra_rules], owners, infra, apps, sdks, companies)
 
     @classmethod
     def reset_default(cls) -> None:
@@ -232,6 +265,17 @@ class TrackerDB:
     def app(self, package: str | None) -> App | None:
         """The well-known app with this package name, if listed."""
         return self.apps.get(package) if package else None
+
+    def company(self, name: str | None) -> Company | None:
+        """The listed company of this name (SDK owner or app publisher), if any."""
+        return self.companies.get(name) if name else None
+
+    def names_zh(self, sdk: str | None, vendor: str | None = None) -> tuple[str | None, str | None]:
+        """Chinese names of an SDK and its vendor, for answers stored without them."""
+        info = self.sdk_info.get(sdk) if sdk else None
+        v = self.companies.get(vendor) if vendor else None
+        vendor_zh = (info.vendor_zh if info else "") or (v.name_zh if v else "")
+        return (info.name_zh if info and info.name_zh else None), (vendor_zh or None)
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -20,6 +20,7 @@ from ._normalize import normalize_host
 
 __all__ = [
     "CATEGORIES",
+    "CATEGORY_ZH",
     "FORMAT_VERSION",
     "KINDS",
     "RULE_COLUMNS",
@@ -30,7 +31,10 @@ __all__ = [
 ]
 
 #: Version of the tracker_db file format; bumped on every change of columns or meaning.
-FORMAT_VERSION = 1
+#: 2: ``sdks.csv`` (Chinese names, owning company, example host per SDK) and
+#: ``companies.csv``; ``apps.csv`` gains ``company`` and ``app_zh``; ``ownership.csv``
+#: gains ``reason``. Migrate a version-1 tree with ``tools/migrate_v1_to_v2.py``.
+FORMAT_VERSION = 2
 
 KINDS = ("host", "suffix", "regex", "path", "cidr")
 
@@ -50,6 +54,24 @@ CATEGORIES = (
     "os-vendor-service",
     "other",
 )
+
+#: Chinese names of the categories, as Chinese privacy policies and SDK lists write them.
+CATEGORY_ZH = {
+    "analytics": "统计分析",
+    "advertising": "广告",
+    "push": "消息推送",
+    "crash-reporting": "崩溃与性能监测",
+    "attribution": "归因与深度链接",
+    "social/login": "社交分享与登录",
+    "payment": "支付",
+    "maps/location": "地图与定位",
+    "anti-fraud/device-fingerprint": "风控与设备识别",
+    "customer-service": "在线客服",
+    "cloud-storage": "云存储",
+    "httpdns": "HTTPDNS域名解析",
+    "os-vendor-service": "手机厂商服务",
+    "other": "其他",
+}
 
 #: Columns every endpoint CSV has, in this order. ``example`` is a host (regex rules),
 #: path (path rules) or IP (cidr rules) that the rule must match: it documents the rule
@@ -189,11 +211,18 @@ def load_meta() -> dict:
     """``tracker_db.toml``: format version and the explicit list of data files."""
     with (_package_dir() / "tracker_db.toml").open("rb") as f:
         meta = tomllib.load(f)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DataError(
-            f"tracker_db.toml: format_version {meta.get('format_version')!r}, "
-            f"this code reads {FORMAT_VERSION}"
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        hint = (
+            "; migrate with tracker_db/tools/migrate_v1_to_v2.py"
+            if version == 1 and FORMAT_VERSION == 2 else ""
         )
+        raise DataError(
+            f"tracker_db.toml: format_version {version!r}, this code reads {FORMAT_VERSION}{hint}"
+        )
+    for key in ("sdks", "companies"):
+        if not meta.get(key):
+            raise DataError(f"tracker_db.toml: format {FORMAT_VERSION} needs a {key!r} list")
     return meta
 
 

@@ -18,7 +18,19 @@ from typing import TypeVar
 from ._normalize import normalize_host
 from ._rules import DataError
 
-__all__ = ["App", "Infra", "Owner", "read_apps", "read_infra", "read_owners", "suffix_get"]
+__all__ = [
+    "App",
+    "Company",
+    "Infra",
+    "Owner",
+    "SdkInfo",
+    "read_apps",
+    "read_companies",
+    "read_infra",
+    "read_owners",
+    "read_sdks",
+    "suffix_get",
+]
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
@@ -38,6 +50,8 @@ class Owner:
     group: str
     country: str
     source: str
+    #: Why a domain of an SDK vendor is answered by vendor only (no SDK rule covers it).
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +68,12 @@ class Infra:
 
 @dataclass(frozen=True, slots=True)
 class App:
-    """A well-known app package and the company that operates it."""
+    """A well-known app package and the company that publishes it.
+
+    ``company`` is the publisher as a key of ``companies.csv``: an SDK whose owning
+    company is the same is first-party to this app; one of another company of the same
+    ``group`` is ``same-group-sdk``.
+    """
 
     package: str
     app: str
@@ -63,6 +82,36 @@ class App:
     country: str
     first_party_domains: tuple[str, ...]
     source: str
+    company: str = ""
+    app_zh: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A company that owns SDKs or publishes apps, with its Chinese name and group."""
+
+    company: str
+    name_zh: str
+    group: str
+    country: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class SdkInfo:
+    """What one SDK is called in Chinese, which company owns it, and a host it uses.
+
+    ``example`` is a lookup target (a host, an IP, or ``host/path``) that the shipped
+    rules must answer with this SDK; ``vendor_zh`` may be empty when ``companies.csv``
+    names the vendor.
+    """
+
+    sdk: str
+    name_zh: str
+    vendor_zh: str
+    company: str
+    example: str
+    where: str = ""
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -104,6 +153,7 @@ def read_owners(path: Path, v2fly_source: str | None = None) -> Iterator[Owner]:
             r["group"] or r["company"],
             r["country"],
             _source(path, line, src),
+            r.get("reason", ""),
         )
 
 
@@ -136,6 +186,39 @@ def read_apps(path: Path) -> Iterator[App]:
             r["country"],
             domains,
             _source(path, line, r["source"]),
+            r.get("company", "") or r["operator"],
+            r.get("app_zh", ""),
+        )
+
+
+def read_companies(path: Path) -> Iterator[Company]:
+    cols = ("company", "name_zh", "group", "country", "source")
+    for line, r in _rows(path, cols):
+        _check(path, line, bool(r["company"]), "empty company")
+        _check(path, line, bool(r["name_zh"]), "empty name_zh")
+        _check(path, line, bool(_COUNTRY.fullmatch(r["country"])), "country must be ISO alpha-2")
+        yield Company(
+            r["company"],
+            r["name_zh"],
+            r["group"] or r["company"],
+            r["country"],
+            _source(path, line, r["source"]),
+        )
+
+
+def read_sdks(path: Path) -> Iterator[SdkInfo]:
+    cols = ("sdk", "name_zh", "vendor_zh", "company", "example")
+    for line, r in _rows(path, cols):
+        _check(path, line, bool(r["sdk"]), "empty sdk")
+        _check(path, line, bool(r["company"]), "empty company")
+        _check(path, line, bool(r["example"]), "empty example")
+        yield SdkInfo(
+            r["sdk"],
+            r["name_zh"],
+            r["vendor_zh"],
+            r["company"],
+            r["example"],
+            f"{path.name}:{line}",
         )
 
 

@@ -45,17 +45,44 @@ def test_split_target(target: str, expected: tuple[str, str | None]) -> None:
 
 def test_lookup_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        ["trackers", "lookup", "https://mi.gdt.qq.com/x", "--app-package", "com.tencent.mm",
+        ["trackers", "lookup", "https://mi.gdt.qq.com/x", "--app-package", "com.tencent.qqmusic",
          "--json"], capsys,
     )
     assert code == 0
     doc = json.loads(out)
     assert tuple(doc) == LOOKUP_JSON_KEYS
+    # The first ten keys and their order are what tools relied on before format 2.
+    assert LOOKUP_JSON_KEYS[:10] == ("host", "sdk", "vendor", "group", "category", "country",
+                                     "relation", "party", "rule", "source")
     assert set(doc) == {"host", "sdk", "vendor", "group", "category", "country", "relation",
-                        "party", "rule", "source"}
-    assert (doc["sdk"], doc["relation"], doc["party"], doc["rule"]) == (
-        "Tencent GDT / YLH Ads", "same-group-sdk", "third-party", "suffix:gdt.qq.com"
+                        "party", "rule", "source", "name_zh", "vendor_zh", "category_zh",
+                        "relation_zh", "company", "decided_by", "note"}
+    assert (doc["sdk"], doc["relation"], doc["party"], doc["rule"], doc["decided_by"]) == (
+        "Tencent GDT / YLH Ads", "same-group-sdk", "third-party", "suffix:gdt.qq.com",
+        "same-group",
     )
+
+
+def test_lookup_json_same_company(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "lookup", "hmma.baidu.com", "--app-package",
+                     "com.baidu.searchbox", "--json"], capsys)
+    doc = json.loads(out)
+    assert (doc["relation"], doc["party"], doc["decided_by"], doc["company"]) == (
+        "first-party", "first-party", "same-company", "Baidu"
+    )
+    assert (doc["name_zh"], doc["vendor_zh"], doc["category_zh"], doc["relation_zh"]) == (
+        "百度移动统计SDK", "百度", "统计分析", "第一方"
+    )
+    assert "百度" in out  # ensure_ascii=False: Chinese stays readable
+    assert doc["note"] is None
+
+
+def test_lookup_vendor_only_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["trackers", "lookup", "i.snssdk.com", "--json"], capsys)
+    doc = json.loads(out)
+    assert (doc["sdk"], doc["vendor"], doc["rule"]) == (None, "ByteDance", "owner:snssdk.com")
+    assert doc["decided_by"] == "owner-other-company"
+    assert "AppLog" in doc["note"]
 
 
 def test_lookup_text_and_path_rule(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,6 +117,8 @@ def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
     sdks = next(int(x.split()[1]) for x in lines if x.startswith("sdks "))
     chinese = next(int(x.split()[2]) for x in lines if x.startswith("  chinese"))
     assert sdks >= 300 and chinese >= 150
+    with_zh = next(int(x.split()[2]) for x in lines if x.startswith("  with name_zh"))
+    assert with_zh >= chinese
 
 
 def test_import_and_list_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -104,4 +104,88 @@ def test_networks_do_not_overlap_with_different_answers(rules: list[Rule]) -> No
 def test_size(db: TrackerDB) -> None:
     sdks = db.sdks()
     assert len(sdks) >= 300
-    assert sum(1 for r in sdks.values() if r.country == "CN") >= 150
+    assert sum(1 for r in sdks.values() if r.country == "CN") >= 200
+
+
+# -- format 2: Chinese names, companies, example hosts ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TrackerDB:
+    return TrackerDB.shipped()
+
+
+def _first_rule_per_sdk(rules: list[Rule]) -> dict[str, Rule]:
+    out: dict[str, Rule] = {}
+    for r in rules:
+        out.setdefault(r.sdk, r)
+    return out
+
+
+def test_every_sdk_has_one_sdks_row(rules: list[Rule], shipped: TrackerDB) -> None:
+    named = set(_first_rule_per_sdk(rules))
+    listed = set(shipped.sdk_info)
+    assert named - listed == set(), "SDKs without a row in sdks.csv"
+    assert listed - named == set(), "sdks.csv rows naming no endpoint rule"
+
+
+def test_chinese_sdks_have_chinese_names(rules: list[Rule], shipped: TrackerDB) -> None:
+    """Every SDK of a Chinese vendor is named as Chinese privacy policies name it."""
+    for sdk, r in _first_rule_per_sdk(rules).items():
+        if r.country != "CN":
+            continue
+        name_zh, vendor_zh = shipped.names_zh(sdk, r.vendor)
+        assert name_zh, f"{sdk}: name_zh missing in sdks.csv"
+        assert vendor_zh, f"{sdk}: vendor_zh missing (sdks.csv or companies.csv)"
+
+
+def test_one_vendor_zh_per_vendor(rules: list[Rule], shipped: TrackerDB) -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for sdk, r in _first_rule_per_sdk(rules).items():
+        _, vendor_zh = shipped.names_zh(sdk, r.vendor)
+        if vendor_zh:
+            seen[r.vendor].add(vendor_zh)
+    assert {v: z for v, z in seen.items() if len(z) > 1} == {}
+
+
+def test_sdk_companies_are_listed_and_in_the_sdk_group(
+    rules: list[Rule], shipped: TrackerDB
+) -> None:
+    """The owning company of a Chinese SDK is in companies.csv, in the SDK's group."""
+    for sdk, r in _first_rule_per_sdk(rules).items():
+        info = shipped.sdk_info[sdk]
+        company = shipped.company(info.company)
+        if r.country == "CN":
+            assert company is not None, f"{info.where}: company {info.company!r} not listed"
+        if company is not None:
+            assert company.group == r.group, f"{info.where}: {company.group} != {r.group}"
+
+
+def test_app_publishers_are_listed_companies(shipped: TrackerDB) -> None:
+    for app in shipped.apps.values():
+        company = shipped.company(app.company)
+        assert company is not None, f"{app.package}: company {app.company!r} not listed"
+        assert company.group == app.group, f"{app.package}: {company.group} != {app.group}"
+        assert app.app_zh, f"{app.package}: app_zh missing"
+
+
+def test_every_sdk_has_a_sourced_host(rules: list[Rule]) -> None:
+    """Each SDK is named by at least one host-matching rule (host, suffix or regex)."""
+    hosts = {r.sdk for r in rules if r.kind in ("host", "suffix", "regex") and r.source}
+    no_host = set(_first_rule_per_sdk(rules)) - hosts
+    # These SDKs are recognised by their resolver IPs or URL paths only.
+    assert no_host <= {"Alibaba Cloud HTTPDNS", "DNSPod Public DNS / HTTPDNS",
+                       "Tencent Cloud HTTPDNS", "AliDNS Public DNS"}, no_host
+
+
+def test_vendor_only_domains_say_why(rules: list[Rule]) -> None:
+    """Our own ownership rows of SDK vendors: covered by an SDK rule, or a reason why not."""
+    from consentscope.tracker_db._rules import load_meta, package_dir
+    from consentscope.tracker_db._tables import read_owners
+
+    vendors = {r.vendor for r in rules}
+    suffixes = {r.pattern for r in rules if r.kind == "suffix"}
+    for name in load_meta()["ownership"]:
+        for o in read_owners(package_dir() / name):
+            if o.company in vendors and o.domain not in suffixes:
+                assert o.reason, f"{name}: {o.domain} is vendor-only without a reason"
