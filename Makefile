@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # that need one skip with the reason otherwise.
 DEB_TOOLS := tcpdump:tcpdump iptables:iptables curl:curl chromium:chromium
 
-.PHONY: demo test lint bench wheel clean venv debs
+.PHONY: demo test lint typecheck bench wheel clean venv debs
 
 venv: $(STAMP)
 
@@ -47,6 +47,14 @@ test: $(STAMP) debs
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# mypy on the installed layout: the package maps detectors/, reports/, tracker_db/ and addons/
+# under consentscope, so the check runs on a tree of links shaped like the wheel.
+typecheck: $(STAMP)
+	rm -rf build/typecheck && mkdir -p build/typecheck/consentscope
+	for f in consentscope/*; do ln -s ../../../$$f build/typecheck/consentscope/; done
+	for d in detectors tracker_db reports addons; do ln -s ../../../$$d build/typecheck/consentscope/$$d; done
+	cd build/typecheck && ../../$(PY) -m mypy --config-file ../../pyproject.toml -p consentscope
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_detect.py

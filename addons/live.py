@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Optional
+from typing import Any, Optional
 
 from mitmproxy import command, ctx, exceptions, http
 
@@ -43,7 +43,7 @@ from consentscope.addons.engine import (
 )
 from consentscope.consent import normalize_event
 from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
-from consentscope.model import ConsentMarkers
+from consentscope.model import ConsentMarkers, Contact
 from consentscope.profile import ProfileError, load_profile
 from consentscope.readers.flowfile import flow_to_records, websocket_record
 from consentscope.readers.httpdns import httpdns_contacts, is_httpdns_path
@@ -128,7 +128,9 @@ class ConsentScope:
 
     # -- mitmproxy hooks -------------------------------------------------------------
 
-    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+    def load(self, loader: Any) -> None:
+        # ``Loader.add_option`` is annotated ``type`` but takes typing forms (Optional[str],
+        # Sequence[str]) too, as mitmproxy's own addons pass them: hence ``Any`` here.
         loader.add_option(
             "consentscope_profile", Optional[str], None,
             "Device profile (TOML) listing the identifiers and personal data to look for.",
@@ -174,21 +176,22 @@ class ConsentScope:
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         # Every option parsed once, here; the detector gets the parsed values (no re-parsing).
-        parsed = {}
-        for name, parse, value in (
-            ("consentscope_consent_marker", parse_regex, opts.consentscope_consent_marker),
-            ("consentscope_refusal_marker", parse_regex, opts.consentscope_refusal_marker),
-            ("consentscope_app_domains", parse_domains, opts.consentscope_app_domains),
-            ("consentscope_max_body", parse_max_body, opts.consentscope_max_body),
-            ("consentscope_detector", parse_detector, opts.consentscope_detector),
-        ):
-            try:
-                parsed[name] = parse(value)  # type: ignore[operator]
-            except ValueError as e:
-                raise exceptions.OptionsError(f"{name}: {e}") from None
+        try:
+            name = "consentscope_consent_marker"
+            consent = parse_regex(opts.consentscope_consent_marker)
+            name = "consentscope_refusal_marker"
+            refusal = parse_regex(opts.consentscope_refusal_marker)
+            name = "consentscope_app_domains"
+            app_domains = parse_domains(opts.consentscope_app_domains)
+            name = "consentscope_max_body"
+            max_body = parse_max_body(opts.consentscope_max_body)
+            name = "consentscope_detector"
+            detector = parse_detector(opts.consentscope_detector)
+        except ValueError as e:
+            raise exceptions.OptionsError(f"{name}: {e}") from None
         if not any(name.startswith("consentscope_") for name in updated):
             return
-        self._max_body = parsed["consentscope_max_body"]
+        self._max_body = max_body
         path = opts.consentscope_profile
         if not path:
             self._stop_runner()
@@ -199,7 +202,6 @@ class ConsentScope:
             raise exceptions.OptionsError(f"consentscope_profile: {e}") from None
         for w in profile.warnings:
             log.warning(f"consentscope: {w}")
-        app_domains = parsed["consentscope_app_domains"]
         if app_domains:
             app = replace(profile.app, first_party_domains=profile.app.first_party_domains + app_domains)
             profile = replace(profile, app=app)
@@ -222,13 +224,12 @@ class ConsentScope:
             profile=profile,
             session=session,
             db_url=opts.consentscope_db,
-            markers=ConsentMarkers(consent=parsed["consentscope_consent_marker"],
-                                   refusal=parsed["consentscope_refusal_marker"]),
+            markers=ConsentMarkers(consent=consent, refusal=refusal),
             max_body=self._max_body,
         )
         self._stop_runner()
         self.config = config
-        self.runner = Runner(config, self._on_message, mode=parsed["consentscope_detector"])
+        self.runner = Runner(config, self._on_message, mode=detector)
         log.info(f"consentscope: watching for {len(profile.identifiers)} values from {path}, session {session}")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -319,7 +320,7 @@ class ConsentScope:
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _send(self, runner: Runner, flow: http.HTTPFlow, items: list[RequestRecord]) -> None:
+    def _send(self, runner: Runner, flow: http.HTTPFlow, items: Sequence[RequestRecord | Contact]) -> None:
         self._pending[flow.id] = flow
         runner.send(Items(flow.id, tuple(items)))
 

@@ -18,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from consentscope.profile import Profile
 from consentscope.storage import (
@@ -40,11 +42,44 @@ RETRIES = 3
 BACKOFF = (0.05, 0.2, 0.5)
 
 
+@dataclass(frozen=True, slots=True)
+class _Findings:
+    session_id: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    session_id: str
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    session_id: str
+    time: float
+    anomalies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Switch:
+    session_id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    session_id: str
+
+
+_Queued = _Findings | _Event | _Request | _Switch | _Judge
+
+
 @dataclass(slots=True)
 class Batch:
     session_id: str
-    findings: list[dict] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     span: tuple[float, float] | None = None
     anomalies: dict[str, int] = field(default_factory=dict)
@@ -74,7 +109,7 @@ class BackgroundWriter:
         self.url = url
         self.spill_path = spill_path or spill_path_for(url)
         self.on_remote_event = on_remote_event
-        self._q: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._q: queue.Queue[_Queued] = queue.Queue()
         self._stop = threading.Event()
         self.failures = 0
         self.spilled = 0
@@ -97,21 +132,21 @@ class BackgroundWriter:
 
     # -- called from the worker thread ------------------------------------------------
 
-    def put_findings(self, session_id: str, rows: list[dict]) -> None:
-        self._q.put(("findings", (session_id, rows)))
+    def put_findings(self, session_id: str, rows: list[dict[str, Any]]) -> None:
+        self._q.put(_Findings(session_id, rows))
 
     def put_event(self, session_id: str, t: float, event: str, detail: str, source: str) -> None:
-        self._q.put(("event", (session_id, {"time": t, "event": event, "detail": detail, "source": source})))
+        self._q.put(_Event(session_id, {"time": t, "event": event, "detail": detail, "source": source}))
 
     def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
-        self._q.put(("request", (session_id, t, anomalies)))
+        self._q.put(_Request(session_id, t, anomalies))
 
     def switch_session(self, session_id: str, label: str) -> None:
-        self._q.put(("session", (session_id, label)))
+        self._q.put(_Switch(session_id, label))
 
     def judge(self, session_id: str) -> None:
         """Judge the session once everything queued before this call is stored."""
-        self._q.put(("judge", session_id))
+        self._q.put(_Judge(session_id))
 
     def close(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -124,25 +159,28 @@ class BackgroundWriter:
         while True:
             deadline = time.monotonic() + FLUSH_SECONDS
             batches: dict[str, Batch] = {}
-            switches: list = []
+            switches: list[_Switch] = []
             judge: list[str] = []
             while time.monotonic() < deadline:
                 try:
-                    kind, payload = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
-                if kind == "judge":
-                    judge.append(payload)  # type: ignore[arg-type]
+                if isinstance(item, _Judge):
+                    judge.append(item.session_id)
                     break  # store what came before it, then judge
-                self._collect(batches, switches, kind, payload)
-            for s in switches:
-                self._safely(lambda s=s: self._new_session(*s))
-                self.session_id = s[0]
+                if isinstance(item, _Switch):
+                    switches.append(item)
+                else:
+                    self._collect(batches, item)
+            for sw in switches:
+                self._safely(partial(self._new_session, sw.session_id, sw.label))
+                self.session_id = sw.session_id
             for b in batches.values():
                 if not b.empty():
                     self._write(b)
             for sid in judge:
-                self._safely(lambda sid=sid: self._judge(sid))
+                self._safely(partial(self._judge, sid))
             if self.spilled and os.path.exists(self.spill_path):
                 self._recover_spill()
             if self.on_remote_event is not None and time.monotonic() - last_poll > POLL_SECONDS:
@@ -151,21 +189,17 @@ class BackgroundWriter:
             if self._stop.is_set() and self._q.empty():
                 return
 
-    def _collect(self, batches: dict[str, Batch], switches: list, kind: str, payload: object) -> None:
-        if kind == "session":
-            switches.append(payload)
-            return
-        sid = payload[0]  # type: ignore[index]
-        b = batches.setdefault(sid, Batch(sid))
-        if kind == "findings":
-            b.findings.extend(payload[1])  # type: ignore[index]
-        elif kind == "event":
-            b.events.append(payload[1])  # type: ignore[index]
-        elif kind == "request":
-            _, t, anomalies = payload  # type: ignore[misc]
+    def _collect(self, batches: dict[str, Batch], item: _Findings | _Event | _Request) -> None:
+        b = batches.setdefault(item.session_id, Batch(item.session_id))
+        if isinstance(item, _Findings):
+            b.findings.extend(item.rows)
+        elif isinstance(item, _Event):
+            b.events.append(item.columns)
+        else:
+            t = item.time
             b.requests += 1
             b.span = (t, t) if b.span is None else (min(b.span[0], t), max(b.span[1], t))
-            for a in anomalies:
+            for a in item.anomalies:
                 b.anomalies[a] = b.anomalies.get(a, 0) + 1
 
     def _write(self, b: Batch) -> None:
@@ -193,9 +227,9 @@ class BackgroundWriter:
         lines = read_spill(self.spill_path)
         try:
             for d in lines:
-                span = tuple(d["span"]) if d.get("span") else None
+                span = (float(d["span"][0]), float(d["span"][1])) if d.get("span") else None
                 write_batch(self._engine, d["session_id"], d["findings"], d["events"], d["requests"],
-                            span, d.get("anomalies") or {})  # type: ignore[arg-type]
+                            span, d.get("anomalies") or {})
         except Exception:
             return
         os.unlink(self.spill_path)

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from consentscope.model import Judgement, SessionResult, TimelineEvent
     from consentscope.profile import Profile
     from consentscope.rules import Suppressions
+    from consentscope.session import Audit
 
 from consentscope.errors import ConsentscopeError, UsageError
 
@@ -103,6 +104,10 @@ class Progress:
             sys.stderr.write(f"\r{name}: {requests} requests, {findings} findings\x1b[K")
             sys.stderr.flush()
 
+    def watch(self, name: str) -> Callable[[Audit, int], None]:
+        """A progress callback for ``session.audit_capture``."""
+        return lambda audit, found: self.update(name, audit.requests, found)
+
     def done(self) -> None:
         if self.enabled:
             sys.stderr.write("\r\x1b[K")
@@ -131,11 +136,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     results = []
     status = EXIT_OK
     for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
-        name = os.path.basename(path)
-        result = audit_capture(
-            path, sid, profile, scanner, markers=markers, events=extra_events, keep_requests=bool(args.db),
-            progress=lambda audit, found, name=name: progress.update(name, audit.requests, found),
-        )
+        result = audit_capture(path, sid, profile, scanner, markers=markers, events=extra_events,
+                               keep_requests=bool(args.db), progress=progress.watch(os.path.basename(path)))
         progress.done()
         for error in result.errors:
             status = EXIT_INPUT

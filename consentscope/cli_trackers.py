@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from consentscope.destination import DestinationClassifier
-from consentscope.tracker_db import CATEGORIES, FORMATS, DataError, TrackerDB, import_file
+from consentscope.tracker_db import CATEGORIES, FORMATS, DataError, Rule, TrackerDB, import_file
 
 __all__ = ["LOOKUP_JSON_KEYS", "add_trackers_parser", "split_target"]
 
@@ -89,7 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{r.label}\t{r.sdk}\t{r.dataset} ({r.licence})\t{r.source}")
         return EXIT_OK
     by_sdk: dict[str, list[str]] = {}
-    first = {}
+    first: dict[str, Rule] = {}
     for r in rules:
         by_sdk.setdefault(r.sdk, []).append(r.label)
         first.setdefault(r.sdk, r)

@@ -145,7 +145,7 @@ def _csv(text: str, path: str) -> list[TimelineEvent]:
         raise TimelineFileError(f"{path}: line 1: {e}") from None
     if "time" not in header or "event" not in header:
         raise TimelineFileError(f"{path}: line 1: expected a CSV header with time,event,detail, got {header!r}")
-    out = []
+    out: list[TimelineEvent] = []
     while True:
         try:
             row = next(reader)

@@ -25,11 +25,11 @@ MAX_LABEL = 34
 #: events that widen the chart besides the consent decisions: where the session starts
 SPAN_EVENTS = ("app-start", "policy-shown")
 
-PHASE_COLOURS = {
+PHASE_COLOURS: dict[str, str] = {
     BEFORE_CONSENT: "#d92d20", PHASE_AFTER["refusal"]: "#d92d20", PHASE_AFTER["withdrawal"]: "#dc6803",
     PHASE_AFTER["consent"]: "#12b76a", NO_CONSENT_RECORDED: "#98a2b3",
 }
-BAND_COLOURS = {
+BAND_COLOURS: dict[str, str] = {
     BEFORE_CONSENT: "#fee4e2", PHASE_AFTER["refusal"]: "#fee4e2", PHASE_AFTER["withdrawal"]: "#fef0c7",
     PHASE_AFTER["consent"]: "#dcfae6", NO_CONSENT_RECORDED: "#f2f4f7",
 }

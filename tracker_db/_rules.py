@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from consentscope.errors import ConsentscopeError
+
 from ._normalize import normalize_host
 
 __all__ = [
@@ -91,7 +93,7 @@ RULE_COLUMNS = (
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
 
 
-class DataError(ValueError):
+class DataError(ConsentscopeError, ValueError):
     """A tracker_db file is malformed; the message names the file and line."""
 
 

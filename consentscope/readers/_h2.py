@@ -202,7 +202,7 @@ class H2RequestParser:
         assert self._block is not None
         sid, offset, block, end_stream = self._block
         self._block = None
-        fields = self.decoder.decode(bytes(block), raw=True)
+        fields = [(bytes(k), bytes(v)) for k, v in self.decoder.decode(bytes(block), raw=True)]
         if sid in self._streams:  # trailers: the request's header list is already complete
             if end_stream:
                 self._finish(sid, out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from consentscope.model import SessionResult
+from consentscope.model import AuditContact, AuditFinding, SessionResult
 from consentscope.profile import Profile
 
 from ._collection import rule_without_consent
@@ -59,7 +59,10 @@ RULES: tuple[Rule, ...] = (
 def _split(result: SessionResult, entries: Sequence[Accept]) -> tuple[SessionResult, SessionResult, list[Accept]]:
     """The session without the accepted findings and contacts, the session of only those, and
     the entries that matched anything."""
-    kept_f, gone_f, kept_c, gone_c = [], [], [], []
+    kept_f: list[AuditFinding] = []
+    gone_f: list[AuditFinding] = []
+    kept_c: list[AuditContact] = []
+    gone_c: list[AuditContact] = []
     used: dict[int, Accept] = {}
     for f in result.findings:
         hit = [a for a in entries if a.matches_finding(f)]

@@ -16,7 +16,7 @@ groups them, so fine and coarse location are one permission).
 from __future__ import annotations
 
 from consentscope.consent import PHASE_AFTER
-from consentscope.model import SessionResult, iso_time
+from consentscope.model import SessionResult, TimelineEvent, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
@@ -104,7 +104,7 @@ def rule_location_after_denial(result: SessionResult, profile: Profile, th: Thre
     if not events:
         return []
 
-    def denial(t: float):  # type: ignore[no-untyped-def]
+    def denial(t: float) -> TimelineEvent | None:
         last = None
         for e in events:
             if e.time > t:

@@ -8,6 +8,7 @@ personal data, so it is created owner-only (0600) before SQLite opens it.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -230,7 +231,7 @@ def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -
         raise StorageError(f"{url}: database driver {e.name or e} is not installed{hint}") from None
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
