@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
-from consentscope.model import NO_MARKERS, ConsentMarkers, Contact, TimelineEvent
+from consentscope.model import NO_MARKERS, ConsentMarkers, Contact, Source, TimelineEvent
 from consentscope.profile import Profile
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ class Engine:
         self.out = out
         self.profile = config.profile
         self.scanner = Scanner(self.profile.scan_profile(), limits=Limits(max_body_scan_bytes=config.max_body))
+        # before the writer: its thread may deliver a mark from the laptop at once
+        self._remote: queue.SimpleQueue[tuple[float, str, str]] = queue.SimpleQueue()
         self.writer = None
         if config.db_url:
             from consentscope.addons.writer import BackgroundWriter
@@ -149,8 +151,8 @@ class Engine:
         self.audit = self._new_audit(config.session)
         self.findings = 0
         self.errors = 0
+        self._coverage_changed = False
         self._done: list[str] = []
-        self._remote: queue.SimpleQueue[tuple[float, str, str]] = queue.SimpleQueue()
 
     def _new_audit(self, session: str) -> Audit:
         from consentscope.session import Audit
@@ -158,7 +160,7 @@ class Engine:
         return Audit(
             session, self.profile, self.scanner, label=session, sources=["live"], markers=self.config.markers,
             live=True, device_marks=False,  # device marks arrive as events from the addon
-            on_event=lambda e: self._store_event(session, e),
+            on_event=lambda e: self._store_event(session, e), source=Source.LIVE,
         )
 
     def _store_event(self, session: str, e: TimelineEvent) -> None:
@@ -180,8 +182,8 @@ class Engine:
             self.out(Log(logging.INFO, f"consentscope: {name} recorded from the command line"))
 
     def handle(self, msg: Inbound) -> None:
-        from consentscope.console import finding_line
-        from consentscope.storage import finding_columns
+        from consentscope.console import contact_line, finding_line
+        from consentscope.storage import contact_columns, finding_columns
 
         self._drain_remote()
         if isinstance(msg, Items):
@@ -193,6 +195,13 @@ class Engine:
                         self.writer.put_request(self.audit.session_id, item.time, tuple(self.audit.last_anomalies))
                 if found and self.writer is not None:
                     self.writer.put_findings(self.audit.session_id, [finding_columns(f) for f in found])
+                contacts = self.audit.take_contacts()
+                for c in contacts:
+                    if (line := contact_line(c)) is not None:
+                        self.out(Log(logging.WARNING, line))
+                if contacts and self.writer is not None:
+                    self.writer.put_contacts(self.audit.session_id, [contact_columns(c) for c in contacts])
+                self._coverage_changed = True
             except Exception:
                 self.errors += 1
                 self.out(Failure(f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
@@ -211,6 +220,7 @@ class Engine:
             self.audit.add_event(event)
             self._store_event(self.audit.session_id, event)
         elif isinstance(msg, NewSession):
+            self.flush()
             if self.writer is not None:
                 self.writer.judge(self.audit.session_id)
             self.audit = self._new_audit(msg.session)
@@ -224,7 +234,12 @@ class Engine:
         self.flush()
 
     def flush(self) -> None:
-        """Report the requests that had no findings."""
+        """Report the requests that had no findings; store the coverage so far."""
+        if self._coverage_changed and self.writer is not None:
+            from consentscope.reports.json_report import coverage_json
+
+            self.writer.put_coverage(self.audit.session_id, coverage_json(self.audit.coverage))
+            self._coverage_changed = False
         if self._done:
             done, self._done = tuple(self._done), []
             self.out(Done(done))

@@ -24,7 +24,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http, tls
+from mitmproxy.proxy import layer, layers
+from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.layers.tls import parse_client_hello
 
 from consentscope.addons import compat
 from consentscope.addons.device_page import RESERVED_HOST, answer
@@ -43,7 +46,7 @@ from consentscope.addons.engine import (
 )
 from consentscope.consent import normalize_event
 from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
-from consentscope.model import ConsentMarkers, Contact
+from consentscope.model import ConsentMarkers, Contact, Via
 from consentscope.profile import ProfileError, load_profile
 from consentscope.readers.flowfile import flow_to_records, websocket_record
 from consentscope.readers.httpdns import httpdns_contacts, is_httpdns_path
@@ -90,6 +93,43 @@ def parse_detector(value: str) -> str:
     return value
 
 
+def _connection_contact(context: Context, via: str, client_data: bytes = b"") -> Contact | None:
+    """A connection as a contact: the server name the client asked for (SNI, or the CONNECT
+    host), the server's address, now."""
+    client, server = context.client, context.server
+    host = client.sni or ""
+    if not host and client_data:
+        try:
+            hello = parse_client_hello(client_data)
+        except ValueError:
+            hello = None
+        host = (hello.sni or "") if hello is not None else ""
+    ip: str | None = None
+    port: int | None = None
+    if server.address:
+        name, port = str(server.address[0]), int(server.address[1])
+        if not host:
+            host = name
+        ip = name if _is_ip(name) else None
+    if server.peername:
+        ip = str(server.peername[0])
+    if not host and not ip:
+        return None
+    tls_version = client.tls_version if via == Via.TLS_FAILED else None
+    return Contact(time.time(), host.lower() if not _is_ip(host) else "", ip, port, via, tls_version,
+                   f"{via}:{client.id}")
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def default_session_id() -> str:
     return "live-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -125,6 +165,8 @@ class ConsentScope:
         # and keeping thousands alive for a comment nobody reads costs memory and GC time.
         self._pending: weakref.WeakValueDictionary[str, http.HTTPFlow] = weakref.WeakValueDictionary()
         self._max_body = DEFAULT_MAX_BODY
+        #: connections already reported as passed through (next_layer runs more than once)
+        self._passthrough_seen: dict[str, bool] = {}
 
     # -- mitmproxy hooks -------------------------------------------------------------
 
@@ -286,6 +328,41 @@ class ConsentScope:
             self._send(runner, flow, [record])
         except Exception:
             self._count_error("websocket hook")
+
+    def tls_failed_client(self, data: tls.TlsData) -> None:
+        """The client aborted the handshake with the proxy: it does not trust our certificate,
+        i.e. it pins. Nothing of that connection is readable; that it happened is evidence."""
+        runner = self.runner
+        if runner is None:
+            return
+        try:
+            contact = _connection_contact(data.context, Via.TLS_FAILED)
+            if contact is not None:
+                runner.send(Items(f"tls-failed:{data.context.client.id}", (contact,)))
+        except Exception:
+            self._count_error("tls_failed_client hook")
+
+    def next_layer(self, nextlayer: layer.NextLayer) -> None:
+        """Connections mitmproxy passes through untouched (ignore_hosts, allow_hosts, protocols
+        it does not speak): mitmproxy's own next-layer addon ran first and chose a TCP/UDP layer."""
+        runner = self.runner
+        if runner is None:
+            return
+        try:
+            compat.decide_next_layer(nextlayer)
+            if not isinstance(nextlayer.layer, layers.TCPLayer | layers.UDPLayer):
+                return
+            client = nextlayer.context.client
+            if client.id in self._passthrough_seen:
+                return
+            self._passthrough_seen[client.id] = True
+            while len(self._passthrough_seen) > 4096:
+                self._passthrough_seen.pop(next(iter(self._passthrough_seen)))
+            contact = _connection_contact(nextlayer.context, Via.TLS_PASSTHROUGH, nextlayer.data_client())
+            if contact is not None:
+                runner.send(Items(f"passthrough:{client.id}", (contact,)))
+        except Exception:
+            self._count_error("next_layer hook")
 
     def done(self) -> None:
         stats = self._stop_runner()

@@ -62,6 +62,18 @@ class _Request:
 
 
 @dataclass(frozen=True, slots=True)
+class _Contacts:
+    session_id: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Coverage:
+    session_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class _Switch:
     session_id: str
     label: str
@@ -72,7 +84,7 @@ class _Judge:
     session_id: str
 
 
-_Queued = _Findings | _Event | _Request | _Switch | _Judge
+_Queued = _Findings | _Contacts | _Coverage | _Event | _Request | _Switch | _Judge
 
 
 @dataclass(slots=True)
@@ -80,17 +92,20 @@ class Batch:
     session_id: str
     findings: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    coverage: dict[str, Any] | None = None
     requests: int = 0
     span: tuple[float, float] | None = None
     anomalies: dict[str, int] = field(default_factory=dict)
 
     def empty(self) -> bool:
-        return not (self.findings or self.events or self.requests or self.anomalies)
+        return not (self.findings or self.events or self.requests or self.anomalies or self.contacts or self.coverage)
 
     def to_json(self) -> str:
         return json.dumps(
             {"session_id": self.session_id, "findings": self.findings, "events": self.events,
-             "requests": self.requests, "span": self.span, "anomalies": self.anomalies},
+             "requests": self.requests, "span": self.span, "anomalies": self.anomalies,
+             "contacts": self.contacts, "coverage": self.coverage},
             ensure_ascii=False,
         )
 
@@ -137,6 +152,13 @@ class BackgroundWriter:
 
     def put_event(self, session_id: str, t: float, event: str, detail: str, source: str) -> None:
         self._q.put(_Event(session_id, {"time": t, "event": event, "detail": detail, "source": source}))
+
+    def put_contacts(self, session_id: str, rows: list[dict[str, Any]]) -> None:
+        self._q.put(_Contacts(session_id, rows))
+
+    def put_coverage(self, session_id: str, document: dict[str, Any]) -> None:
+        """The session's coverage so far (the latest one queued wins)."""
+        self._q.put(_Coverage(session_id, document))
 
     def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
         self._q.put(_Request(session_id, t, anomalies))
@@ -189,10 +211,14 @@ class BackgroundWriter:
             if self._stop.is_set() and self._q.empty():
                 return
 
-    def _collect(self, batches: dict[str, Batch], item: _Findings | _Event | _Request) -> None:
+    def _collect(self, batches: dict[str, Batch], item: _Findings | _Contacts | _Coverage | _Event | _Request) -> None:
         b = batches.setdefault(item.session_id, Batch(item.session_id))
         if isinstance(item, _Findings):
             b.findings.extend(item.rows)
+        elif isinstance(item, _Contacts):
+            b.contacts.extend(item.rows)
+        elif isinstance(item, _Coverage):
+            b.coverage = item.document
         elif isinstance(item, _Event):
             b.events.append(item.columns)
         else:
@@ -205,7 +231,8 @@ class BackgroundWriter:
     def _write(self, b: Batch) -> None:
         for attempt in range(RETRIES + 1):
             try:
-                write_batch(self._engine, b.session_id, b.findings, b.events, b.requests, b.span, b.anomalies)
+                write_batch(self._engine, b.session_id, b.findings, b.events, b.requests, b.span, b.anomalies,
+                            b.contacts, b.coverage)
                 self.written += len(b.findings)
                 return
             except Exception as e:
@@ -229,7 +256,7 @@ class BackgroundWriter:
             for d in lines:
                 span = (float(d["span"][0]), float(d["span"][1])) if d.get("span") else None
                 write_batch(self._engine, d["session_id"], d["findings"], d["events"], d["requests"],
-                            span, d.get("anomalies") or {})
+                            span, d.get("anomalies") or {}, d.get("contacts") or [], d.get("coverage"))
         except Exception:
             return
         os.unlink(self.spill_path)
@@ -250,7 +277,11 @@ class BackgroundWriter:
         for row_id, t, event, detail, source in rows:
             self._last_event_id = row_id
             if source == "cli" and self.on_remote_event is not None:
-                self.on_remote_event(t, event, detail)
+                try:
+                    self.on_remote_event(t, event, detail)
+                except Exception:  # never let the callback end the writer thread
+                    self.failures += 1
+                    log.exception("consentscope: error handing on a mark from the command line")
 
     def _safely(self, fn: Callable[[], None]) -> None:
         try:

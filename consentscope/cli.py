@@ -126,6 +126,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     suppressions = _load_suppressions(args.suppressions)
     _fail_on_patterns(args)  # a typo in --fail-on is an error before the replay, not a gate that never fails
     extra_events = _read_timeline(args.timeline) if args.timeline else []
+    from consentscope.readers.hooks import read_hooks
+
+    hooks = [read_hooks(h, profile.app.package) for h in args.hooks or ()]
     markers = ConsentMarkers(
         consent_at=parse_time(args.consent_at, "--consent-at") if args.consent_at else None,
         consent=compile_regex(args.consent_marker, "--consent-marker"),
@@ -136,7 +139,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     results = []
     status = EXIT_OK
     for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
-        result = audit_capture(path, sid, profile, scanner, markers=markers, events=extra_events,
+        result = audit_capture(path, sid, profile, scanner, markers=markers, events=extra_events, hooks=hooks,
                                keep_requests=bool(args.db), progress=progress.watch(os.path.basename(path)))
         progress.done()
         for error in result.errors:
@@ -146,7 +149,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     judgement = judge(results, profile, suppressions)
 
     if not args.quiet:
-        from consentscope.console import finding_line
+        from consentscope.console import coverage_line, finding_line, violations_line
 
         for r in results:
             for f in r.findings:
@@ -156,6 +159,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 f"({sum(f.phase == 'before-consent' for f in r.findings)} before consent)"
                 + ("" if r.events else "; no consent event recorded (use --consent-marker or --consent-at)")
             )
+            print(f"{r.id}: {violations_line(r.violations)}")
+            print(f"{r.id}: {coverage_line(r)}")
     if args.db:
         from consentscope.storage import StorageError, open_engine
 
@@ -423,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
     r.add_argument("--timeline", metavar="FILE", help="timeline events (JSON or CSV: time,event,detail) to merge")
+    r.add_argument(
+        "--hooks", metavar="FILE", action="append",
+        help="hook log (repeatable): privacy-API reads and payloads before encryption, as JSON Lines, or "
+        "camille's export as CSV/XLSX; see the README",
+    )
     r.add_argument(
         "--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules (or rule prefixes) is found"
     )

@@ -59,6 +59,7 @@ EVENT_ALIASES = {
     "foreground": "foreground",
     "background": "background",
     "feature": "feature",
+    "api-read": "api-read",
 }
 
 

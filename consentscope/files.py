@@ -26,8 +26,21 @@ def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> d
 
 
 def write_private(path: str, data: str | bytes) -> None:
-    """Write atomically with mode 0600 (reports and exports carry identifiers)."""
+    """Write atomically with mode 0600 (reports and exports carry identifiers).
+
+    A path that is not a regular file (``/dev/stdout``, ``/dev/null``, a named pipe) is
+    written to as it is: renaming over it would replace the device with a file."""
+    import stat
+
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(path, "wb") as fh:
+            fh.write(raw)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".consentscope-", suffix=".tmp")

@@ -53,6 +53,8 @@ class Event(StrEnum):
     PERMISSION_DENIED = "permission-denied"
     BACKGROUND = "background"
     ACCOUNT_DELETION = "account-deletion"
+    #: a hook saw the app read a privacy API (detail: data type, API, SDK; ``readers/hooks.py``)
+    API_READ = "api-read"
     NOTE = "note"
 
 
@@ -65,6 +67,35 @@ class Via(StrEnum):
     HTTPDNS = "httpdns"
     HTTP_CONNECT = "http-connect"
     HTTP = "http"
+    #: a request whose payload decodes to nothing readable (encrypted or unknown binary)
+    OPAQUE_REQUEST = "opaque-request"
+    #: the client aborted the TLS handshake with the proxy (it pins its certificates)
+    TLS_FAILED = "tls-failed"
+    #: the proxy passed the connection through untouched (ignore_hosts, allow_hosts, other protocols)
+    TLS_PASSTHROUGH = "tls-passthrough"
+
+
+#: contacts whose content we could not read: they make a "not seen" verdict a "cannot tell"
+UNREAD_VIA = frozenset({Via.TLS_FAILED, Via.TLS_PASSTHROUGH, Via.TLS_SNI, Via.QUIC_SNI})
+
+
+class Readability(StrEnum):
+    """What the decoder made of a request's payload."""
+
+    READABLE = "readable"  # decoded to text or structure
+    OPAQUE = "opaque"  # high-entropy or unknown binary beyond a small size: encrypted, most likely
+    TRUNCATED = "truncated"  # scanned up to a limit only
+    EMPTY = "empty"  # no payload at all
+
+
+class Source(StrEnum):
+    """The door a finding or contact came through."""
+
+    FLOW = "flow"
+    HAR = "har"
+    PCAP = "pcap"
+    LIVE = "live"
+    HOOK = "hook"
 
 
 #: event names in tie-break order (the order of ``Event``)
@@ -104,6 +135,11 @@ class Contact:
     via: str
     tls_version: str | None = None
     flow_id: str = ""
+    #: bytes of the request (opaque requests) or of the connection, when known
+    size: int | None = None
+    #: TLS in packet captures: whether the connection's content was decrypted, and if not, why
+    decrypted: bool | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +155,7 @@ class AuditFinding:
     destination: Destination
     finding: Finding
     phase: str
+    source: str = Source.FLOW
 
     def sort_key(self) -> tuple[Any, ...]:
         f = self.finding
@@ -133,6 +170,7 @@ class AuditContact:
     contact: Contact
     destination: Destination
     phase: str
+    source: str = Source.FLOW
 
     def sort_key(self) -> tuple[Any, ...]:
         c = self.contact
@@ -150,6 +188,80 @@ class RequestSummary:
     host: str
     party: str
     sdk: str | None
+
+
+@dataclass(slots=True)
+class DestinationCoverage:
+    """How much of the traffic to one host could be read."""
+
+    host: str
+    sdk: str | None = None
+    vendor: str | None = None
+    party: str = ""
+    requests: int = 0
+    readable: int = 0
+    opaque: int = 0
+    truncated: int = 0
+    empty: int = 0
+    unread_connections: int = 0
+
+
+@dataclass(slots=True)
+class Coverage:
+    """What share of a session's traffic could be read: "not seen" is only a claim where it was.
+
+    Unread connections: TLS handshakes the client aborted (pinning), connections passed
+    through, and in packet captures TLS/QUIC connections whose content was not decrypted."""
+
+    requests: int = 0
+    readable: int = 0
+    opaque: int = 0
+    truncated: int = 0
+    empty: int = 0
+    unread_connections: int = 0
+    destinations: dict[str, DestinationCoverage] = field(default_factory=dict)
+
+    def _row(self, host: str, d: Destination | None) -> DestinationCoverage:
+        row = self.destinations.get(host)
+        if row is None:
+            row = self.destinations[host] = DestinationCoverage(host)
+        if d is not None and not row.party:
+            row.sdk, row.vendor, row.party = d.sdk, d.vendor, d.party
+        return row
+
+    def add_request(self, host: str, d: Destination | None, readability: str) -> None:
+        self.requests += 1
+        row = self._row(host, d)
+        row.requests += 1
+        field_name = str(readability)
+        setattr(self, field_name, getattr(self, field_name) + 1)
+        setattr(row, field_name, getattr(row, field_name) + 1)
+
+    def add_unread(self, host: str, d: Destination | None) -> None:
+        self.unread_connections += 1
+        self._row(host, d).unread_connections += 1
+
+    def merge(self, other: Coverage) -> None:
+        for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for host, o in other.destinations.items():
+            row = self._row(host, None)
+            if not row.party:
+                row.sdk, row.vendor, row.party = o.sdk, o.vendor, o.party
+            for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
+                setattr(row, name, getattr(row, name) + getattr(o, name))
+
+    @property
+    def unread(self) -> int:
+        """Requests and connections whose content was not (fully) read."""
+        return self.opaque + self.truncated + self.unread_connections
+
+    def unread_third_party(self) -> list[DestinationCoverage]:
+        return [d for d in self.sorted() if d.party != "first-party" and (d.opaque or d.unread_connections)]
+
+    def sorted(self) -> list[DestinationCoverage]:
+        return sorted(self.destinations.values(),
+                      key=lambda d: (-(d.opaque + d.unread_connections + d.truncated), d.host))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +300,8 @@ class SessionResult:
     location_precision_m: float | None = None
     #: every request without its content, kept only when the session is stored
     request_log: list[RequestSummary] = field(default_factory=list)
+    #: how much of the traffic could be read
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,15 +316,20 @@ class Judgement:
 __all__ = [
     "EVENTS",
     "NO_MARKERS",
+    "UNREAD_VIA",
     "AuditContact",
     "AuditFinding",
     "ConsentMarkers",
     "Contact",
+    "Coverage",
+    "DestinationCoverage",
     "Event",
     "Judgement",
     "Phase",
+    "Readability",
     "RequestSummary",
     "SessionResult",
+    "Source",
     "TimelineEvent",
     "Via",
     "event_rank",

@@ -29,14 +29,18 @@ from consentscope.destination import Destination, DestinationClassifier
 from consentscope.detectors import GeoPoint, RequestRecord, Scanner
 from consentscope.model import (
     NO_MARKERS,
+    UNREAD_VIA,
     AuditContact,
     AuditFinding,
     ConsentMarkers,
     Contact,
+    Coverage,
     Event,
     Judgement,
+    Readability,
     RequestSummary,
     SessionResult,
+    Source,
     TimelineEvent,
     Via,
 )
@@ -45,6 +49,7 @@ from consentscope.profile import AppInfo, Profile
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from consentscope.readers.hooks import HookLog
     from consentscope.rules import Suppressions, Violation
 
 #: Requests to this reserved name are the tester's own marks, never traffic: the live addon
@@ -94,6 +99,7 @@ class Audit:
         device_marks: bool = True,
         keep_requests: bool = False,
         on_event: Callable[[TimelineEvent], None] | None = None,
+        source: str = Source.FLOW,
     ) -> None:
         self.session_id = session_id
         self.profile = profile
@@ -108,13 +114,17 @@ class Audit:
         self.device_marks = device_marks
         self.keep_requests = keep_requests
         self.on_event = on_event
+        self.source = source
         self.timeline = ConsentTimeline()
         if markers.consent_at is not None:
             self.timeline.add(TimelineEvent(markers.consent_at, Event.CONSENT, "--consent-at", "cli"))
         for e in events:
             self.timeline.add(e)
         self._findings: list[AuditFinding] = []
-        self._contacts: list[Contact] = []
+        self._contacts: list[tuple[Contact, str]] = []
+        #: live: contacts placed as they come, for the caller to store (``take_contacts``)
+        self._live_contacts: list[AuditContact] = []
+        self.coverage = Coverage()
         self._requests: list[RequestSummary] = []
         self._seen_consent_marker = False
         self._seen_refusal_marker = False
@@ -133,10 +143,12 @@ class Audit:
         """A timeline event from outside the traffic (a mark, a command, a file)."""
         self.timeline.add(event)
 
-    def feed(self, item: RequestRecord | Contact) -> list[AuditFinding]:
-        """Scan one item; returns its findings with the phase known so far."""
+    def feed(self, item: RequestRecord | Contact, source: str | None = None) -> list[AuditFinding]:
+        """Scan one item; returns its findings with the phase known so far. ``source``: the
+        door, when not the audit's own (a hook log's payloads in a capture's session)."""
+        src = source or self.source
         if isinstance(item, Contact):
-            self._feed_contact(item)
+            self._feed_contact(item, src)
             return []
         record = item
         if record.host == RESERVED_HOST:
@@ -154,26 +166,46 @@ class Audit:
         if self.keep_requests:
             self._requests.append(RequestSummary(record.flow_id, record.time, record.method, record.url,
                                                  record.host, destination.party, destination.sdk))
+        self.coverage.add_request(record.host, destination, result.readability)
+        if result.readability == Readability.OPAQUE and destination.party != "first-party":
+            # content hidden, transmission proven: a contact, like a TLS server name in a capture
+            opaque = Contact(record.time, record.host, record.server_ip, record.port, Via.OPAQUE_REQUEST,
+                             None, record.flow_id, size=len(record.body))
+            self._feed_contact(opaque, src, destination)
         if not result.findings:
             return []
         phase = self.phase_at(record.time)
         found = [
             AuditFinding(self.session_id, record.flow_id, record.time, record.method, record.url, record.host,
-                         destination, f, phase)
+                         destination, f, phase, src)
             for f in result.findings
         ]
         if not self.live:
             self._findings.extend(found)
         return found
 
-    def _feed_contact(self, contact: Contact) -> None:
+    def _feed_contact(self, contact: Contact, source: str, destination: Destination | None = None) -> None:
         self._span(contact.time)
         if not self.live:
-            self._contacts.append(contact)
+            self._contacts.append((contact, source))
+        elif contact.host or contact.ip:
+            d = destination or self._classify_contact(contact)
+            placed = AuditContact(self.session_id, contact, d, self.phase_at(contact.time), source)
+            self._live_contacts.append(placed)
+            if _unread(contact):
+                self.coverage.add_unread(contact.host or contact.ip or "", d)
         if contact.via in _NAMED_VIA:
             self._check_markers(contact.host, contact.time)  # encrypted traffic: a name can mark consent
         if contact.ip and contact.via in _RESOLVING_VIA:
             self.classifier.observe_dns(contact.host, [contact.ip])
+
+    def _classify_contact(self, c: Contact) -> Destination:
+        return self.classifier.classify(c.host or c.ip or "unknown", ip=c.ip)
+
+    def take_contacts(self) -> list[AuditContact]:
+        """Live: the contacts placed since the last call (the caller stores them)."""
+        out, self._live_contacts = self._live_contacts, []
+        return out
 
     def _span(self, t: float) -> None:
         self.started = t if self.started is None else min(self.started, t)
@@ -195,12 +227,14 @@ class Audit:
 
     def finish(self) -> SessionResult:
         """All findings and contacts, placed on the complete timeline, in the promised order."""
-        contacts = [
-            AuditContact(self.session_id, c, self.classifier.classify(c.host or c.ip or "unknown", ip=c.ip),
-                         self.timeline.phase_at(c.time))
-            for c in self._contacts
-            if c.host or c.ip
-        ]
+        contacts = []
+        for c, source in self._contacts:
+            if not (c.host or c.ip):
+                continue
+            d = self._classify_contact(c)  # at the end: DNS answers seen later name earlier IPs too
+            contacts.append(AuditContact(self.session_id, c, d, self.timeline.phase_at(c.time), source))
+            if _unread(c):
+                self.coverage.add_unread(c.host or c.ip or "", d)
         result = SessionResult(
             id=self.session_id,
             label=self.label,
@@ -218,8 +252,14 @@ class Audit:
             app_type=self.profile.app.app_type,
             location_precision_m=self.profile.location.precision_m if self.profile.location else None,
             request_log=self._requests,
+            coverage=self.coverage,
         )
         return place(result)
+
+
+def _unread(c: Contact) -> bool:
+    """A connection whose content was not read (pinned, passed through, not decrypted)."""
+    return c.via in UNREAD_VIA and not c.decrypted
 
 
 def place(result: SessionResult) -> SessionResult:
@@ -242,6 +282,10 @@ def place(result: SessionResult) -> SessionResult:
 # ----------------------------------------------------------------------------- read → audit
 
 
+#: the door each capture format comes through (``readers._open.detect_format``)
+_FORMAT_SOURCE = {"mitm": Source.FLOW, "har": Source.HAR, "pcap": Source.PCAP, "pcapng": Source.PCAP}
+
+
 def audit_capture(
     path: str,
     session_id: str,
@@ -250,17 +294,25 @@ def audit_capture(
     *,
     markers: ConsentMarkers = NO_MARKERS,
     events: Iterable[TimelineEvent] = (),
+    hooks: Sequence[HookLog] = (),
     keep_requests: bool = False,
     label: str = "",
     progress: Callable[[Audit, int], None] | None = None,
 ) -> SessionResult:
-    """One capture file as one session. A capture that breaks part way keeps everything read
-    before the fault; the error (file and place) is in ``result.errors``."""
+    """One capture file as one session (with the hook logs recorded alongside it). A capture
+    that breaks part way keeps everything read before the fault; the error (file and place)
+    is in ``result.errors``."""
     from consentscope.errors import ConsentscopeError
+    from consentscope.readers._open import detect_format
     from consentscope.readers.capture import read_capture
 
+    try:
+        source = _FORMAT_SOURCE.get(detect_format(path), Source.FLOW)
+    except (OSError, ConsentscopeError):
+        source = Source.FLOW  # read_capture reports the file's error below
+    hook_events = [e for h in hooks for e in h.events]
     audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
-                  markers=markers, events=events, keep_requests=keep_requests)
+                  markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
     found = 0
     try:
         for item in read_capture(path):
@@ -271,6 +323,9 @@ def audit_capture(
         audit.errors.append(str(e))
     except OSError as e:
         audit.errors.append(f"{path}: {e.strerror or e}")
+    for h in hooks:
+        for record in h.records:
+            found += len(audit.feed(record, Source.HOOK))
     return audit.finish()
 
 
@@ -372,7 +427,7 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
     if outputs.json:
         from consentscope.reports.json_report import render_json
 
-        sinks.append((outputs.json, lambda: render_json(sessions, redacted=outputs.redacted)))
+        sinks.append((outputs.json, lambda: render_json(judgement, redacted=outputs.redacted)))
     if outputs.html:
         from consentscope.reports.html_report import render_html
 

@@ -26,6 +26,7 @@ from ._match import (
     KIND_NEEDLE,
     Matcher,
 )
+from ._readability import readability
 from ._record import RequestRecord
 from ._view import PairsLocator, View
 
@@ -55,6 +56,8 @@ class ScanResult:
     findings: tuple[Finding, ...]
     anomalies: tuple[str, ...] = ()
     body_scan_truncated: bool = False
+    #: what the decoder made of the payload (``_readability.readability``)
+    readability: str = "readable"
 
 
 @dataclass(slots=True)
@@ -135,7 +138,8 @@ class Scanner:
             findings = [
                 f if not f.location.startswith("body") else _with_detail(f, note) for f in findings
             ]
-        return ScanResult(tuple(findings), decoded.anomalies, decoded.body_scan_truncated)
+        return ScanResult(tuple(findings), decoded.anomalies, decoded.body_scan_truncated,
+                          readability(record, decoded.views, decoded.body_scan_truncated))
 
     def scan_views(self, views: Sequence[View]) -> list[Finding]:
         if not views:

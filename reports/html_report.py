@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from consentscope import __version__
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED
-from consentscope.model import AuditContact, AuditFinding, Judgement, SessionResult, iso_time
+from consentscope.model import AuditContact, AuditFinding, Coverage, Judgement, SessionResult, iso_time
 from consentscope.reports.i18n import LANGS, PHASES, SEVERITY, UI
 from consentscope.reports.redact import redact
 from consentscope.reports.svg_timeline import build as build_timeline
@@ -227,6 +227,11 @@ def render_html(
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     sessions = judgement.sessions
+    coverage = Coverage()
+    for s in sessions:
+        coverage.merge(s.coverage)
+    unread_rows = [d for d in coverage.sorted() if d.opaque or d.truncated or d.unread_connections]
+    unread_sdks = sorted({d.sdk or d.host for d in unread_rows})
     by_id = {s.id: s for s in sessions}
     findings = sorted((f for s in sessions for f in s.findings), key=AuditFinding.sort_key)
     by_phase = Counter(f.phase for f in findings)
@@ -248,6 +253,9 @@ def render_html(
         version=__version__,
         sessions=sessions,
         verdicts=judgement.verdicts,
+        coverage=coverage,
+        unread_rows=unread_rows[:50],
+        unread_sdks=", ".join(unread_sdks[:8]) + (f" (+{len(unread_sdks) - 8})" if len(unread_sdks) > 8 else ""),
         timelines=[tl for s in sessions if (tl := build_timeline(s, redacted=redacted)) is not None],
         violations=views,
         accepted=accepted,

@@ -1,7 +1,9 @@
 """The JSON document: the contract other tools rely on. Its shape lives here and only here.
 
 Top level ``{"version", "sessions", "findings", "contacts", "timeline", "violations",
-"suppressed"}``; every finding has exactly the keys listed in the README. ``timeline`` is every
+"suppressed", "verdicts", "coverage"}``; every finding has exactly the keys listed in the
+README. ``verdicts``: one per MIIT category (``status`` violation / not-seen / cannot-tell /
+checklist, with the ``reason``); ``coverage``: how much of the traffic could be read. ``timeline`` is every
 session's events (``session``, ``time``, ``event``, ``detail``, ``source``); ``violations`` the
 rules broken (``rule``, ``severity``, ``confidence``, ``explanation``, ``evidence`` with the
 ``flows`` and event times that prove it, and more: ``violation_json``); ``suppressed`` the
@@ -12,15 +14,14 @@ key changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consentscope import JSON_FORMAT_VERSION
-from consentscope.model import AuditContact, AuditFinding, SessionResult, iso_time
+from consentscope.model import AuditContact, AuditFinding, Coverage, Judgement, SessionResult, iso_time
 from consentscope.reports.redact import redact
 
 if TYPE_CHECKING:
-    from consentscope.rules import Violation
+    from consentscope.rules import Verdict, Violation
 
 
 def finding_json(f: AuditFinding) -> dict[str, Any]:
@@ -38,6 +39,7 @@ def finding_json(f: AuditFinding) -> dict[str, Any]:
         "location": x.location,
         "phase": f.phase,
         "evidence": x.evidence,
+        "source": f.source,
     }
 
 
@@ -53,6 +55,10 @@ def contact_json(c: AuditContact) -> dict[str, Any]:
         "tls_version": x.tls_version,
         **d.to_json(),
         "phase": c.phase,
+        "source": c.source,
+        "bytes": x.size,
+        "decrypted": x.decrypted,
+        "reason": x.reason,
     }
 
 
@@ -73,6 +79,7 @@ def session_json(s: SessionResult) -> dict[str, Any]:
         ],
         "anomalies": dict(sorted(s.anomalies.items())),
         "errors": list(s.errors),
+        "coverage": coverage_json(s.coverage),
     }
 
 
@@ -95,7 +102,32 @@ def violation_json(v: Violation) -> dict[str, Any]:
     return d
 
 
-def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False) -> dict[str, Any]:
+def coverage_json(c: Coverage) -> dict[str, Any]:
+    return {
+        "requests": c.requests,
+        "readable": c.readable,
+        "opaque": c.opaque,
+        "truncated": c.truncated,
+        "empty": c.empty,
+        "unread_connections": c.unread_connections,
+        "destinations": [
+            {"host": d.host, "sdk": d.sdk, "vendor": d.vendor, "party": d.party, "requests": d.requests,
+             "readable": d.readable, "opaque": d.opaque, "truncated": d.truncated, "empty": d.empty,
+             "unread_connections": d.unread_connections}
+            for d in sorted(c.destinations.values(), key=lambda d: d.host)
+        ],
+    }
+
+
+def verdict_json(v: Verdict) -> dict[str, Any]:
+    from consentscope.rules import JSON_STATUS
+
+    return {"category": v.category.id, "status": JSON_STATUS[v.status], "detail": v.status,
+            "reason": v.note_en, "reason_zh": v.note_zh, "rules": list(v.rules)}
+
+
+def build_document(judgement: Judgement, *, redacted: bool = False) -> dict[str, Any]:
+    sessions = judgement.sessions
     findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
     findings.sort(key=AuditFinding.sort_key)
     contacts: list[AuditContact] = [c for s in sessions for c in s.contacts]
@@ -111,6 +143,9 @@ def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False)
     ]
     timeline.sort(key=lambda e: (e["time"], e["session"], e["event"]))
     summaries = [session_json(s) for s in sessions]
+    coverage = Coverage()
+    for s in sessions:
+        coverage.merge(s.coverage)
     if redacted:
         for summary in summaries:
             summary["events"] = [{**e, "detail": detail(e["detail"])} for e in summary["events"]]
@@ -123,6 +158,8 @@ def build_document(sessions: Sequence[SessionResult], *, redacted: bool = False)
         "timeline": timeline,
         "violations": [violation_json(v) for v in violations if not v.suppressed],
         "suppressed": [violation_json(v) for v in violations if v.suppressed],
+        "verdicts": [verdict_json(v) for v in judgement.verdicts],
+        "coverage": coverage_json(coverage),
     }
 
 
@@ -130,5 +167,5 @@ def _redacted(finding: dict[str, Any]) -> dict[str, Any]:
     return {**finding, "url": redact(finding["url"]), "evidence": redact(finding["evidence"])}
 
 
-def render_json(sessions: Sequence[SessionResult], *, redacted: bool = False) -> str:
-    return json.dumps(build_document(sessions, redacted=redacted), ensure_ascii=False, indent=2) + "\n"
+def render_json(judgement: Judgement, *, redacted: bool = False) -> str:
+    return json.dumps(build_document(judgement, redacted=redacted), ensure_ascii=False, indent=2) + "\n"

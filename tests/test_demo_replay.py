@@ -47,12 +47,12 @@ def test_every_planted_value_is_found_and_nothing_else(result, truth) -> None:  
 def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     _, _, doc = result
     assert set(doc) == {"version", "sessions", "findings", "contacts", "timeline", "violations",
-                         "suppressed"}
-    assert doc["version"] == 5
+                         "suppressed", "verdicts", "coverage"}
+    assert doc["version"] == 6
     assert doc["suppressed"] == []  # nothing accepted without a project file
     assert doc["contacts"] == []  # a flow file holds requests, not bare connections
     expected = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",
-                "data_type", "encoding", "location", "phase", "evidence"}
+                "data_type", "encoding", "location", "phase", "evidence", "source"}
     assert all(set(f) == expected for f in doc["findings"])
     order = [(f["time"], f["flow_id"], f["data_type"]) for f in doc["findings"]]
     assert order == sorted(order)

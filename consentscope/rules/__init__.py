@@ -21,13 +21,14 @@ from ._suppress import (
     rule_matches,
     usage,
 )
-from ._verdict import CHECKLIST, STATUS, CheckItem, Verdict, verdicts
+from ._verdict import CHECKLIST, JSON_STATUS, STATUS, CheckItem, Verdict, verdicts
 from ._vocab import permission_group, slug
 
 __all__ = [
     "CATEGORIES",
     "CHECKLIST",
     "CONTACT_CHECKS",
+    "JSON_STATUS",
     "RULES",
     "RULES_INFO",
     "STATUS",

@@ -9,8 +9,8 @@ and no violation here (the verdict says "cannot tell").
 
 from __future__ import annotations
 
-from consentscope.consent import BEFORE_CONSENT, PHASE_AFTER
-from consentscope.model import SessionResult, iso_time
+from consentscope.consent import BEFORE_CONSENT, PHASE_AFTER, ConsentTimeline
+from consentscope.model import Event, SessionResult, iso_time
 from consentscope.profile import Profile
 
 from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
@@ -52,5 +52,42 @@ def rule_without_consent(result: SessionResult, profile: Profile, th: Thresholds
                 f"最早一次于 {iso_time(first.time)} 发往 {first.host}。"
             ),
             check=phase, destinations=dests,
+        ))
+    out.extend(_api_reads(result))
+    return out
+
+
+def _api_reads(result: SessionResult) -> list[Violation]:
+    """A hook saw the app read a privacy API without consent: the MIIT text calls reading
+    collection, whether or not it is sent (check ``api-read``; ``readers/hooks.py``)."""
+    from consentscope.readers.hooks import parse_api_read
+
+    reads = [e for e in result.events if e.event == Event.API_READ]
+    if not reads:
+        return []
+    timeline = ConsentTimeline(result.events)
+    out = []
+    for phase, (rule, when_en, when_zh) in _WHEN.items():
+        hits = [e for e in reads if timeline.phase_at(e.time) == phase]
+        if not hits:
+            continue
+        parsed = [(e, parse_api_read(e.detail)) for e in hits]
+        types = tuple(sorted({p.data_type for _, p in parsed if p is not None}))
+        sdks = tuple(sorted({p.sdk for _, p in parsed if p is not None and p.sdk}))
+        apis = tuple(sorted({p.api for _, p in parsed if p is not None and p.api}))
+        first = hits[0]
+        who_en = f" by {en_list(sdks)}" if sdks else ""
+        who_zh = f"（调用方：{zh_list(sdks)}）" if sdks else ""
+        out.append(Violation(
+            rule, "high", "medium",
+            f"{when_en[0].upper()}{when_en[1:]}, the app read personal information ({en_list(types)}) "
+            f"{len(hits)} time(s){who_en} through privacy APIs ({en_list(apis[:5])}); the first at "
+            f"{iso_time(first.time)} (hook log).",
+            (), tuple(iso_time(e.time) for e in hits[:50]), result.id, types,
+            explanation_zh=(
+                f"{when_zh}，App 通过隐私接口（{zh_list(apis[:5])}）读取个人信息（{zh_list(types)}）{len(hits)} 次"
+                f"{who_zh}；最早一次于 {iso_time(first.time)}（hook 日志）。"
+            ),
+            check="api-read", destinations=sdks,
         ))
     return out

@@ -20,7 +20,7 @@ to a recipient not in the declared SDK list"); see ``_declared.py``.
 
 from __future__ import annotations
 
-from consentscope.model import AuditContact, SessionResult
+from consentscope.model import AuditContact, SessionResult, Via
 from consentscope.profile import Profile
 
 from ._declared import Declared, undeclared_recipients
@@ -76,11 +76,18 @@ def _contacts_only(result: SessionResult, consent: tuple[str, ...]) -> list[Viol
     ]
     if not hits:
         return []
+    opaque = [c for c in hits if c.contact.via == Via.OPAQUE_REQUEST]
+    hidden = sum(c.contact.size or 0 for c in opaque)
+    sent_en = (f" {len(opaque)} request(s) carried {hidden} bytes of content that could not be read "
+               "(encrypted or unknown binary);" if opaque else "")
+    sent_zh = f"其中 {len(opaque)} 个请求携带了 {hidden} 字节无法读取的内容（加密或未知二进制）；" if opaque else ""
     return [contact_violation(
         result, "MIIT-3", hits, "contact-only",
-        "Before consent the app contacted {count} third-party SDK host(s) ({sdks}), the first at {first}; the "
-        "content was not visible, so this shows a connection, not the data sent.",
-        "用户同意前，App 已连接 {count} 个第三方SDK主机（{sdks}），最早于 {first}；内容不可见（加密），"
-        "仅能证明存在连接，不能证明发送了哪些数据。",
+        "Before consent the app contacted {count} third-party SDK host(s) ({sdks}), the first at {first};"
+        + sent_en.replace("{", "{{").replace("}", "}}")
+        + " the content was not visible, so this shows a transmission, not the data sent.",
+        "用户同意前，App 已连接 {count} 个第三方SDK主机（{sdks}），最早于 {first}；"
+        + sent_zh.replace("{", "{{").replace("}", "}}")
+        + "内容不可见（加密），仅能证明存在传输，不能证明发送了哪些数据。",
         consent,
     )]

@@ -1,14 +1,18 @@
 """The verdict per MIIT category, and the checklist of what traffic cannot show.
 
 Verdicts never say "compliant": traffic that was not seen (pinned TLS, other channels, the
-server side) is unobserved, not clean (regulations.md §1.4). Statuses:
+server side) is unobserved, not clean (regulations.md §1.4). "Not seen" is a claim, made
+only where the traffic the category depends on was readable. Statuses:
 
 - ``violation``: a violation of medium or high confidence;
 - ``suspected``: only low-confidence violations;
 - ``accepted``: violations were found but all are accepted in the project file;
-- ``unknown``: cannot tell (no consent event recorded, so no phase);
-- ``not-found``: the checks ran and found nothing in this traffic;
-- ``manual``: not visible in traffic; see the checklist.
+- ``cannot-tell``: the traffic cannot decide it: no consent event was recorded, or payloads
+  or connections it depends on could not be read (encrypted, pinned, passed through);
+- ``not-seen``: the checks ran on readable traffic and found nothing;
+- ``checklist``: not visible in traffic; see the checklist.
+
+In the JSON (``verdict_json``) the first three are ``violation`` (``detail`` keeps which).
 """
 
 from __future__ import annotations
@@ -17,20 +21,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from consentscope.consent import NO_CONSENT_RECORDED
-from consentscope.model import SessionResult
+from consentscope.model import UNREAD_VIA, AuditContact, Coverage, SessionResult, Via
 from consentscope.profile import Profile
 
+from ._evidence import recipient
 from ._model import CATEGORIES, Category, Violation
-from ._timeline import PERMISSION_ASKED, PERMISSION_DENIED
+from ._timeline import PERMISSION_ASKED, PERMISSION_DENIED, WITHOUT_CONSENT
 
 STATUS = {
     "violation": ("Violation found", "发现问题"),
     "suspected": ("Suspected", "疑似问题"),
     "accepted": ("Found, accepted", "已发现，已豁免"),
-    "unknown": ("Cannot tell", "无法判断"),
-    "not-found": ("Not seen in this traffic", "本次流量中未发现"),
-    "manual": ("Check by hand", "需人工核查"),
+    "cannot-tell": ("Cannot tell", "无法判断"),
+    "not-seen": ("Not seen in readable traffic", "可读流量中未发现"),
+    "checklist": ("Check by hand", "需人工核查"),
 }
+#: the statuses of the JSON ``verdicts`` list
+JSON_STATUS = {"violation": "violation", "suspected": "violation", "accepted": "violation",
+               "cannot-tell": "cannot-tell", "not-seen": "not-seen", "checklist": "checklist"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +65,44 @@ class Verdict:
         return tuple(dict.fromkeys(v.rule for v in self.violations))
 
 
+def _unread(c: AuditContact) -> bool:
+    return (c.contact.via in UNREAD_VIA or c.contact.via == Via.OPAQUE_REQUEST) and not c.contact.decrypted
+
+
+def _who(contacts: Sequence[AuditContact]) -> str:
+    names = sorted({c.destination.sdk or c.contact.host or c.contact.ip or "?" for c in contacts})
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _unread_notes(kind: str, contacts: Sequence[AuditContact]) -> tuple[str, str]:
+    n = len(contacts)
+    who = _who(contacts)
+    if kind == "before":
+        third = all(recipient(c.destination) != "first" for c in contacts)
+        return (f"{n} request(s) or connection(s) {'to third parties ' if third else ''}before consent could not "
+                f"be read ({who}): encrypted, pinned or passed through",
+                f"同意前有 {n} 个{'发往第三方的' if third else ''}请求或连接无法读取（{who}）："
+                "内容加密、证书固定或被直通")
+    return (f"{n} request(s) or connection(s) could not be read ({who}); what they carried is unknown",
+            f"有 {n} 个请求或连接无法读取（{who}），其内容未知")
+
+
 def verdicts(sessions: Sequence[SessionResult], profile: Profile | None = None) -> list[Verdict]:
-    """One verdict per MIIT category, from the sessions' violations (set by ``evaluate``)."""
+    """One verdict per MIIT category, from the sessions' violations (set by ``evaluate``), their
+    timelines and how much of their traffic could be read."""
     all_v: list[Violation] = [v for s in sessions for v in s.violations]
-    no_consent = any(f.phase == NO_CONSENT_RECORDED for s in sessions for f in s.findings)
+    no_consent = any(f.phase == NO_CONSENT_RECORDED for s in sessions for f in s.findings) or not any(
+        e.event in ("consent", "refusal", "withdrawal") for s in sessions for e in s.events)
     permission_events = any(e.event in (PERMISSION_ASKED, PERMISSION_DENIED) for s in sessions for e in s.events)
     has_app_type = bool(profile and profile.app.app_type)
+    coverage = Coverage()
+    for s in sessions:
+        coverage.merge(s.coverage)
+    unread = [c for s in sessions for c in s.contacts if _unread(c)]
+    unread_early = [c for c in unread if c.phase in WITHOUT_CONSENT]
+    unread_early_third = [c for c in unread_early if recipient(c.destination) != "first"]
+    first_party_opaque = sum(d.opaque for d in coverage.destinations.values() if d.party == "first-party")
+    nothing_read = coverage.requests == 0 and not any(s.contacts or s.findings for s in sessions)
     out = []
     for cat in CATEGORIES.values():
         active = tuple(v for v in all_v if v.category == cat.id and not v.suppressed)
@@ -74,18 +114,37 @@ def verdicts(sessions: Sequence[SessionResult], profile: Profile | None = None) 
             status = "suspected"
         elif accepted:
             status = "accepted"
-        elif cat.id in ("MIIT-1", "MIIT-3") and no_consent:
-            status = "unknown"
-            note_en = "no consent event was recorded: mark consent (--consent-marker, --consent-at, --timeline)"
-            note_zh = "未记录同意事件：请标记同意时间（--consent-marker、--consent-at 或 --timeline）"
         elif cat.id == "MIIT-6" and permission_events:
-            status = "not-found"
+            status = "not-seen"
             note_en = "from the permission events recorded in the timeline"
             note_zh = "依据时间线中记录的权限事件"
         elif cat.visibility == "N":
-            status = "manual"
+            status = "checklist"
+        elif nothing_read:
+            status = "cannot-tell"
+            note_en, note_zh = "no traffic was read in this session", "本次会话未读取到任何流量"
+        elif cat.id in ("MIIT-1", "MIIT-2", "MIIT-3") and no_consent:
+            status = "cannot-tell"
+            note_en = "no consent event was recorded: mark consent (--consent-marker, --consent-at, --timeline)"
+            note_zh = "未记录同意事件：请标记同意时间（--consent-marker、--consent-at 或 --timeline）"
+        elif cat.id == "MIIT-1" and (unread_early or first_party_opaque):
+            status = "cannot-tell"
+            note_en, note_zh = _unread_notes("before", unread_early) if unread_early else (
+                f"{first_party_opaque} request(s) to the app's own servers could not be read",
+                f"有 {first_party_opaque} 个发往App自有服务器的请求无法读取")
+        elif cat.id == "MIIT-3" and unread_early_third:
+            status = "cannot-tell"
+            note_en, note_zh = _unread_notes("before", unread_early_third)
+        elif cat.id not in ("MIIT-1", "MIIT-3", "MIIT-6") and (unread or coverage.opaque or coverage.truncated):
+            status = "cannot-tell"
+            if unread:
+                note_en, note_zh = _unread_notes("any", unread)
+            else:
+                n = coverage.opaque + coverage.truncated
+                note_en = f"{n} of {coverage.requests} request(s) could not be read in full"
+                note_zh = f"{coverage.requests} 个请求中有 {n} 个无法完整读取"
         else:
-            status = "not-found"
+            status = "not-seen"
             if cat.id == "MIIT-2" and not has_app_type:
                 note_en = "no app type in the profile: the necessary-information scope was not checked"
                 note_zh = "配置文件未指定App类型：未核对必要个人信息范围"

@@ -31,6 +31,7 @@ from .schema import (
 from .write import (
     add_event,
     app_columns,
+    contact_columns,
     ensure_session,
     finding_columns,
     save_session,
@@ -52,6 +53,7 @@ __all__ = [
     "ViolationRow",
     "add_event",
     "app_columns",
+    "contact_columns",
     "create_owner_only",
     "ensure_session",
     "events_since",

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from consentscope.destination import Destination
 from consentscope.detectors import Finding
-from consentscope.model import AuditContact, AuditFinding, Contact, SessionResult, TimelineEvent
+from consentscope.model import (
+    AuditContact,
+    AuditFinding,
+    Contact,
+    Coverage,
+    DestinationCoverage,
+    SessionResult,
+    TimelineEvent,
+)
 
 from .schema import ContactRow, EventRow, FindingRow, SessionRow, StorageError, ViolationRow, _sqlite_path
 
@@ -71,15 +79,18 @@ def load_session(engine: Engine, session_id: str) -> tuple[SessionResult, list[d
                 destination=_destination(f),
                 finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail),
                 phase=f.phase,
+                source=f.source or "flow",
             )
             for f in s.scalars(select(FindingRow).where(FindingRow.session_id == session_id))
         ]
         contacts = [
             AuditContact(
                 session=c.session_id,
-                contact=Contact(c.time, c.host, c.ip, c.port, c.via, c.tls_version, c.flow_id),
+                contact=Contact(c.time, c.host, c.ip, c.port, c.via, c.tls_version, c.flow_id, c.size,
+                                c.decrypted, c.reason),
                 destination=_destination(c),
                 phase=c.phase,
+                source=c.source or "flow",
             )
             for c in s.scalars(select(ContactRow).where(ContactRow.session_id == session_id))
         ]
@@ -96,9 +107,24 @@ def load_session(engine: Engine, session_id: str) -> tuple[SessionResult, list[d
             findings=findings, events=events, requests=row.requests, contacts=contacts,
             anomalies=Counter(row.anomalies), errors=list(row.errors), started=row.started,
             ended=row.ended, app_name=row.app_name or "", app_type=row.app_type or "",
-            location_precision_m=row.location_precision_m,
+            location_precision_m=row.location_precision_m, coverage=coverage_from_json(row.coverage),
         )
         return result, violations
+
+
+def coverage_from_json(doc: dict[str, Any] | None) -> Coverage:
+    """A stored coverage document back as ``Coverage`` (an older session has none: empty)."""
+    c = Coverage()
+    if not doc:
+        return c
+    for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
+        setattr(c, name, int(doc.get(name) or 0))
+    for d in doc.get("destinations") or ():
+        row = DestinationCoverage(str(d.get("host", "")), d.get("sdk"), d.get("vendor"), str(d.get("party") or ""))
+        for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
+            setattr(row, name, int(d.get(name) or 0))
+        c.destinations[row.host] = row
+    return c
 
 
 def _destination(row: FindingRow | ContactRow) -> Destination:

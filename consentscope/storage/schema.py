@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -29,7 +31,7 @@ from sqlalchemy.pool import NullPool
 from consentscope.errors import ConsentscopeError
 
 #: Bumped on every schema change; one migration step per version in ``_MIGRATIONS``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_DB_URL = "sqlite:///consentscope.db"
 
 
@@ -64,6 +66,8 @@ class SessionRow(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     anomalies: Mapped[dict] = mapped_column(JSON, default=dict)
     errors: Mapped[list] = mapped_column(JSON, default=list)
+    #: how much of the traffic could be read (``reports.json_report.coverage_json``'s shape)
+    coverage: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class _RequestColumns:
@@ -101,6 +105,7 @@ class FindingRow(_RequestColumns, _DestinationColumns, Base):
     phase: Mapped[str] = mapped_column(String(32))
     evidence: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16), default="flow")
 
 
 class EventRow(Base):
@@ -129,6 +134,10 @@ class ContactRow(_DestinationColumns, Base):
     party: Mapped[str] = mapped_column(String(32))
     sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
     phase: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="flow")
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decrypted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ViolationRow(Base):
@@ -155,20 +164,36 @@ class ViolationRow(Base):
 
 #: Schema steps from version N to N+1 (tables that are new in a version are made by
 #: ``create_all``; these add what it cannot: columns of existing tables).
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
+_MIGRATIONS: dict[int, tuple[tuple[str, str, str], ...]] = {
     1: (
-        "ALTER TABLE cs_sessions ADD COLUMN app_name VARCHAR(256) DEFAULT ''",
-        "ALTER TABLE cs_sessions ADD COLUMN app_type VARCHAR(64) DEFAULT ''",
-        "ALTER TABLE cs_sessions ADD COLUMN location_precision_m FLOAT",
-        "ALTER TABLE cs_sessions ADD COLUMN judged FLOAT",
+        ("cs_sessions", "app_name", "VARCHAR(256) DEFAULT ''"),
+        ("cs_sessions", "app_type", "VARCHAR(64) DEFAULT ''"),
+        ("cs_sessions", "location_precision_m", "FLOAT"),
+        ("cs_sessions", "judged", "FLOAT"),
+    ),
+    2: (
+        ("cs_sessions", "coverage", "JSON"),
+        ("cs_findings", "source", "VARCHAR(16) DEFAULT 'flow'"),
+        ("cs_contacts", "source", "VARCHAR(16) DEFAULT 'flow'"),
+        ("cs_contacts", "size", "INTEGER"),
+        ("cs_contacts", "decrypted", "BOOLEAN"),
+        ("cs_contacts", "reason", "VARCHAR(32)"),
     ),
 }
 
 
 def _migrate(s: Session, info: SchemaInfo) -> None:
+    """Each step adds the columns its version brought, to the tables that lack them (a table
+    that is newer than the database was just made whole by ``create_all``)."""
+    existing: dict[str, set[str]] = {}
+    insp = inspect(s.connection())
     while info.version < SCHEMA_VERSION:
-        for statement in _MIGRATIONS[info.version]:
-            s.execute(text(statement))
+        for table, column, ddl in _MIGRATIONS[info.version]:
+            if table not in existing:
+                existing[table] = {c["name"] for c in insp.get_columns(table)}
+            if column not in existing[table]:
+                s.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+                existing[table].add(column)
         info.version += 1
     s.commit()
 

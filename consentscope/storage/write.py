@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from consentscope.model import AuditContact, AuditFinding, SessionResult
+from consentscope.model import AuditContact, AuditFinding, Coverage, SessionResult
 
 from .schema import ContactRow, EventRow, FindingRow, RequestRow, SessionRow, StorageError, ViolationRow
 
@@ -37,7 +37,7 @@ def save_session(engine: Engine, result: SessionResult) -> None:
                     app_name=result.app_name, app_type=result.app_type,
                     location_precision_m=result.location_precision_m, judged=now, started=result.started,
                     ended=result.ended, created=now, requests=result.requests, anomalies=dict(result.anomalies),
-                    errors=list(result.errors),
+                    errors=list(result.errors), coverage=coverage_json(result.coverage),
                 )
             )
             s.flush()
@@ -72,12 +72,24 @@ def save_violations(engine: Engine, session_id: str, violations: Iterable[Violat
 
 
 def _contact_row(c: AuditContact) -> ContactRow:
+    return ContactRow(**contact_columns(c))
+
+
+def contact_columns(c: AuditContact) -> dict[str, Any]:
+    """An AuditContact as plain column values (also the live writer's batch format)."""
     x, d = c.contact, c.destination
-    return ContactRow(
-        session_id=c.session, time=x.time, host=x.host, ip=x.ip, port=x.port, via=x.via,
+    return dict(
+        session_id=c.session, time=x.time, host=x.host, ip=x.ip, port=x.port, via=str(x.via),
         tls_version=x.tls_version, flow_id=x.flow_id, registrable_domain=d.registrable_domain or "",
-        party=d.party, relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category, phase=c.phase,
+        party=d.party, relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
+        phase=str(c.phase), source=str(c.source), size=x.size, decrypted=x.decrypted, reason=x.reason,
     )
+
+
+def coverage_json(c: Coverage) -> dict[str, Any]:
+    from consentscope.reports.json_report import coverage_json as shape
+
+    return shape(c)
 
 
 def _violation_row(session_id: str, v: Violation) -> ViolationRow:
@@ -97,7 +109,7 @@ def finding_columns(f: AuditFinding) -> dict[str, Any]:
         host=f.host, registrable_domain=d.registrable_domain or "", party=d.party,
         relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
         data_type=x.data_type, encoding=list(x.encoding), location=x.location, phase=str(f.phase),
-        evidence=x.evidence, detail=x.detail,
+        evidence=x.evidence, detail=x.detail, source=str(f.source),
     )
 
 
@@ -121,14 +133,19 @@ def ensure_session(engine: Engine, session_id: str, label: str = "", app_package
 
 def write_batch(engine: Engine, session_id: str, findings: Sequence[dict[str, Any]] = (),
                 events: Sequence[dict[str, Any]] = (), requests: int = 0, span: tuple[float, float] | None = None,
-                anomalies: dict[str, int] | None = None) -> None:
-    """Append live results in one transaction: all of the batch or none of it."""
+                anomalies: dict[str, int] | None = None, contacts: Sequence[dict[str, Any]] = (),
+                coverage: dict[str, Any] | None = None) -> None:
+    """Append live results in one transaction: all of the batch or none of it. ``coverage``
+    (``coverage_json``'s shape, the session's so far) replaces the stored one."""
     with Session(engine) as s, s.begin():
         row = s.get(SessionRow, session_id)
         if row is None:
             raise StorageError(f"no session {session_id!r}")
         s.add_all(FindingRow(**cols) for cols in findings)
+        s.add_all(ContactRow(**cols) for cols in contacts)
         s.add_all(EventRow(session_id=session_id, **cols) for cols in events)
+        if coverage:
+            row.coverage = coverage
         row.requests = (row.requests or 0) + requests
         if span is not None:
             row.started = span[0] if row.started is None else min(row.started, span[0])

@@ -173,3 +173,43 @@ def test_the_timeline_is_painted_red_before_and_green_after_consent(chromium: st
         return bytes.fromhex(BAND_COLOURS[name].lstrip("#"))
 
     assert colour("before-consent") in rgb and colour("after-consent") in rgb
+
+
+def test_unreadable_traffic_shows_coverage_and_grey_verdicts(chromium: str, tmp_path: Path) -> None:
+    """An encrypted session before consent: the first screen says what could not be read, and
+    the categories the traffic cannot decide are grey "cannot tell", never green."""
+    import random
+
+    from captures._flowbuild import write_records
+    from consentscope.detectors import RequestRecord
+
+    rng = random.Random(5)
+    t0 = 1_772_445_600.0
+    records = [RequestRecord(f"f{i}", t0 + i, "POST", "https", host, 443, "/log",
+                             (("Content-Type", "application/octet-stream"),),
+                             bytes(rng.getrandbits(8) for _ in range(500)))
+               for i, host in enumerate(("ulogs.umeng.com", "sdk.e.qq.com"))]
+    capture = tmp_path / "opaque.mitm"
+    write_records(records, capture)
+    for lang, line in (("en", "0 of 2 requests readable"), ("zh", "2 个请求中 0 个可读")):
+        html = tmp_path / f"opaque-{lang}.html"
+        r = subprocess.run(
+            [sys.executable, "-m", "consentscope", "replay", str(capture), "--profile", str(PROFILE_PATH),
+             "--consent-at", "2026-03-02T10:01:00Z", "--db", "", "--html", str(html), "--lang", lang, "-q"],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        dom = dump_dom(chromium, html, tmp_path)
+        d = parse(dom)
+        assert line in dom
+        cov = [a for t, a in d.tags if t == "div" and a.get("id") == "coverage"]
+        assert cov and cov[0]["data-unread"] == "2" and "partial" in (cov[0].get("class") or "")
+        hosts = {a["data-host"] for t, a in d.tags if t == "tr" and "data-host" in a}
+        assert hosts == {"ulogs.umeng.com", "sdk.e.qq.com"}
+        verdict = {a["data-category"]: a["data-status"] for t, a in d.tags if t == "tr" and "data-category" in a}
+        assert verdict["MIIT-3"] == "suspected"  # the contact-only MIIT-3 (low confidence; "violation" in JSON)
+        assert verdict["MIIT-1"] == verdict["MIIT-2"] == verdict["MIIT-4"] == "cannot-tell"
+        assert "not-seen" not in verdict.values()
+        css = dom[dom.index("<style"):dom.index("</style>")]
+        grey = css[css.index(".v-cannot-tell{"):].split("}", 1)[0]
+        assert "#eaecf0" in grey and "#dcfae6" not in grey  # grey, not the green of "not seen"

@@ -1,0 +1,89 @@
+"""Whether a request's payload could be read: "not seen" is only a claim where it could.
+
+Most SDKs that Chinese apps embed encrypt their payloads themselves (Umeng's envelope,
+Tencent Beacon, Getui, JPush: AES or SM4 under RSA or SM2). The decoder then finds nothing
+to open, and a scan that finds no identifier in ciphertext proves nothing. This module
+classifies each request from what the decoder made of it:
+
+- ``empty``: no body and no query string;
+- ``opaque``: a body beyond ``OPAQUE_MIN_BYTES`` of which less than ``READABLE_SHARE`` (and
+  fewer than ``READABLE_MIN_BYTES``) decoded to readable text: binary that no decoder knows,
+  or text that is only a long base64/hex blob the decoder could not open (ciphertext sent as
+  base64, alone or as the one value of a JSON or form field);
+- ``truncated``: readable as far as it was scanned, but the scan stopped at a limit;
+- ``readable``: the rest, and photo/video/audio uploads (binary with a known framing).
+
+Readable bytes are counted over the body's views: printable text (UTF-8 included) outside
+runs of at least ``BLOB_RUN`` base64/hex characters. A blob the decoder did open contributes
+through its decoded child view, so ``{"d": base64(gzip(json))}`` is readable and
+``{"d": base64(aes(…))}`` is opaque.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ._record import RequestRecord
+from ._view import View
+
+#: A body this small is no evidence of encryption (a binary ping, a counter, a short token).
+OPAQUE_MIN_BYTES = 64
+#: Readable share of the body below which it is opaque: a JSON wrapper of a few keys around a
+#: ciphertext field is ~2-5 % of the body; real API payloads are mostly readable text.
+READABLE_SHARE = 0.10
+#: …unless that much readable text came out whatever the share (a large upload with a form).
+READABLE_MIN_BYTES = 256
+#: Base64/hex runs at least this long are blobs: 64 characters hold 48 bytes, more than any
+#: identifier or digest in its text form (SHA-256 hex is 64: a digest alone stays readable).
+BLOB_RUN = 65
+#: …and only runs that look random: at least this many distinct characters among their first
+#: 128 (random hex has 16, random base64 ~55; padding such as "xxxx…" or "0000…" has one).
+BLOB_MIN_DISTINCT = 12
+
+_BLOB = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
+
+
+def _is_media(body: bytes, headers: Sequence[tuple[str, str]]) -> bool:
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "").lower()
+    if ctype.startswith(("image/", "video/", "audio/")):
+        return True
+    return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
+
+
+def _text_bytes(data: bytes) -> int:
+    """Bytes of ``data`` that read as text, outside base64/hex blobs (0 for binary)."""
+    if not data:
+        return 0
+    sample = data[:4096]
+    printable = sum(1 for b in sample if b in _PRINTABLE)
+    if printable < 0.85 * len(sample):
+        try:
+            data.decode("utf-8")  # Chinese text is not binary
+        except UnicodeDecodeError:
+            return 0
+    blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data)
+                if len(set(data[m.start():m.start() + 128])) >= BLOB_MIN_DISTINCT)
+    return len(data) - blobs
+
+
+def readability(record: RequestRecord, views: Sequence[View], body_scan_truncated: bool) -> str:
+    """``readable``, ``opaque``, ``truncated`` or ``empty`` (``consentscope.model.Readability``)."""
+    body = record.body
+    if not body:
+        return "readable" if "?" in record.path else "empty"
+    if len(body) > OPAQUE_MIN_BYTES and not _is_media(body, record.headers):
+        readable = 0
+        for v in views:
+            if v.location.startswith("body"):
+                readable += _text_bytes(v.data)
+                if readable >= READABLE_MIN_BYTES:
+                    break
+        if readable < READABLE_MIN_BYTES and readable < READABLE_SHARE * len(body):
+            return "opaque"
+    return "truncated" if body_scan_truncated else "readable"
+
+
+__all__ = ["BLOB_MIN_DISTINCT", "BLOB_RUN", "OPAQUE_MIN_BYTES", "READABLE_MIN_BYTES", "READABLE_SHARE", "readability"]
