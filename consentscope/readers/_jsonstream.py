@@ -3,9 +3,11 @@ hold one member value at a time.
 
 Made for ``log.entries`` of HAR files, which run to hundreds of MB because they inline
 whole responses: ``json.load`` of the whole file held it twice (bytes and objects); here
-memory is one chunk plus the largest value taken (``take``), whatever the file size.
-Values are delimited with C-level searches (``bytes.find``, compiled regexes), so the scan
-runs at hundreds of MB/s, then parsed by ``json.loads`` one value at a time.
+memory is one 1 MiB chunk plus the value being delimited (``value``), whatever the file
+size. Values are delimited with C-level searches (``bytes.find`` for long strings, one
+compiled regex for the short tokens between brackets), then parsed by ``json.loads`` one
+at a time: an 81 MB HAR of 20,000 entries reads in ~1.2 s with records built (the
+whole-document ``json.loads`` took ~0.6 s, with 2 GiB reserved).
 
 Hostile input is bounded *before* parsing: nesting depth is counted while delimiting (the
 C parser recurses per level), a run of number or literal characters is limited (no huge
@@ -47,6 +49,7 @@ class JsonStream:
         self.mark: int | None = None  # index from which buf must be kept
         self.eof = False
         self._lines = 0  # newlines before buf[0]
+        self.problem: str | None = None  # the bound the current value broke
 
     # ------------------------------------------------------------------ buffer
 
@@ -140,7 +143,10 @@ class JsonStream:
             k = run = len(buf)
             while run > self.i + 1 and buf[run - 1] == 0x5C:
                 run -= 1
-            if not is_key:
+            if is_key:
+                if len(buf) - self.i > self.max_value:
+                    raise self.fail(f"property name longer than {self.max_value} bytes")
+            else:
                 self._drop_if_too_large()
                 if self.mark is None:
                     self.i = run - 1  # not held: the cursor only needs to stay in the string
@@ -179,7 +185,7 @@ class JsonStream:
             raise self.fail("truncated: expecting a value", truncated=True)
         start = self.offset()
         self.mark = self.i
-        self.problem: str | None = None
+        self.problem = None
         try:
             c = self.buf[self.i]
             if c == 0x22:

@@ -15,9 +15,21 @@ def _by_version(frame: bytes) -> dpkt.Packet | None:
     return dpkt.ip.IP(frame) if version == 4 else dpkt.ip6.IP6(frame) if version == 6 else None
 
 
+def _ethernet(frame: bytes) -> dpkt.Packet:
+    """Plain Ethernet II carrying IP straight to dpkt's IP parser; anything else (VLAN,
+    QinQ, MPLS, 802.3) through dpkt's Ethernet. Skipping the Ethernet object for the common
+    case is ~8% of the whole reader's time on the bench capture."""
+    ethertype = frame[12:14]
+    if ethertype == b"\x08\x00":
+        return dpkt.ip.IP(frame[14:])
+    if ethertype == b"\x86\xdd":
+        return dpkt.ip6.IP6(frame[14:])
+    return dpkt.ethernet.Ethernet(frame).data
+
+
 #: link type -> parser of a frame to the packet it carries (LINKTYPE_* numbers of tcpdump.org).
 _LINKS = {
-    1: lambda f: dpkt.ethernet.Ethernet(f).data,  # ETHERNET
+    1: _ethernet,  # ETHERNET
     12: _by_version, 14: _by_version, 101: _by_version,  # RAW (BSD/OpenBSD numbers, then the standard one)
     228: _by_version, 229: _by_version,  # IPV4, IPV6
     113: lambda f: dpkt.sll.SLL(f).data,  # LINUX_SLL
@@ -46,6 +58,7 @@ def ip_of(linktype: int, frame: bytes) -> dpkt.Packet | None:
     return pkt if isinstance(pkt, IP) else None
 
 
-def addr(pkt: dpkt.Packet, raw: bytes) -> str:
-    """Text form of an address of ``pkt`` (IPv4 or IPv6)."""
-    return socket.inet_ntop(socket.AF_INET6 if isinstance(pkt, dpkt.ip6.IP6) else socket.AF_INET, raw)
+def addresses(pkt: IP) -> tuple[str, str]:
+    """Text form of the source and destination addresses of ``pkt`` (IPv4 or IPv6)."""
+    family = socket.AF_INET6 if type(pkt) is dpkt.ip6.IP6 else socket.AF_INET
+    return socket.inet_ntop(family, pkt.src), socket.inet_ntop(family, pkt.dst)

@@ -18,6 +18,9 @@ def _decompress_errors() -> tuple[type[BaseException], ...]:
     return (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
+_PIECE = 64 * 1024
+
+
 class _Checked(io.RawIOBase):
     """A decompressing stream whose every failure is a ``CaptureError`` naming the file and
     the decompressed offset reached: gzip raises ``zlib.error``, xz ``LZMAError`` and zstd
@@ -28,18 +31,33 @@ class _Checked(io.RawIOBase):
         self._path, self._inner, self._kind = path, inner, kind
         self._pos = 0
         self._errors = _decompress_errors()
+        self._error: CaptureError | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        try:
-            data = self._inner.read(n)
-        except self._errors as e:
-            raise CaptureError(self._path, f"cannot decompress: {e}", self._pos) from None
-        data = data or b""
-        self._pos += len(data)
-        return data
+        """Up to ``n`` bytes, decompressed 64 KiB at a time: when damage stops the
+        decompressor, what came before it is returned first and the error raised on the
+        next read, so a reader reading ahead in large chunks loses no complete record."""
+        if self._error is not None:
+            raise self._error
+        parts: list[bytes] = []
+        got = 0
+        while n < 0 or got < n:
+            try:
+                data = self._inner.read(_PIECE if n < 0 else min(_PIECE, n - got))
+            except self._errors as e:
+                self._error = CaptureError(self._path, f"cannot decompress: {e}", self._pos + got)
+                if not parts:
+                    raise self._error from None
+                break
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        self._pos += got
+        return b"".join(parts)
 
     def tell(self) -> int:
         return self._pos

@@ -20,10 +20,25 @@ from ._base import CaptureError
 Frame = tuple[int, float, int, bytes]
 
 
+#: Bytes read from the file at a time; packets are sliced out of it (one read per packet
+#: header and one per packet cost ~4% of the whole reader on the bench capture).
+CHUNK = 1 << 20
+
+
 def read_exact(fh: BinaryIO, n: int) -> bytes:
-    """Up to ``n`` bytes; fewer only at the end of the stream."""
-    data = fh.read(n)
-    return data if data is not None else b""
+    """``n`` bytes; fewer only at the end of the stream."""
+    data = fh.read(n) or b""
+    while len(data) < n:
+        try:
+            more = fh.read(n - len(data))
+        except CaptureError:  # damage in a compressed stream: raised again by the next read
+            if data:
+                break
+            raise
+        if not more:
+            break
+        data += more
+    return data
 
 
 def frames(path: str, fh: BinaryIO, head: bytes, limits: Limits = DEFAULT_LIMITS) -> Iterator[Frame]:
@@ -34,18 +49,27 @@ def frames(path: str, fh: BinaryIO, head: bytes, limits: Limits = DEFAULT_LIMITS
         raise CaptureError(path, "truncated pcap file header", 0)
     linktype = struct.unpack(order + "I", rest[16:20])[0] & 0x0FFFFFFF
     header = struct.Struct(order + "IIII")
-    offset = 24
+    max_packet = limits.max_packet_bytes
+    offset = 24  # of buf[0] in the file
+    buf, pos = b"", 0
     while True:
-        hdr = read_exact(fh, 16)
-        if not hdr:
-            return
-        if len(hdr) < 16:
-            raise CaptureError(path, "truncated packet header", offset)
-        sec, frac, incl, _orig = header.unpack(hdr)
-        if incl > limits.max_packet_bytes:
-            raise CaptureError(path, f"implausible packet length {incl}", offset)
-        data = read_exact(fh, incl)
-        if len(data) < incl:
-            raise CaptureError(path, f"truncated packet ({len(data)} of {incl} bytes)", offset)
-        yield offset, sec + frac * unit, linktype, data
-        offset += 16 + incl
+        if len(buf) - pos < 16:
+            offset += pos
+            buf, pos = buf[pos:] + read_exact(fh, CHUNK), 0
+            if not buf:
+                return
+            if len(buf) < 16:
+                raise CaptureError(path, "truncated packet header", offset)
+        sec, frac, incl, _orig = header.unpack_from(buf, pos)
+        if incl > max_packet:
+            raise CaptureError(path, f"implausible packet length {incl}", offset + pos)
+        end = pos + 16 + incl
+        if end > len(buf):
+            offset += pos
+            buf = buf[pos:]
+            buf, pos = buf + read_exact(fh, max(CHUNK, 16 + incl - len(buf))), 0
+            end = 16 + incl
+            if end > len(buf):
+                raise CaptureError(path, f"truncated packet ({len(buf) - 16} of {incl} bytes)", offset)
+        yield offset + pos, sec + frac * unit, linktype, buf[pos + 16 : end]
+        pos = end

@@ -87,6 +87,7 @@ class Streams:
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
+        self.max_stream_bytes, self.max_open_stream_bytes = limits.max_stream_bytes, limits.max_open_stream_bytes
         self.open: OrderedDict[StreamKey, Stream] = OrderedDict()
         self.held = 0  # bytes held across all open directions
         self._serial = 0
@@ -104,10 +105,10 @@ class Streams:
         else:
             self.open.move_to_end(key)
         s.last_time = t
-        self.held += s.add(seq, data, t, syn, self.limits.max_stream_bytes)
-        if self.held > self.limits.max_open_stream_bytes:
+        self.held += s.add(seq, data, t, syn, self.max_stream_bytes)
+        if self.held > self.max_open_stream_bytes:
             evicted = list(evicted)
-            while self.held > self.limits.max_open_stream_bytes and self.open:
+            while self.held > self.max_open_stream_bytes and self.open:
                 evicted.append(self.pop_oldest())
         return evicted
 

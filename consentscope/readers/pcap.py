@@ -28,7 +28,7 @@ from ._base import CaptureError, CaptureItem, Contact
 from ._dns import lookups
 from ._http1 import connect_port, host_only, requests
 from ._ip import Defragmenter
-from ._link import SUPPORTED_LINKTYPES, addr, ip_of
+from ._link import SUPPORTED_LINKTYPES, addresses, ip_of
 from ._open import open_maybe_compressed
 from ._quic import QuicNames
 from ._tcp import Stream, Streams, time_at
@@ -38,6 +38,10 @@ __all__ = ["SUPPORTED_LINKTYPES", "iter_pcap"]
 
 #: Idle streams are looked for every this many packets (a scan of the open streams).
 _IDLE_CHECK_PACKETS = 5000
+
+_IP4, _TCP, _UDP = dpkt.ip.IP, dpkt.tcp.TCP, dpkt.udp.UDP
+_MF_OFFSET = dpkt.ip.IP_MF | dpkt.ip.IP_OFFMASK
+_SYN, _FIN_RST = dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST
 
 #: What one bad packet or stream can raise from our layers or dpkt's; caught per packet
 #: and per stream so that it costs only itself.
@@ -63,21 +67,26 @@ class _PcapReader:
         ip = ip_of(linktype, frame)
         if ip is None:
             return
-        seg = self.defrag.payload(ip)
-        if seg is None:
-            return
-        src, dst = addr(ip, ip.src), addr(ip, ip.dst)
-        if isinstance(seg, dpkt.tcp.TCP):
+        if type(ip) is _IP4 and not ip._flags_offset & _MF_OFFSET:  # not a fragment: the common case
+            seg = ip.data
+        else:
+            seg = self.defrag.payload(ip)
+            if seg is None:
+                return
+        src, dst = addresses(ip)
+        kind = type(seg)
+        if kind is _TCP:
             key = (src, seg.sport, dst, seg.dport)
-            for s in self.streams.segment(key, t, seg.seq, bytes(seg.data), bool(seg.flags & dpkt.tcp.TH_SYN)):
+            flags = seg.flags
+            for s in self.streams.segment(key, t, seg.seq, bytes(seg.data), bool(flags & _SYN)):
                 yield from self.assembled(s)
-            if seg.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+            if flags & _FIN_RST:
                 s = self.streams.pop(key)
                 if s is not None:
                     yield from self.assembled(s)
-        elif isinstance(seg, dpkt.udp.UDP) and 53 in (seg.sport, seg.dport):
+        elif kind is _UDP and 53 in (seg.sport, seg.dport):
             yield from self.dns(t, bytes(seg.data))
-        elif isinstance(seg, dpkt.udp.UDP):
+        elif kind is _UDP:
             payload = bytes(seg.data)
             if payload[:1] and payload[0] & 0xC0 == 0xC0:  # a QUIC long header
                 name = self.quic.feed(payload)
