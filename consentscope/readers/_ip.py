@@ -29,7 +29,8 @@ class Defragmenter:
         pieces are missing."""
         if isinstance(ip, dpkt.ip.IP):
             if ip.mf or ip.offset:
-                return self.add((ip.src, ip.dst, ip.id, ip.p), ip.p, ip.offset, bool(ip.mf), ip.data)
+                # the offset field counts 8-byte units (RFC 791), as IPv6's does
+                return self.add((ip.src, ip.dst, ip.id, ip.p), ip.p, ip.offset * 8, bool(ip.mf), ip.data)
             return ip.data
         frag = ip.extension_hdrs.get(44)
         if frag is not None and (frag.frag_off or frag.m_flag):

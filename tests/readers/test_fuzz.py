@@ -52,7 +52,7 @@ def _frames() -> tuple[bytes, ...]:
     frames.append(ether(udp_packet(quic, sport=50000, dport=443, src="10.9.0.2", dst="203.0.113.8")))
     tcp = bytes(dpkt.tcp.TCP(sport=41003, dport=80, seq=1, flags=dpkt.tcp.TH_ACK, data=b"GET /f HTTP/1.1\r\n\r\n"))
     for a, b, mf in ((0, 24, 1), (24, len(tcp), 0)):
-        ip = dpkt.ip.IP(src=socket.inet_aton("10.9.0.2"), dst=socket.inet_aton("10.9.0.1"), p=6, id=9, mf=mf, offset=a)
+        ip = dpkt.ip.IP(src=socket.inet_aton("10.9.0.2"), dst=socket.inet_aton("10.9.0.1"), p=6, id=9, mf=mf, offset=a // 8)
         ip.data = tcp[a:b]
         ip.len = 20 + b - a
         frames.append(ether(bytes(ip)))
