@@ -25,7 +25,7 @@ from . import _magic
 from ._base import CaptureError
 from ._pcapfile import Frame, read_exact
 
-SECTION_HEADER = 0x0A0D0D0A
+SECTION_HEADER = int.from_bytes(_magic.PCAPNG, "little")  # a palindrome: either byte order
 INTERFACE_DESCRIPTION = 1
 SIMPLE_PACKET = 3
 ENHANCED_PACKET = 6

@@ -181,8 +181,9 @@ def iter_har(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[CaptureItem
     if walk.not_har is not None:
         raise CaptureError(path, walk.not_har, 0)
     if walk.first_error is not None:
-        message, offset = walk.first_error
-        raise CaptureError(path, message.format(total=walk.count) + "; every other entry was read", offset)
+        index, why, offset = walk.first_error
+        raise CaptureError(path, f"entry #{index + 1} of {walk.count} is malformed ({why}); every other entry was read",
+                           offset)
 
 
 class _HarWalk:
@@ -192,7 +193,7 @@ class _HarWalk:
     def __init__(self, path: str, js: JsonStream) -> None:
         self.path, self.js = path, js
         self.count = 0
-        self.first_error: tuple[str, int] | None = None
+        self.first_error: tuple[int, str, int] | None = None  # (index, why, offset)
         self.not_har: str | None = None
         self.seen_log = False
 
@@ -280,7 +281,7 @@ class _HarWalk:
 
     def _bad(self, index: int, offset: int, why: str) -> None:
         if self.first_error is None:
-            self.first_error = (f"entry #{index + 1} of {{total}} is malformed ({why})", offset)
+            self.first_error = (index, why, offset)
 
     def _skip_value(self) -> object:
         """Skip (and validate) a value outside the entries; returns it when small."""

@@ -174,16 +174,16 @@ def iter_pcap(
     error: CaptureError | None = None
     unsupported: dict[int, tuple[int, int]] = {}  # link type -> (first offset, count)
     with open_maybe_compressed(path) as fh:
+        head = _pcapfile.read_exact(fh, 4)
+        kind = _magic.packet_format_of(head)
+        if kind is None:
+            raise CaptureError(path, "not a pcap or pcapng file", 0)
         try:
-            head = _pcapfile.read_exact(fh, 4)
-            kind = _magic.packet_format_of(head)
             if kind == "pcap":
                 frames = _pcapfile.frames(path, fh, head, limits)
-            elif kind == "pcapng":
+            else:
                 head += _pcapfile.read_exact(fh, 8)
                 frames = _pcapng.frames(path, fh, head, limits, secrets, anomalies)
-            else:
-                raise CaptureError(path, "not a pcap or pcapng file", 0)
             for offset, t, linktype, frame in frames:
                 if linktype not in SUPPORTED_LINKTYPES:
                     first, n = unsupported.get(linktype, (offset, 0))
@@ -194,8 +194,6 @@ def iter_pcap(
                 except _RECORD_ERRORS:
                     reader.anomaly("packet-unparsable")
         except CaptureError as e:
-            if e.message == "not a pcap or pcapng file":
-                raise
             error = e
         except (OSError, EOFError) as e:
             error = CaptureError(path, f"read error: {e}")
