@@ -49,6 +49,7 @@ class JsonStream:
         self.mark: int | None = None  # index from which buf must be kept
         self.eof = False
         self._lines = 0  # newlines before buf[0]
+        self._line_start = 0  # stream offset where the line holding buf[0] starts
         self.problem: str | None = None  # the bound the current value broke
 
     # ------------------------------------------------------------------ buffer
@@ -60,6 +61,9 @@ class JsonStream:
         keep = self.i if self.mark is None else min(self.mark, self.i)
         if keep:
             self._lines += self.buf.count(b"\n", 0, keep)
+            nl = self.buf.rfind(b"\n", 0, keep)
+            if nl >= 0:
+                self._line_start = self.base + nl + 1
             del self.buf[:keep]  # O(1) at the front of a bytearray
             self.base += keep
             self.i -= keep
@@ -78,8 +82,9 @@ class JsonStream:
     def where(self, index: int | None = None) -> str:
         index = self.i if index is None else index
         line = self._lines + self.buf.count(b"\n", 0, index) + 1
-        start = self.buf.rfind(b"\n", 0, index) + 1
-        return f"line {line}, column {index - start + 1}"
+        nl = self.buf.rfind(b"\n", 0, index)
+        start = self.base + nl + 1 if nl >= 0 else self._line_start
+        return f"line {line}, column {self.base + index - start + 1}"
 
     def fail(self, message: str, index: int | None = None, truncated: bool = False) -> JsonStreamError:
         index = self.i if index is None else index
