@@ -87,6 +87,10 @@ MAX_OPEN_STREAM_BYTES = 256 * 1024 * 1024
 #: IPv4/IPv6 datagrams awaiting fragments at once; the oldest is dropped beyond this.
 MAX_FRAGMENTED = 1_000
 
+#: Fragments held for one datagram: a 64 KiB datagram over a 576-byte-MTU link is 118
+#: fragments; beyond this the datagram is dropped (reassembly sorts its pieces each time).
+MAX_FRAGMENTS_PER_DATAGRAM = 128
+
 #: A stream silent this long (capture time) is assembled: its connection is over.
 IDLE_SECONDS = 120.0
 
@@ -96,6 +100,10 @@ MAX_PACKET_BYTES = 256 * 1024 * 1024
 
 #: QUIC connections whose ClientHello is still being gathered from several Initials.
 MAX_QUIC_CONNECTIONS = 5_000
+
+#: QUIC connections remembered as named, so a retransmitted Initial is not a second
+#: contact; the oldest is forgotten beyond this (an ID is ~20 bytes).
+MAX_QUIC_NAMED = 100_000
 
 #: IP addresses remembered with the name a DNS answer gave them (a host for plain HTTP
 #: without a Host header); the oldest is forgotten beyond this.
@@ -124,9 +132,11 @@ class Limits(Limits):
     max_streams: int = MAX_STREAMS
     max_open_stream_bytes: int = MAX_OPEN_STREAM_BYTES
     max_fragmented: int = MAX_FRAGMENTED
+    max_fragments_per_datagram: int = MAX_FRAGMENTS_PER_DATAGRAM
     idle_seconds: float = IDLE_SECONDS
     max_packet_bytes: int = MAX_PACKET_BYTES
     max_quic_connections: int = MAX_QUIC_CONNECTIONS
+    max_quic_named: int = MAX_QUIC_NAMED
     max_dns_names: int = MAX_DNS_NAMES
     max_har_entry_bytes: int = MAX_HAR_ENTRY_BYTES
     max_har_depth: int = MAX_HAR_DEPTH

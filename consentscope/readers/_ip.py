@@ -15,13 +15,20 @@ from consentscope.detectors import DEFAULT_LIMITS, Limits
 from ._link import IP
 
 _TRANSPORT = {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}
+#: Bytes held for one datagram: the IP length field stops at 65,535, and overlapping
+#: (retransmitted) fragments may hold each byte twice; more is not one datagram.
+_MAX_DATAGRAM_HELD = 2 * 65535
 
 
 class Defragmenter:
-    """Fragments per datagram, at most ``Limits.max_fragmented`` datagrams at once."""
+    """Fragments per datagram, at most ``Limits.max_fragmented`` datagrams at once, each
+    of at most ``Limits.max_fragments_per_datagram`` pieces and 128 KiB, so what waits for
+    its missing pieces stays under ~128 MB whatever the capture."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.max_fragmented = limits.max_fragmented
+        self.max_pieces = limits.max_fragments_per_datagram
+        self.dropped = 0  # datagrams given up for breaking a bound
         self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
 
     def payload(self, ip: IP) -> dpkt.Packet | bytes | None:
@@ -43,6 +50,10 @@ class Defragmenter:
         frags[offset] = (bytes(data) if not isinstance(data, bytes) else data, not more)  # type: ignore[call-overload]
         if len(self.fragments) > self.max_fragmented:
             self.fragments.pop(next(iter(self.fragments)))
+        if len(frags) > self.max_pieces or sum(len(p) for p, _ in frags.values()) > _MAX_DATAGRAM_HELD:
+            self.fragments.pop(key, None)
+            self.dropped += 1
+            return None
         whole = bytearray()
         for off in sorted(frags):
             piece, last = frags[off]

@@ -125,12 +125,14 @@ def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
 
 class QuicNames:
     """CRYPTO data per connection until the ClientHello yields a server name, for at most
-    ``Limits.max_quic_connections`` connections at once."""
+    ``Limits.max_quic_connections`` connections at once; ``Limits.max_quic_named`` named
+    connections are remembered."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.max_connections = limits.max_quic_connections
+        self.max_named = limits.max_quic_named
         self._pending: dict[bytes, dict[int, bytes]] = {}
-        self._done: set[bytes] = set()
+        self._done: dict[bytes, None] = {}  # insertion-ordered: the oldest is forgotten first
 
     def feed(self, packet: bytes) -> str | None:
         """The server name once this packet completes it, else None."""
@@ -155,7 +157,9 @@ class QuicNames:
             stream[offset:] = parts[offset]
         hello = parse_client_hello(bytes(stream))
         if hello is not None and hello.sni is not None:
-            self._done.add(dcid)
+            self._done[dcid] = None
+            if len(self._done) > self.max_named:
+                del self._done[next(iter(self._done))]
             self._pending.pop(dcid, None)
             return hello
         if len(self._pending) > self.max_connections:

@@ -164,16 +164,18 @@ class _Prefixed(io.RawIOBase):
             super().close()
 
 
-def iter_har(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[CaptureItem]:
+def iter_har(
+    path: str, limits: Limits = DEFAULT_LIMITS, anomalies: dict[str, int] | None = None,
+) -> Iterator[CaptureItem]:
     """Items of a HAR file, entry by entry: memory holds one entry, not the file.
 
     Every complete entry is yielded as soon as it is read. A file cut short (or broken
     JSON between entries) ends with ``CaptureError`` at the offset of the first entry
-    that could not be read; an entry that parses but is no request is skipped, and named
-    at the end."""
+    that could not be read; an entry that parses but is no request is skipped, counted as
+    "har-entry-malformed" in ``anomalies`` (when given), and the first is named at the end."""
     with _open(path) as fh:
         js = JsonStream(fh, limits.max_har_depth, limits.max_json_number_chars, limits.max_har_entry_bytes)
-        walk = _HarWalk(path, js)
+        walk = _HarWalk(path, js, anomalies)
         try:
             yield from walk.items()
         except JsonStreamError as e:
@@ -190,8 +192,8 @@ class _HarWalk:
     """The path to ``log.entries`` through a JSON document, other members validated and
     skipped."""
 
-    def __init__(self, path: str, js: JsonStream) -> None:
-        self.path, self.js = path, js
+    def __init__(self, path: str, js: JsonStream, anomalies: dict[str, int] | None) -> None:
+        self.path, self.js, self.anomalies = path, js, anomalies
         self.count = 0
         self.first_error: tuple[int, str, int] | None = None  # (index, why, offset)
         self.not_har: str | None = None
@@ -280,6 +282,8 @@ class _HarWalk:
             return self._bad(index, offset, f"{type(e).__name__}: {e}")
 
     def _bad(self, index: int, offset: int, why: str) -> None:
+        if self.anomalies is not None:
+            self.anomalies["har-entry-malformed"] = self.anomalies.get("har-entry-malformed", 0) + 1
         if self.first_error is None:
             self.first_error = (index, why, offset)
 

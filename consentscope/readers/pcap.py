@@ -158,6 +158,8 @@ class _PcapReader:
     def flush(self) -> Iterator[CaptureItem]:
         for s in self.streams.pop_all():
             yield from self.assembled(s)
+        if self.defrag.dropped and self.anomalies is not None:
+            self.anomalies["ip-fragments-dropped"] = self.defrag.dropped
 
 
 def iter_pcap(

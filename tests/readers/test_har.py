@@ -77,11 +77,12 @@ def test_malformed_entry_keeps_the_others(tmp_path: Path) -> None:
     path = tmp_path / "b.har"
     path.write_bytes(_har([_entry("https://a.example.net/"), {"request": {}}, _entry("https://c.example.net/")]))
     got = []
+    anomalies: dict[str, int] = {}
     with pytest.raises(CaptureError) as e:
-        for item in iter_har(str(path)):
+        for item in iter_har(str(path), anomalies=anomalies):
             got.append(item)
     assert [r.host for r in got] == ["a.example.net", "c.example.net"]
-    assert "entry #2 of 3" in str(e.value)
+    assert "entry #2 of 3" in str(e.value) and anomalies == {"har-entry-malformed": 1}
 
 
 # ----------------------------------------------------------------------------- read as a stream

@@ -12,6 +12,7 @@ import io
 import lzma
 import random
 import signal
+import socket
 import struct
 import time
 import zlib
@@ -225,3 +226,21 @@ def test_budget_assembles_streams_early_and_loses_nothing(tmp_path: Path) -> Non
     write_pcap(path, frames)
     items, error = read_all(iter_pcap, path, limits=Limits(max_open_stream_bytes=20_000))
     assert error is None and len(hosts(items)) == 30
+
+
+def test_fragments_of_one_datagram_are_bounded(tmp_path: Path) -> None:
+    """300 eight-byte fragments of one datagram that never completes: dropped at 128
+    pieces (each new piece re-sorted them all), the rest of the capture read."""
+    frames = []
+    for i in range(300):
+        ip = dpkt.ip.IP(src=socket.inet_aton("10.9.0.2"), dst=socket.inet_aton("10.9.0.1"), p=6, id=5, mf=1, offset=i)
+        ip.data = b"\x00" * 8
+        ip.len = 28
+        frames.append(ether(bytes(ip)))
+    frames += stream_frames(REQUEST)
+    path = tmp_path / "frags.pcap"
+    write_pcap(path, frames)
+    anomalies: dict[str, int] = {}
+    items, error = read_all(iter_pcap, path, anomalies=anomalies)
+    assert error is None and hosts(items) == ["sdk.example.net"]
+    assert anomalies == {"ip-fragments-dropped": 2}  # at piece 129, and again at 258
