@@ -64,3 +64,83 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+# --- reader limits (pcap/HAR) ---
+# The capture readers (consentscope/readers/) keep their bounds here too, so one ``Limits``
+# overrides every bound from file to finding. A capture is as hostile as the traffic in it:
+# each bound below keeps memory or time per file bounded whatever the bytes say.
+
+#: Bytes kept per TCP direction; a longer stream is scanned up to here (and flagged). An
+#: HTTP/1 upload larger than this is media, not identifiers.
+MAX_STREAM_BYTES = 16 * 1024 * 1024
+
+#: Open TCP directions tracked at once; the least recently active is assembled early
+#: beyond this (a phone keeps a few hundred open; scans open tens of thousands).
+MAX_STREAMS = 20_000
+
+#: Bytes held across ALL open TCP directions of one capture. MAX_STREAMS x MAX_STREAM_BYTES
+#: alone would allow 320 GB; beyond this budget the least recently active streams are
+#: assembled early, so memory stays near this figure whatever the capture holds.
+MAX_OPEN_STREAM_BYTES = 256 * 1024 * 1024
+
+#: IPv4/IPv6 datagrams awaiting fragments at once; the oldest is dropped beyond this.
+MAX_FRAGMENTED = 1_000
+
+#: Fragments held for one datagram: a 64 KiB datagram over a 576-byte-MTU link is 118
+#: fragments; beyond this the datagram is dropped (reassembly sorts its pieces each time).
+MAX_FRAGMENTS_PER_DATAGRAM = 128
+
+#: A stream silent this long (capture time) is assembled: its connection is over.
+IDLE_SECONDS = 120.0
+
+#: Largest packet record (pcap) or block (pcapng) accepted: snap lengths top out at 256 KiB,
+#: so a bigger length field is damage, and reading it would allocate that much.
+MAX_PACKET_BYTES = 256 * 1024 * 1024
+
+#: QUIC connections whose ClientHello is still being gathered from several Initials.
+MAX_QUIC_CONNECTIONS = 5_000
+
+#: QUIC connections remembered as named, so a retransmitted Initial is not a second
+#: contact; the oldest is forgotten beyond this (an ID is ~20 bytes).
+MAX_QUIC_NAMED = 100_000
+
+#: IP addresses remembered with the name a DNS answer gave them (a host for plain HTTP
+#: without a Host header); the oldest is forgotten beyond this.
+MAX_DNS_NAMES = 100_000
+
+#: Largest HAR entry (one request with its response, as JSON text) parsed. HAR inlines
+#: whole responses, so real entries reach tens of MB; a larger one is skipped and named.
+#: The document itself has no size limit: it is read entry by entry.
+MAX_HAR_ENTRY_BYTES = 256 * 1024 * 1024
+
+#: JSON nesting depth accepted in a HAR file (a browser's entry nests 5-6 levels);
+#: checked before an entry is parsed, so the parser never recurses deeply.
+MAX_HAR_DEPTH = 64
+
+#: Characters of one JSON number in a HAR file (timings and sizes have at most ~20);
+#: checked before parsing, so no huge integer is ever converted.
+MAX_JSON_NUMBER_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Limits(Limits):
+    """The detectors' ``Limits`` with the readers' fields appended last, each with its default
+    (a subclass, so this block stays one append at the end of the file)."""
+
+    max_stream_bytes: int = MAX_STREAM_BYTES
+    max_streams: int = MAX_STREAMS
+    max_open_stream_bytes: int = MAX_OPEN_STREAM_BYTES
+    max_fragmented: int = MAX_FRAGMENTED
+    max_fragments_per_datagram: int = MAX_FRAGMENTS_PER_DATAGRAM
+    idle_seconds: float = IDLE_SECONDS
+    max_packet_bytes: int = MAX_PACKET_BYTES
+    max_quic_connections: int = MAX_QUIC_CONNECTIONS
+    max_quic_named: int = MAX_QUIC_NAMED
+    max_dns_names: int = MAX_DNS_NAMES
+    max_har_entry_bytes: int = MAX_HAR_ENTRY_BYTES
+    max_har_depth: int = MAX_HAR_DEPTH
+    max_json_number_chars: int = MAX_JSON_NUMBER_CHARS
+
+
+DEFAULT_LIMITS = Limits()

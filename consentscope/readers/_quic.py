@@ -4,6 +4,7 @@ Initial packets are encrypted with keys derived from the client's own Destinatio
 Connection ID and a published salt (RFC 9001 §5.2), so anyone on the path can read the
 ClientHello in them: decrypting needs no secrets. Chrome spreads a large ClientHello over
 several Initials, so CRYPTO data is gathered per connection until the name is found.
+The ClientHello itself is read by ``_tls_hello``, the parser TLS over TCP uses too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from consentscope.detectors import DEFAULT_LIMITS, Limits
+
+from ._tls_hello import ClientHello, parse_client_hello
 
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 QUIC_V1 = 0x00000001
@@ -118,39 +123,24 @@ def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def client_hello_sni(hello: bytes) -> str | None:
-    """server_name from a (possibly partial) ClientHello handshake message."""
-    try:
-        if hello[0] != 0x01:
-            return None
-        i = 4 + 2 + 32
-        i += 1 + hello[i]  # session id
-        i += 2 + struct.unpack(">H", hello[i : i + 2])[0]  # cipher suites
-        i += 1 + hello[i]  # compression
-        i += 2  # extensions length
-        while i + 4 <= len(hello):
-            etype, elen = struct.unpack(">HH", hello[i : i + 4])
-            data = hello[i + 4 : i + 4 + elen]
-            if etype == 0 and len(data) >= 5:
-                n = struct.unpack(">H", data[3:5])[0]
-                name = data[5 : 5 + n]
-                return name.decode("ascii", "replace").lower() if len(name) == n else None
-            i += 4 + elen
-    except (IndexError, struct.error):
-        return None
-    return None
-
-
 class QuicNames:
-    """CRYPTO data per connection until the ClientHello yields a server name."""
+    """CRYPTO data per connection until the ClientHello yields a server name, for at most
+    ``Limits.max_quic_connections`` connections at once; ``Limits.max_quic_named`` named
+    connections are remembered."""
 
-    MAX_CONNECTIONS = 5_000
-
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.max_connections = limits.max_quic_connections
+        self.max_named = limits.max_quic_named
         self._pending: dict[bytes, dict[int, bytes]] = {}
-        self._done: set[bytes] = set()
+        self._done: dict[bytes, None] = {}  # insertion-ordered: the oldest is forgotten first
 
     def feed(self, packet: bytes) -> str | None:
+        """The server name once this packet completes it, else None."""
+        hello = self.feed_hello(packet)
+        return hello.sni if hello is not None else None
+
+    def feed_hello(self, packet: bytes) -> ClientHello | None:
+        """The ClientHello once this packet completes its server name, else None."""
         got = initial_crypto(packet)
         if got is None:
             return None
@@ -165,10 +155,13 @@ class QuicNames:
             if offset > len(stream):
                 break
             stream[offset:] = parts[offset]
-        name = client_hello_sni(bytes(stream))
-        if name is not None:
-            self._done.add(dcid)
+        hello = parse_client_hello(bytes(stream))
+        if hello is not None and hello.sni is not None:
+            self._done[dcid] = None
+            if len(self._done) > self.max_named:
+                del self._done[next(iter(self._done))]
             self._pending.pop(dcid, None)
-        elif len(self._pending) > self.MAX_CONNECTIONS:
+            return hello
+        if len(self._pending) > self.max_connections:
             self._pending.pop(next(iter(self._pending)))
-        return name
+        return None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from consentscope.detectors import DEFAULT_LIMITS, Limits
+
 from ._base import CaptureError, CaptureItem
 
 
-def read_capture(path: str) -> Iterator[CaptureItem]:
+def read_capture(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[CaptureItem]:
     """Items of a mitmproxy flow file, HAR, pcap or pcapng (optionally gzip/xz/zstd
-    compressed), in capture order; CaptureError after the last complete item on damage."""
+    compressed), in capture order; CaptureError after the last complete item on damage.
+    ``limits`` bounds the HAR and pcap readers (``Limits``' reader fields)."""
     from ._open import detect_format, open_maybe_compressed
 
     fmt = detect_format(path)
@@ -21,11 +24,11 @@ def read_capture(path: str) -> Iterator[CaptureItem]:
     elif fmt == "har":
         from .har import iter_har
 
-        yield from iter_har(path)
+        yield from iter_har(path, limits)
     elif fmt in ("pcap", "pcapng"):
         from .pcap import iter_pcap
 
-        yield from iter_pcap(path)
+        yield from iter_pcap(path, limits=limits)
     elif fmt == "empty":
         raise CaptureError(path, "empty file", 0)
     else:

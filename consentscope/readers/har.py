@@ -2,49 +2,34 @@
 
 HAR stores request bodies decoded (``postData.text``), so a declared Content-Encoding no
 longer describes the body: it is dropped from the record's headers rather than reported
-as a lying header. A malformed entry does not stop the others: every good entry is
-yielded, then one CaptureError names the first bad entry.
+as a lying header.
+
+Read as a stream (``_jsonstream``): ``log.entries`` is walked entry by entry, so memory
+holds one entry whatever the file size (the whole-document ``json.load`` held the file
+twice and reserved a 2 GiB read buffer on every call), and a file cut short still yields
+every complete entry, then one ``CaptureError`` at the offset of the entry it cut. A
+malformed entry does not stop the others: every good entry is yielded, then one
+CaptureError names the first bad entry.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import BinaryIO
 from urllib.parse import urlencode, urlsplit
 
-from consentscope.detectors import RequestRecord
+from consentscope.detectors import DEFAULT_LIMITS, Limits, RequestRecord
 
+from . import _magic
 from ._base import CaptureError, CaptureItem, Contact
+from ._jsonstream import JsonStream, JsonStreamError
 from ._open import open_maybe_compressed
-
-#: Largest HAR document read (after decompression): HAR holds whole responses, so real
-#: exports run to hundreds of MB; beyond this it is not a capture but an attack.
-MAX_HAR_BYTES = 2 * 1024 * 1024 * 1024
-
-
-def _load(path: str) -> dict:
-    with open_maybe_compressed(path) as fh:
-        raw = fh.read(MAX_HAR_BYTES + 1)
-    if len(raw) >= 2 and raw[0] == 0x78 and (raw[0] << 8 | raw[1]) % 31 == 0:  # zlib (.zhar)
-        d = zlib.decompressobj()
-        try:
-            raw = d.decompress(raw, MAX_HAR_BYTES + 1)
-        except zlib.error as e:
-            raise CaptureError(path, f"zlib-compressed HAR is corrupt: {e}", 0) from None
-    if len(raw) > MAX_HAR_BYTES:
-        raise CaptureError(path, f"HAR larger than {MAX_HAR_BYTES} bytes", 0)
-    text = raw.decode("utf-8-sig", "replace")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CaptureError(path, f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", e.pos) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("log"), dict):
-        raise CaptureError(path, "not a HAR file: no top-level \"log\" object", 0)
-    return doc
 
 
 def _time(value: str) -> float:
@@ -114,19 +99,203 @@ def entry_to_record(entry: dict, index: int) -> CaptureItem:
     )
 
 
-def iter_har(path: str) -> Iterator[CaptureItem]:
-    doc = _load(path)
-    entries = doc["log"].get("entries") or []
-    if not isinstance(entries, list):
-        raise CaptureError(path, "\"log.entries\" is not a list", 0)
-    first_error: str | None = None
-    for i, entry in enumerate(entries):
+class _Zlib(io.RawIOBase):
+    """mitmproxy's ``.zhar`` (a zlib stream), inflated as it is read, one chunk at a time."""
+
+    def __init__(self, path: str, fh: BinaryIO) -> None:
+        self._path, self._fh = path, fh
+        self._z = zlib.decompressobj()
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = n if n > 0 else 1 << 20
+        out = b""
         try:
-            item = entry_to_record(entry, i)
+            while not out:
+                if self._z.unconsumed_tail:
+                    out = self._z.decompress(self._z.unconsumed_tail, n)
+                    continue
+                if self._z.eof:
+                    return b""
+                data = self._fh.read(1 << 16)
+                if not data:
+                    out = self._z.flush()
+                    if not out and not self._z.eof:
+                        raise CaptureError(self._path, "zlib-compressed HAR is truncated", self._pos)
+                    break
+                out = self._z.decompress(data, n)
+        except zlib.error as e:
+            raise CaptureError(self._path, f"zlib-compressed HAR is corrupt: {e}", self._pos) from None
+        self._pos += len(out)
+        return out
+
+
+def _open(path: str) -> BinaryIO:
+    fh = open_maybe_compressed(path)
+    head = fh.read(2)
+    rest = _Prefixed(head, fh)
+    if _magic.is_zlib(head):
+        return _Zlib(path, rest)  # type: ignore[return-value]
+    return rest  # type: ignore[return-value]
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream with a few bytes already read put back in front (the sniffed magic)."""
+
+    def __init__(self, head: bytes, fh: BinaryIO) -> None:
+        self._head, self._fh = head, fh
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        finally:
+            super().close()
+
+
+def iter_har(
+    path: str, limits: Limits = DEFAULT_LIMITS, anomalies: dict[str, int] | None = None,
+) -> Iterator[CaptureItem]:
+    """Items of a HAR file, entry by entry: memory holds one entry, not the file.
+
+    Every complete entry is yielded as soon as it is read. A file cut short (or broken
+    JSON between entries) ends with ``CaptureError`` at the offset of the first entry
+    that could not be read; an entry that parses but is no request is skipped, counted as
+    "har-entry-malformed" in ``anomalies`` (when given), and the first is named at the end."""
+    with _open(path) as fh:
+        js = JsonStream(fh, limits.max_har_depth, limits.max_json_number_chars, limits.max_har_entry_bytes)
+        walk = _HarWalk(path, js, anomalies)
+        try:
+            yield from walk.items()
+        except JsonStreamError as e:
+            raise CaptureError(path, ("" if e.truncated else "not valid JSON: ") + e.message, e.offset) from None
+    if walk.not_har is not None:
+        raise CaptureError(path, walk.not_har, 0)
+    if walk.first_error is not None:
+        index, why, offset = walk.first_error
+        raise CaptureError(path, f"entry #{index + 1} of {walk.count} is malformed ({why}); every other entry was read",
+                           offset)
+
+
+class _HarWalk:
+    """The path to ``log.entries`` through a JSON document, other members validated and
+    skipped."""
+
+    def __init__(self, path: str, js: JsonStream, anomalies: dict[str, int] | None) -> None:
+        self.path, self.js, self.anomalies = path, js, anomalies
+        self.count = 0
+        self.first_error: tuple[int, str, int] | None = None  # (index, why, offset)
+        self.not_har: str | None = None
+        self.seen_log = False
+
+    def items(self) -> Iterator[CaptureItem]:
+        js = self.js
+        js.skip_bom(_magic.UTF8_BOM)
+        if js.peek() != ord("{"):
+            self._skip_value()
+            self.not_har = _NOT_HAR
+        else:
+            yield from self._members(self._top_member)
+        if not js.at_end():
+            raise js.fail("Extra data")
+        if not self.seen_log and self.not_har is None:
+            self.not_har = _NOT_HAR
+
+    def _members(self, member: Callable[[str], Iterator[CaptureItem]]) -> Iterator[CaptureItem]:
+        js = self.js
+        js.expect(b"{", "'{'")
+        if js.peek() == ord("}"):
+            js.i += 1
+            return
+        while True:
+            name = js.key()
+            js.expect(b":", "':' delimiter")
+            yield from member(name)
+            if js.expect(b",}", "',' delimiter") == ord("}"):
+                return
+
+    def _top_member(self, name: str) -> Iterator[CaptureItem]:
+        if name != "log":
+            self._skip_value()
+        elif self.js.peek() == ord("{"):
+            self.seen_log = True
+            yield from self._members(self._log_member)
+        else:
+            self._skip_value()
+            self.not_har = _NOT_HAR
+
+    def _log_member(self, name: str) -> Iterator[CaptureItem]:
+        if name != "entries":
+            self._skip_value()
+        elif self.js.peek() == ord("["):
+            yield from self._entries()
+        elif self._skip_value():  # null, false, {} ...: no entries, as `entries or []` had it
+            self.not_har = '"log.entries" is not a list'
+
+    def _entries(self) -> Iterator[CaptureItem]:
+        js = self.js
+        js.expect(b"[", "'['")
+        if js.peek() == ord("]"):
+            js.i += 1
+            return
+        while True:
+            index = self.count
+            self.count += 1
+            js.skip_ws()
+            start = js.offset()
+            try:
+                offset, text, problem = js.value()
+            except JsonStreamError as e:
+                if not e.truncated:
+                    raise
+                raise JsonStreamError(
+                    f"truncated in entry #{index + 1} ({e.message}); the {index} entries before it were read",
+                    start, True,
+                ) from None
+            item = self._entry(index, offset, text, problem)
+            if item is not None:
+                yield item
+            if js.expect(b",]", "',' delimiter") == ord("]"):
+                return
+
+    def _entry(self, index: int, offset: int, text: bytes | None, problem: str | None) -> CaptureItem | None:
+        if text is None:
+            return self._bad(index, offset, str(problem))
+        try:
+            entry = json.loads(text.decode("utf-8", "replace"))
+        except json.JSONDecodeError as e:
+            return self._bad(index, offset, f"not valid JSON: {e.msg}")
+        try:
+            return entry_to_record(entry, index)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            if first_error is None:
-                first_error = f"entry #{i + 1} of {len(entries)} is malformed ({type(e).__name__}: {e})"
-            continue
-        yield item
-    if first_error is not None:
-        raise CaptureError(path, first_error + "; every other entry was read")
+            return self._bad(index, offset, f"{type(e).__name__}: {e}")
+
+    def _bad(self, index: int, offset: int, why: str) -> None:
+        if self.anomalies is not None:
+            self.anomalies["har-entry-malformed"] = self.anomalies.get("har-entry-malformed", 0) + 1
+        if self.first_error is None:
+            self.first_error = (index, why, offset)
+
+    def _skip_value(self) -> object:
+        """Skip (and validate) a value outside the entries; returns it when small."""
+        offset, text, _problem = self.js.value()
+        if text is None:
+            return True
+        try:
+            return json.loads(text.decode("utf-8", "replace"))
+        except json.JSONDecodeError as e:
+            raise JsonStreamError(f"{e.msg} (in the value at byte {offset})", offset + e.pos) from None
+
+
+_NOT_HAR = 'not a HAR file: no top-level "log" object'

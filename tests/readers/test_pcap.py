@@ -233,7 +233,7 @@ def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
     frames = []
     for i, (a, b) in enumerate(itertools.pairwise(cuts)):
         more = 1 if i < len(cuts) - 2 else 0
-        ip = dpkt.ip.IP(src=socket.inet_aton(CLIENT), dst=socket.inet_aton(SERVER), p=6, id=77, mf=more, offset=a)
+        ip = dpkt.ip.IP(src=socket.inet_aton(CLIENT), dst=socket.inet_aton(SERVER), p=6, id=77, mf=more, offset=a // 8)
         ip.data = tcp[a:b]
         ip.len = 20 + (b - a)
         frames.append(ether(bytes(ip)))

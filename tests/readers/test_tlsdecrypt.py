@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from consentscope.detectors import RequestRecord
+from consentscope.readers._http1 import requests as _http_requests
 from consentscope.readers._httpparse import https_records
 from consentscope.readers._keylog import KeyLog
 from consentscope.readers._tlsdecrypt import (
@@ -32,7 +33,6 @@ from consentscope.readers._tlsdecrypt import (
     hkdf_expand_label,
 )
 from consentscope.readers.flowfile import iter_flowfile
-from consentscope.readers.pcap import _http_requests
 
 from . import tls13synth as synth
 from .tlsfixtures import (

@@ -1,0 +1,62 @@
+"""TCP reassembly: a stream split at every byte, in either order, with retransmissions,
+assembles to the same bytes; the open-stream table keeps its bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from consentscope.detectors import Limits
+from consentscope.readers._tcp import Stream, Streams, time_at
+
+DATA = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def _stream() -> Stream:
+    return Stream("10.0.0.2", 1000, "10.0.0.1", 80, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_split_at_every_byte_in_either_order(reverse: bool) -> None:
+    for cut in range(1, len(DATA)):
+        s = _stream()
+        s.add(999, b"", 0.0, True, 1 << 20)  # SYN: the stream starts at 1000
+        pieces = [(1000, DATA[:cut], 1.0), (1000 + cut, DATA[cut:], 2.0)]
+        for seq, data, t in reversed(pieces) if reverse else pieces:
+            s.add(seq, data, t, False, 1 << 20)
+        s.add(1000, DATA[: cut // 2], 3.0, False, 1 << 20)  # a shorter retransmission
+        data, times, gap = s.assemble()
+        assert (data, gap) == (DATA, None), cut
+        assert time_at(times, 0, -1.0) == 1.0 and time_at(times, len(DATA) - 1, -1.0) == 2.0
+
+
+def test_gap_is_reported_where_it_starts() -> None:
+    s = _stream()
+    s.add(1, DATA[:10], 1.0, False, 1 << 20)
+    s.add(21, DATA[20:], 2.0, False, 1 << 20)
+    assert s.assemble() == (DATA[:10], [(0, 1.0)], 10)
+
+
+def test_bytes_beyond_the_stream_bound_are_not_kept() -> None:
+    s = _stream()
+    assert s.add(1, b"x" * 100, 1.0, False, 50) == 100  # the first segment is kept whole
+    assert s.add(101, b"y" * 10, 1.0, False, 50) == 0  # beyond the bound: dropped, not held
+    assert s.size == 100
+
+
+def test_idle_and_closing_order() -> None:
+    streams = Streams(Limits(idle_seconds=10.0))
+    for i, t in enumerate((0.0, 1.0, 30.0)):
+        streams.segment(("a", i, "b", 80), t, 1, b"x", False)
+    streams.segment(("a", 0, "b", 80), 31.0, 2, b"y", False)  # stream 0 active again
+    assert [s.sport for s in streams.pop_idle(35.0)] == [1]
+    assert [s.sport for s in streams.pop_all()] == [0, 2]  # by first packet
+    assert streams.held == 0
+
+
+def test_stream_count_bound_assembles_the_least_recently_active() -> None:
+    streams = Streams(Limits(max_streams=2))
+    streams.segment(("a", 1, "b", 80), 0.0, 1, b"x", False)
+    streams.segment(("a", 2, "b", 80), 1.0, 1, b"x", False)
+    streams.segment(("a", 1, "b", 80), 2.0, 2, b"x", False)
+    [early] = streams.segment(("a", 3, "b", 80), 3.0, 1, b"x", False)
+    assert early.sport == 2 and sorted(k[1] for k in streams.open) == [1, 3]
