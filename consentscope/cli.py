@@ -474,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     from consentscope.cli_trackers import add_trackers_parser
 
     add_trackers_parser(sub)
+    from consentscope.cli_audit import add_audit_parser
+
+    add_audit_parser(sub)
     return p
 
 
