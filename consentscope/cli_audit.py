@@ -1,6 +1,6 @@
-"""``consentscope audit``: batch audits.
+"""``consentscope audit`` (batch audits) and ``consentscope compare`` (re-test comparison).
 
-A thin shell: ``consentscope.batch`` plans and runs.
+A thin shell: ``consentscope.batch`` plans and runs, ``consentscope.compare`` compares.
 Exit status of ``audit``: 0 every task ok, 2 a task failed (its error is in the summary) or
 the input was bad, 130 after Ctrl-C (what was done is written; rerun to continue).
 """
@@ -15,10 +15,11 @@ import time
 from consentscope.errors import UsageError
 
 EXIT_OK = 0
+EXIT_NEW = 1  # compare --fail-on-new: something new
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-__all__ = ["add_audit_parser", "cmd_audit"]
+__all__ = ["add_audit_parser", "cmd_audit", "cmd_compare"]
 
 
 class BatchProgress:
@@ -106,8 +107,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_INPUT if run.failed else EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from consentscope.compare import compare_inputs, render_compare_html, render_compare_json
+    from consentscope.files import write_private
+
+    doc = compare_inputs(args.old, args.new, db=args.db)
+    if args.json:
+        write_private(args.json, render_compare_json(doc))
+    if args.html:
+        write_private(args.html, render_compare_html(doc))
+    counts = {s: sum(c["status"] == s for c in doc["changes"]) for s in ("fixed", "persisting", "new")}
+    if not args.quiet:
+        for c in doc["changes"]:
+            what = c["rule"] if c["kind"] == "violation" else c["data_type"]
+            to = c["sdk"] or c["host"] or "-"
+            print(f"{c['status']:10s} {c['kind']:9s} {what or '-'} -> {to} {c['phase'] or ''}".rstrip())
+    print(f"compare: {counts['fixed']} fixed, {counts['persisting']} persisting, {counts['new']} new",
+          file=sys.stderr if args.quiet else sys.stdout)
+    return EXIT_NEW if args.fail_on_new and counts["new"] else EXIT_OK
+
+
 def add_audit_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``audit`` to the main CLI's subparsers."""
+    """Add ``audit`` and ``compare`` to the main CLI's subparsers."""
     from consentscope.detectors import DEFAULT_CHAIN_DEPTH
 
     a = subparsers.add_parser(
@@ -132,3 +153,15 @@ def add_audit_parser(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     a.set_defaults(func=cmd_audit)
+
+    c = subparsers.add_parser(
+        "compare", help="re-test comparison: each violation and finding group fixed, persisting or new",
+        description="OLD and NEW: two session JSON reports, two summary.json files, or two session ids with --db.")
+    c.add_argument("old", metavar="OLD")
+    c.add_argument("new", metavar="NEW")
+    c.add_argument("--db", help="read OLD and NEW as session ids from this database")
+    c.add_argument("--json", metavar="OUT", help="write the comparison as JSON")
+    c.add_argument("--html", metavar="OUT", help="write the comparison as HTML")
+    c.add_argument("--fail-on-new", action="store_true", help="exit 1 when anything is new (for CI)")
+    c.add_argument("--quiet", "-q", action="store_true", help="only the count line")
+    c.set_defaults(func=cmd_compare)
