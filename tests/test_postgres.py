@@ -4,6 +4,7 @@ line when the driver is missing."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,7 +71,7 @@ def test_the_same_batch_in_postgresql_and_sqlite(tmp_path: Path, pg: Server) -> 
     assert listed.returncode == 0 and "violations" in listed.stdout
 
 
-def test_a_previous_schema_version_migrates_on_postgresql(pg: Server) -> None:
+def test_a_previous_schema_version_migrates_on_postgresql(tmp_path: Path, pg: Server) -> None:
     url = pg.create_database("old")
     import psycopg
 
@@ -90,8 +91,9 @@ def test_a_previous_schema_version_migrates_on_postgresql(pg: Server) -> None:
     with engine.connect() as con:
         assert con.execute(text("select version from cs_schema")).scalar_one() == SCHEMA_VERSION
     engine.dispose()
-    r = cli("report", "--db", url, "--session", "old", "--json", "/dev/null")
+    r = cli("report", "--db", url, "--session", "old", "--json", str(tmp_path / "old.json"))
     assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "old.json").read_text())["sessions"][0]["requests"] == 7
 
 
 def test_a_missing_driver_is_one_line_naming_the_extra(tmp_path: Path) -> None:
