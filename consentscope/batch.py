@@ -29,7 +29,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -557,11 +557,13 @@ class DaskExecutor(_Executor):
             self.client = Client(address, timeout=30)
         except (OSError, TimeoutError) as e:
             raise BatchError(f"--scheduler {address}: cannot connect: {e}") from None
+        self.futures: list[Any] = []
 
     def run(self, tasks: Sequence[Task]) -> Iterator[TaskOutcome]:
         from distributed import as_completed
 
-        futures = [self.client.submit(run_task, t, key=f"consentscope-{t.key}", pure=False) for t in tasks]
+        futures = self.futures = [self.client.submit(run_task, t, key=f"consentscope-{t.key}", pure=False)
+                                  for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures):
             try:
@@ -572,6 +574,8 @@ class DaskExecutor(_Executor):
             fut.release()
 
     def stop(self) -> None:
+        if self.futures:
+            self.client.cancel(self.futures)  # an interrupted batch leaves no work on the cluster
         self.client.close()
 
 
@@ -631,8 +635,8 @@ def _finish(task: Task, outcome: TaskOutcome, out: str, engine: Engine | None) -
 
 def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, workers: int = 1,
               scheduler: str | None = None, progress: Progress | None = None) -> BatchRun:
-    """Run every task not journaled yet; write the summary files. On Ctrl-C, stop the workers,
-    write what is done, and re-raise ``KeyboardInterrupt``… after setting ``interrupted``."""
+    """Run every task not journaled yet in ``out``, then write the summary files. On Ctrl-C the
+    workers are stopped, what is done is written, and the run says ``interrupted``."""
     os.makedirs(os.path.join(out, "sessions"), mode=0o700, exist_ok=True)
     journal = Journal(out)
     done = journal.load()
@@ -698,15 +702,6 @@ def write_manifest(out: str, tasks: Sequence[Task], entries: Sequence[dict[str, 
     write_private(os.path.join(out, "manifest.sha256"), "\n".join(lines) + "\n")
 
 
-def iter_journal_keys(out: str) -> list[str]:
-    return Journal(out).keys_in_order()
-
-
-def summary_rows(out: str) -> Iterable[dict[str, Any]]:
-    with open(os.path.join(out, "summary.json"), encoding="utf-8") as fh:
-        return json.load(fh)["sessions"]
-
-
 __all__ = [
     "CAPTURE_SUFFIXES",
     "JOURNAL_NAME",
@@ -720,7 +715,6 @@ __all__ = [
     "TaskOutcome",
     "expand_inputs",
     "file_sha256",
-    "iter_journal_keys",
     "plan",
     "read_manifest",
     "read_sidecar",

@@ -83,7 +83,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     from consentscope.batch import Journal
 
-    already = sum(t.key in set(Journal(args.out).load()) for t in tasks) if os.path.isdir(args.out) else 0
+    journaled = Journal(args.out).load() if os.path.isdir(args.out) else {}
+    already = sum(t.key in journaled for t in tasks)
     if already and not args.resume and not args.quiet:
         print(f"consentscope: {already} of {len(tasks)} tasks already done in {args.out}; skipping them",
               file=sys.stderr)
@@ -119,9 +120,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     counts = {s: sum(c["status"] == s for c in doc["changes"]) for s in ("fixed", "persisting", "new")}
     if not args.quiet:
         for c in doc["changes"]:
-            what = c["rule"] if c["kind"] == "violation" else c["data_type"]
+            what = " ".join(x for x in (c["rule"], c["data_type"]) if x) or "-"
             to = c["sdk"] or c["host"] or "-"
-            print(f"{c['status']:10s} {c['kind']:9s} {what or '-'} -> {to} {c['phase'] or ''}".rstrip())
+            print(f"{c['status']:10s} {c['kind']:9s} {what} -> {to} {c['phase'] or ''}".rstrip())
     print(f"compare: {counts['fixed']} fixed, {counts['persisting']} persisting, {counts['new']} new",
           file=sys.stderr if args.quiet else sys.stdout)
     return EXIT_NEW if args.fail_on_new and counts["new"] else EXIT_OK

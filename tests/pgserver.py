@@ -8,6 +8,7 @@ server skip and say why.
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import shutil
@@ -19,7 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-BIN_DIRS = ("/usr/local/bin", "/usr/lib/postgresql/15/bin")
+#: where Debian's postgresql package puts the server binaries (not on PATH), newest first
+BIN_DIRS = ("/usr/local/bin", *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
 
 
 def _binary(name: str) -> str | None:
