@@ -84,6 +84,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from consentscope.batch import Journal
 
     journaled = Journal(args.out).load() if os.path.isdir(args.out) else {}
+    if args.resume and not journaled:  # a mistyped --out must not silently start again from nothing
+        raise UsageError(f"{args.out}: nothing to resume (no finished task recorded there); run without --resume")
     already = sum(t.key in journaled for t in tasks)
     if already and not args.resume and not args.quiet:
         print(f"consentscope: {already} of {len(tasks)} tasks already done in {args.out}; skipping them",
@@ -150,7 +152,8 @@ def add_audit_parser(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--workers", type=int, default=None, help="local worker processes (default: the number of cores)")
     a.add_argument("--scheduler", metavar="ADDRESS", help="send tasks to a Dask cluster (tcp://host:8786)")
     a.add_argument("--resume", action="store_true",
-                   help="continue a batch in --out after a crash or Ctrl-C (finished tasks are always skipped)")
+                   help="continue the batch recorded in --out after a crash or Ctrl-C (an error if there is none); "
+                   "finished tasks are skipped on any rerun")
     a.add_argument("--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     a.set_defaults(func=cmd_audit)

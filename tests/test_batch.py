@@ -128,7 +128,9 @@ def test_resume_after_sigint_and_sigkill_does_no_task_twice(tmp_path: Path) -> N
     total = len(load(full / "summary.json")["sessions"])
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "consentscope", "audit", *b.inputs, "--out", str(out), *b.args, "-q",
-           "--workers", "1", "--resume"]
+           "--workers", "1"]
+    nothing = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
     # Ctrl-C part way: what is done is written, exit 130
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait(lambda: _lines(out) >= 3, 120, "3 finished tasks", p)
@@ -141,6 +143,7 @@ def test_resume_after_sigint_and_sigkill_does_no_task_twice(tmp_path: Path) -> N
     partial = load(out / "summary.json")
     assert len(partial["sessions"]) == first
     # SIGKILL part way: nothing written after the kill, nothing finished is lost
+    cmd.append("--resume")
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(lambda: _lines(out) >= first + 2, 120, "2 more finished tasks", p)
     p.kill()
