@@ -637,6 +637,7 @@ def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, 
               scheduler: str | None = None, progress: Progress | None = None) -> BatchRun:
     """Run every task not journaled yet in ``out``, then write the summary files. On Ctrl-C the
     workers are stopped, what is done is written, and the run says ``interrupted``."""
+    os.makedirs(out, mode=0o700, exist_ok=True)  # reports hold personal data: owner-only, as every file in it
     os.makedirs(os.path.join(out, "sessions"), mode=0o700, exist_ok=True)
     journal = Journal(out)
     done = journal.load()

@@ -85,18 +85,23 @@ def postgres_server() -> Iterator[Server]:
         os.chown(base, pw.pw_uid, pw.pw_gid)
     port = _free_port()
     run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    subprocess.run([*prefix, _binary("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                    "--no-sync"], **run)  # type: ignore[call-overload]
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     try:
-        subprocess.run([*prefix, _binary("pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(base, "log"), "-w",
-                        "-t", "60", "start"], **run)  # type: ignore[call-overload]
+        try:
+            subprocess.run([*prefix, _binary("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                            "--no-sync"], **run)  # type: ignore[call-overload]
+            subprocess.run([*prefix, _binary("pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(base, "log"),
+                            "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError(f"PostgreSQL did not start: {' '.join(map(str, e.cmd))}: {e.stderr or e.stdout}") \
+                from None
         server = Server("127.0.0.1", port)
         _wait_ready(server)
         yield server
     finally:
-        subprocess.run([*prefix, _binary("pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"], capture_output=True,
-                       timeout=120)
+        if os.path.isdir(data):
+            subprocess.run([*prefix, _binary("pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"], capture_output=True,
+                           timeout=120)
         shutil.rmtree(base, ignore_errors=True)
 
 
