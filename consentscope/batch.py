@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 import json
 import os
 import re
@@ -244,16 +245,18 @@ def read_manifest(path: str) -> list[_Entry]:
                 raise BatchError(f"{path}: item {i}: expected an object with a \"capture\" key")
             rows.append((f"{path} item {i}", item))
     else:
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         for col in reader.fieldnames or ():
             if col not in MANIFEST_COLUMNS:
                 raise BatchError(f"{path}: header: unknown column {col!r}; expected {', '.join(MANIFEST_COLUMNS)}")
         if not reader.fieldnames or "capture" not in reader.fieldnames:
             raise BatchError(f"{path}: header: no 'capture' column")
-        for i, row in enumerate(reader, 2):
+        for i, row in enumerate(reader, 2):  # row 1 is the header
+            line = reader.line_num  # the row's last line: a quoted value may span lines
+            where = f"{path} row {i}" + (f" (line {line})" if line != i else "")
             if None in row:
-                raise BatchError(f"{path}: row {i}: more values than columns")
-            rows.append((f"{path} row {i}", row))
+                raise BatchError(f"{where}: more values than columns")
+            rows.append((where, row))
     out = []
     for where, row in rows:
         for k in row:

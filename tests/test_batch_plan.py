@@ -84,3 +84,13 @@ def test_a_task_and_its_outcome_cross_process_boundaries(folder: Path) -> None:
     assert [f.finding for f in back.result.findings] == [f.finding for f in outcome.result.findings]  # type: ignore[union-attr]
     assert [v.rule for v in back.judgement.verdicts[0].violations] == \
         [v.rule for v in outcome.judgement.verdicts[0].violations]  # type: ignore[union-attr]
+
+
+def test_csv_rows_are_named_by_row_and_line(folder: Path) -> None:
+    manifest = folder / "m.csv"
+    manifest.write_text('capture,label,consent_at\ncaps/a.mitm,"two\nlines",\ncaps/deep/b.har,,soon\n')
+    with pytest.raises(BatchError, match=r"m\.csv row 3 \(line 4\): consent_at: expected an ISO 8601 time"):
+        plan([str(manifest)], Defaults())
+    manifest.write_text('capture,label\ncaps/a.mitm,"two\nlines"\n')
+    (task,) = plan([str(manifest)], Defaults())
+    assert task.label == "two\nlines"
