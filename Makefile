@@ -5,9 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # Debian packages some tests drive for real (packet capture, transparent-mode namespaces,
-# the HTML report in a browser). Installed when missing and we are root (CI is); tests
-# that need one skip with the reason otherwise.
-DEB_TOOLS := tcpdump:tcpdump iptables:iptables curl:curl chromium:chromium
+# the HTML report in a browser, a throw-away PostgreSQL server for the batch tests: initdb
+# and pg_ctl under /usr/lib/postgresql/*/bin, found by pg_ctlcluster). Installed when missing
+# and we are root (CI is); tests that need one skip with the reason otherwise.
+DEB_TOOLS := tcpdump:tcpdump iptables:iptables curl:curl chromium:chromium pg_ctlcluster:postgresql \
+             editcap:wireshark-common tshark:tshark openssl:openssl
 
 .PHONY: demo test lint typecheck bench wheel clean venv debs
 
@@ -60,6 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_detect.py
 	$(PY) benchmarks/bench_proxy.py
 	$(PY) benchmarks/bench_pcap.py
+	$(PY) benchmarks/bench_batch.py
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

@@ -21,6 +21,7 @@ from consentscope.files import write_private
 if TYPE_CHECKING:
     from consentscope.model import Judgement, SessionResult, TimelineEvent
     from consentscope.profile import Profile
+    from consentscope.readers._keylog import KeyLog
     from consentscope.rules import Suppressions
     from consentscope.session import Audit
 
@@ -129,6 +130,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.readers.hooks import read_hooks
 
     hooks = [read_hooks(h, profile.app.package) for h in args.hooks or ()]
+    keylog = _read_keylogs(args.keylog or ())
     markers = ConsentMarkers(
         consent_at=parse_time(args.consent_at, "--consent-at") if args.consent_at else None,
         consent=compile_regex(args.consent_marker, "--consent-marker"),
@@ -140,7 +142,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path, sid in zip(args.captures, _session_ids(args.captures), strict=True):
         result = audit_capture(path, sid, profile, scanner, markers=markers, events=extra_events, hooks=hooks,
-                               keep_requests=bool(args.db), progress=progress.watch(os.path.basename(path)))
+                               keylog=keylog, keep_requests=bool(args.db),
+                               progress=progress.watch(os.path.basename(path)))
         progress.done()
         for error in result.errors:
             status = EXIT_INPUT
@@ -180,6 +183,26 @@ def _write_outputs(args: argparse.Namespace, judgement: Judgement, title: str,
 
     outputs = Outputs(json=args.json, html=args.html, csv=args.csv, redacted=args.redact, lang=args.lang, title=title)
     write_reports(judgement, outputs, suppressions)
+
+
+def _read_keylogs(paths: Sequence[str]) -> KeyLog | None:
+    """TLS key logs (NSS format); a file that cannot be read is an error, a bad line is
+    skipped and counted (PCAPdroid and browsers write stray lines)."""
+    if not paths:
+        return None
+    from consentscope.readers._keylog import KeyLog
+
+    log = KeyLog()
+    for p in paths:
+        if not os.path.isfile(p):
+            raise UsageError(f"{p}: --keylog: no such file")
+        log.add_file(p)
+    if log.bad_lines:
+        print(f"consentscope: warning: --keylog: {log.bad_lines} line(s) skipped (not a key log line)",
+              file=sys.stderr)
+    if not len(log):
+        print("consentscope: warning: --keylog: no TLS secrets found", file=sys.stderr)
+    return log
 
 
 def _read_timeline(path: str) -> list[TimelineEvent]:
@@ -429,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
     r.add_argument("--timeline", metavar="FILE", help="timeline events (JSON or CSV: time,event,detail) to merge")
     r.add_argument(
+        "--keylog", metavar="FILE", action="append",
+        help="TLS key log (NSS format: SSLKEYLOGFILE, PCAPdroid, MITMPROXY_SSLKEYLOGFILE; repeatable) to decrypt "
+        "HTTPS in pcap/pcapng captures; a pcapng's own secrets are used without it",
+    )
+    r.add_argument(
         "--hooks", metavar="FILE", action="append",
         help="hook log (repeatable): privacy-API reads and payloads before encryption, as JSON Lines, or "
         "camille's export as CSV/XLSX; see the README",
@@ -499,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     from consentscope.cli_trackers import add_trackers_parser
 
     add_trackers_parser(sub)
+    from consentscope.cli_audit import add_audit_parser
+
+    add_audit_parser(sub)
     return p
 
 

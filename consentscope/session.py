@@ -49,6 +49,7 @@ from consentscope.profile import AppInfo, Profile
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from consentscope.readers._keylog import KeyLog
     from consentscope.readers.hooks import HookLog
     from consentscope.rules import Suppressions, Violation
 
@@ -295,11 +296,14 @@ def audit_capture(
     markers: ConsentMarkers = NO_MARKERS,
     events: Iterable[TimelineEvent] = (),
     hooks: Sequence[HookLog] = (),
+    keylog: KeyLog | None = None,
     keep_requests: bool = False,
     label: str = "",
     progress: Callable[[Audit, int], None] | None = None,
 ) -> SessionResult:
-    """One capture file as one session (with the hook logs recorded alongside it). A capture
+    """One capture file as one session (with the hook logs recorded alongside it, and the TLS
+    secrets that decrypt a packet capture's HTTPS; each session gets its own copy, since a
+    pcapng adds its own secrets). A capture
     that breaks part way keeps everything read before the fault; the error (file and place)
     is in ``result.errors``."""
     from consentscope.errors import ConsentscopeError
@@ -315,7 +319,12 @@ def audit_capture(
                   markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
     found = 0
     try:
-        for item in read_capture(path):
+        from consentscope.readers._keylog import KeyLog
+
+        own_keys = KeyLog()
+        if keylog is not None:
+            own_keys.merge(keylog)
+        for item in read_capture(path, keylog=own_keys):
             found += len(audit.feed(item))
             if progress is not None:
                 progress(audit, found)

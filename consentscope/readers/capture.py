@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from consentscope.detectors import DEFAULT_LIMITS, Limits
 
 from ._base import CaptureError, CaptureItem
 
+if TYPE_CHECKING:
+    from ._keylog import KeyLog
 
-def read_capture(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[CaptureItem]:
+
+def read_capture(path: str, limits: Limits = DEFAULT_LIMITS, keylog: KeyLog | None = None) -> Iterator[CaptureItem]:
     """Items of a mitmproxy flow file, HAR, pcap or pcapng (optionally gzip/xz/zstd
     compressed), in capture order; CaptureError after the last complete item on damage.
-    ``limits`` bounds the HAR and pcap readers (``Limits``' reader fields)."""
+    ``limits`` bounds the HAR and pcap readers (``Limits``' reader fields); ``keylog``: TLS
+    secrets to decrypt packet captures with (a pcapng's own secrets are read in any case)."""
     from ._open import detect_format, open_maybe_compressed
 
     fmt = detect_format(path)
@@ -26,9 +31,10 @@ def read_capture(path: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Capture
 
         yield from iter_har(path, limits)
     elif fmt in ("pcap", "pcapng"):
+        from ._keylog import KeyLog
         from .pcap import iter_pcap
 
-        yield from iter_pcap(path, limits=limits)
+        yield from iter_pcap(path, limits=limits, keylog=keylog if keylog is not None else KeyLog())
     elif fmt == "empty":
         raise CaptureError(path, "empty file", 0)
     else:

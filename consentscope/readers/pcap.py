@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dpkt
 
@@ -32,7 +33,10 @@ from ._link import SUPPORTED_LINKTYPES, addresses, ip_of
 from ._open import open_maybe_compressed
 from ._quic import QuicNames
 from ._tcp import Stream, Streams, time_at
-from ._tls_hello import tls_client_hello
+from ._tls_hello import ClientHello, tls_client_hello
+
+if TYPE_CHECKING:
+    from ._keylog import KeyLog
 
 __all__ = ["SUPPORTED_LINKTYPES", "iter_pcap"]
 
@@ -43,14 +47,28 @@ _IP4, _TCP, _UDP = dpkt.ip.IP, dpkt.tcp.TCP, dpkt.udp.UDP
 _MF_OFFSET = dpkt.ip.IP_MF | dpkt.ip.IP_OFFMASK
 _SYN, _FIN_RST = dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST
 
+#: Server-to-client bytes kept for decryption (ServerHello, the handshake, HTTP/2 SETTINGS):
+#: requests come from the client, so the rest of a large response is not needed. Cut at a
+#: TLS record boundary.
+MAX_SERVER_HANDSHAKE_BYTES = 256 * 1024
+#: Server directions parked until their client direction closes (a connection's server may
+#: close first); beyond this many the oldest is dropped and its connection says "no-key".
+MAX_PARKED_SERVERS = 4096
+#: Why a QUIC connection is not read: its TLS runs inside QUIC's own packet protection.
+QUIC_NOT_DECRYPTED = "unsupported-protocol"
+
 #: What one bad packet or stream can raise from our layers or dpkt's; caught per packet
 #: and per stream so that it costs only itself.
 _RECORD_ERRORS = (dpkt.Error, struct.error, IndexError, KeyError, ValueError, OverflowError)
 
 
 class _PcapReader:
-    def __init__(self, path: str, limits: Limits, anomalies: dict[str, int] | None) -> None:
+    def __init__(self, path: str, limits: Limits, anomalies: dict[str, int] | None,
+                 keylog: KeyLog | None = None) -> None:
         self.path = path
+        #: decrypting only when there is a secret to decrypt with
+        self.keylog = keylog if keylog is not None and len(keylog) else None
+        self.parked: OrderedDict[tuple[str, int, str, int], tuple[bytes, bool]] = OrderedDict()
         self.limits = limits
         self.anomalies = anomalies
         self.streams = Streams(limits)
@@ -91,7 +109,8 @@ class _PcapReader:
             if payload[:1] and payload[0] & 0xC0 == 0xC0:  # a QUIC long header
                 name = self.quic.feed(payload)
                 if name is not None:
-                    yield Contact(t, name, dst, seg.dport, "quic-sni", "QUICv1")
+                    yield Contact(t, name, dst, seg.dport, "quic-sni", "QUICv1", decrypted=False,
+                                  reason=QUIC_NOT_DECRYPTED)
         self.count += 1
         if self.count % _IDLE_CHECK_PACKETS == 0:
             for s in self.streams.pop_idle(t):
@@ -125,9 +144,16 @@ class _PcapReader:
             return
         if s.size > self.limits.max_stream_bytes:
             self.anomaly("tcp-stream-truncated")
+        if self.keylog is not None and data[:1] == b"\x16" and data[5:6] == b"\x02":
+            self._park_server(s, data, gap is not None)  # a ServerHello: wait for its client
+            return
         hello = tls_client_hello(data)
+        if hello is not None and self.keylog is not None:
+            yield from self._decrypted(s, data, times, gap, hello)
+            return
         if hello is not None and hello.sni is not None:
-            yield Contact(s.first_time, hello.sni, s.dst, s.dport, "tls-sni", hello.tls_version)
+            yield Contact(s.first_time, hello.sni, s.dst, s.dport, "tls-sni", hello.tls_version, decrypted=False,
+                          reason="no-key")
             return
         host_for_ip = self.names.get(s.dst, s.dst)
         for n, req in enumerate(requests(data)):
@@ -155,6 +181,40 @@ class _PcapReader:
                 body_truncated=not req.complete or (gap is not None and req.offset + len(req.body) >= gap),
             )
 
+    def _park_server(self, s: Stream, data: bytes, gap: bool) -> None:
+        self.parked[(s.dst, s.dport, s.src, s.sport)] = (_handshake_part(data), gap)
+        while len(self.parked) > MAX_PARKED_SERVERS:
+            self.parked.popitem(last=False)
+
+    def _server_side(self, s: Stream) -> tuple[bytes, bool]:
+        """The server-to-client bytes of the connection whose client direction is ``s``."""
+        key = (s.src, s.sport, s.dst, s.dport)
+        parked = self.parked.pop(key, None)
+        if parked is not None:
+            return parked
+        other = self.streams.pop((s.dst, s.dport, s.src, s.sport))
+        if other is None:
+            return b"", False
+        data, _, gap = other.assemble()
+        return _handshake_part(data), gap is not None
+
+    def _decrypted(self, s: Stream, data: bytes, times: list[tuple[int, float]], gap: int | None,
+                   hello: ClientHello) -> Iterator[CaptureItem]:
+        from ._httpparse import https_records
+        from ._tlsdecrypt import decrypt_connection
+
+        assert self.keylog is not None
+        server, server_gap = self._server_side(s)
+        result = decrypt_connection(data, server, self.keylog, client_gap=gap is not None, server_gap=server_gap)
+        if not result.decrypted:
+            self.anomaly(f"tls-not-decrypted:{result.reason}")
+        yield Contact(s.first_time, hello.sni or "", s.dst, s.dport, "tls-sni", hello.tls_version,
+                      decrypted=result.decrypted, reason=result.reason)
+        yield from https_records(
+            result, server_ip=s.dst, port=s.dport, flow_prefix=f"pcap:{s.src}:{s.sport}-{s.dst}:{s.dport}",
+            time_at=lambda off: time_at(times, off, s.first_time), http1=requests,
+        )
+
     def flush(self) -> Iterator[CaptureItem]:
         for s in self.streams.pop_all():
             yield from self.assembled(s)
@@ -162,17 +222,58 @@ class _PcapReader:
             self.anomalies["ip-fragments-dropped"] = self.defrag.dropped
 
 
+def _handshake_part(data: bytes) -> bytes:
+    """The first ``MAX_SERVER_HANDSHAKE_BYTES`` of a server stream, cut after a whole record."""
+    if len(data) <= MAX_SERVER_HANDSHAKE_BYTES:
+        return data
+    pos = 0
+    while pos + 5 <= len(data):
+        end = pos + 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if end > MAX_SERVER_HANDSHAKE_BYTES:
+            break
+        pos = end
+    return data[:pos]
+
+
+def pcapng_secrets(path: str, limits: Limits = DEFAULT_LIMITS) -> list[bytes]:
+    """The key logs of every Decryption Secrets Block of a pcapng, wherever they are in it.
+
+    PCAPdroid writes secrets between the packets and sometimes after them, so they are read
+    in a first pass before any connection is decrypted; damage ends the pass quietly (the
+    reading pass reports it)."""
+    out: list[bytes] = []
+    with open_maybe_compressed(path) as fh:
+        head = _pcapfile.read_exact(fh, 4)
+        if _magic.packet_format_of(head) != "pcapng":
+            return out
+        try:
+            head += _pcapfile.read_exact(fh, 8)
+            for _ in _pcapng.frames(path, fh, head, limits, out, None):
+                pass
+        except (CaptureError, OSError, EOFError):
+            pass
+    return out
+
+
 def iter_pcap(
     path: str, secrets: list[bytes] | None = None, limits: Limits = DEFAULT_LIMITS,
-    anomalies: dict[str, int] | None = None,
+    anomalies: dict[str, int] | None = None, keylog: KeyLog | None = None,
 ) -> Iterator[CaptureItem]:
     """Items of a pcap or pcapng file (optionally gzip/xz/zstd compressed) in capture order.
 
     ``secrets``: a list to which the TLS key log of each pcapng Decryption Secrets Block
-    is appended (NSS key log text, in file order). ``anomalies``: a dict counting, by
+    is appended (NSS key log text, in file order). ``keylog``: TLS secrets (``--keylog``
+    files); the pcapng's own Decryption Secrets Blocks are added to it first, and every TLS
+    connection it has secrets for is decrypted into the records the proxy would have made
+    (``_tlsdecrypt``, ``_httpparse``); each TLS contact says whether it was decrypted and why
+    not (``no-key``, ``unsupported-suite``, ``handshake-missing``, ``stream-gap``,
+    ``bad-record``). ``anomalies``: a dict counting, by
     name, packets and streams skipped as unreadable. Damage to the file's framing ends it:
     every complete item is yielded, then ``CaptureError`` names the file and offset."""
-    reader = _PcapReader(path, limits, anomalies)
+    if keylog is not None:
+        for text in pcapng_secrets(path, limits):
+            keylog.add_text(text)
+    reader = _PcapReader(path, limits, anomalies, keylog)
     error: CaptureError | None = None
     unsupported: dict[int, tuple[int, int]] = {}  # link type -> (first offset, count)
     with open_maybe_compressed(path) as fh:
