@@ -7,7 +7,7 @@ Nothing in this package touches mitmproxy, files, sockets or databases; every so
 from ._decode import DecodedRequest, decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, HASHES, Identifier, Needle, base_variants, expand
 from ._finding import Finding
-from ._limits import DEFAULT_LIMITS, Limits
+from ._limits import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, Limits
 from ._location import GeoPoint
 from ._record import RequestRecord
 from ._scan import CONTACTS_MIN, INSTALLED_APPS_MIN, Scanner, ScanProfile, ScanResult
@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "HASHES",
     "INSTALLED_APPS_MIN",
+    "MAX_BODY_SCAN_BYTES",
     "DecodedRequest",
     "Finding",
     "GeoPoint",

@@ -42,16 +42,30 @@ MAX_VIEWS = 20_000
 #: Shortest base64 / hex blob worth trying to decode; shorter ones are ordinary tokens.
 MIN_BLOB_LEN = 16
 
-#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is normal.
+#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is
+#: normal. Also what a zlib-looking blob may inflate to while being checked for a stream.
 MIN_INFLATE_ALLOWANCE = 64 * 1024
 
 #: Protobuf walk steps per request (each a few Python operations): a hostile binary body
 #: nesting failed walks inside each other stops here, not after seconds.
 MAX_PROTOBUF_STEPS = 200_000
 
+#: Fields one protobuf message may hold before its walk gives up: the walk is a Python
+#: loop, and a real message with more fields is a bulk upload (scanned as bytes instead).
+#: Fixed-width fields count too, though they are not returned.
+MAX_PROTOBUF_FIELDS = 10_000
+
+#: Input bytes fed per step to a brotli binding without an output limit (brotli < 1.2):
+#: one input byte can expand to about 1.3 MB, and 16-byte steps of a 512 MB bomb never
+#: produced more than 32 MB at once (measured).
+BROTLI_STEP = 16
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Every bound above, overridable per ``Scanner`` (``Limits(max_views=500)``); the
+    module constants are the defaults and the reasons."""
+
     max_decode_depth: int = MAX_DECODE_DEPTH
     max_decoded_bytes: int = MAX_DECODED_BYTES
     max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
@@ -61,6 +75,12 @@ class Limits:
     max_structure_depth: int = MAX_STRUCTURE_DEPTH
     max_views: int = MAX_VIEWS
     min_blob_len: int = MIN_BLOB_LEN
+    min_inflate_allowance: int = MIN_INFLATE_ALLOWANCE
+    max_protobuf_steps: int = MAX_PROTOBUF_STEPS
+    max_protobuf_fields: int = MAX_PROTOBUF_FIELDS
+    brotli_step: int = BROTLI_STEP
 
 
 DEFAULT_LIMITS = Limits()
+
+# --- reader limits (pcap/HAR) below ---
