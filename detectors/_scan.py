@@ -128,7 +128,7 @@ class Scanner:
         return self._matcher.size
 
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits, grouped=True)
+        decoded = decode_request(record, self.limits)
         findings = self.scan_views(decoded.views)
         if decoded.body_scan_truncated:
             note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
