@@ -60,6 +60,16 @@ MAX_PROTOBUF_FIELDS = 10_000
 #: produced more than 32 MB at once (measured).
 BROTLI_STEP = 16
 
+#: Base64 characters decoded on each side of a base64-fragment hit to confirm it (at each
+#: of the four alignments): 16 characters are 12 bytes, enough to see the whole value
+#: around its fragment, and the work per hit stays constant whatever the blob's size.
+BASE64_CONFIRM_MARGIN = 16
+
+#: Coordinates sampled across a location's tolerance band when its anchors are built (at
+#: compile time): 4000 steps of 0.005 degrees span 20 degrees, wider than any precision
+#: a profile sets, so the anchor set and the automaton stay small for any ``precision_m``.
+MAX_LOCATION_ANCHOR_STEPS = 4000
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -79,6 +89,8 @@ class Limits:
     max_protobuf_steps: int = MAX_PROTOBUF_STEPS
     max_protobuf_fields: int = MAX_PROTOBUF_FIELDS
     brotli_step: int = BROTLI_STEP
+    base64_confirm_margin: int = BASE64_CONFIRM_MARGIN
+    max_location_anchor_steps: int = MAX_LOCATION_ANCHOR_STEPS
 
 
 DEFAULT_LIMITS = Limits()

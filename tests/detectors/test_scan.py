@@ -153,3 +153,13 @@ def test_hostile_input_never_raises_and_stays_in_bounds() -> None:
             assert len(d.views) <= limits.max_views
             assert scanner.scan(record).anomalies == d.anomalies
 
+
+
+def test_compile_and_confirm_bounds_come_from_limits() -> None:
+    point = ScanProfile(location=GeoPoint(39.9087, 116.3975, 50_000))
+    assert Scanner(point, limits=Limits(max_location_anchor_steps=2)).automaton_size < Scanner(point).automaton_size
+    macs = ScanProfile((Identifier("mac", MAC), Identifier("bluetooth_mac", "a4:50:46:1f:2c:9f")))
+    view = [View(b"d=" + base64.b64encode(b"x" + MAC.encode() + b"|os=android"), "body")]
+    assert {f.data_type for f in Scanner(macs).scan_views(view)} == {"mac"}
+    # no base64 around the fragment decoded: the fragment alone cannot confirm the value
+    assert Scanner(macs, limits=Limits(base64_confirm_margin=0)).scan_views(view) == []
