@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-from ._dec_api import Budget
+from ._dec_api import Budget, by_firsts
 from ._jsonpath import JsonLocator, json_key
 from ._sniff import BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, shape
 from ._view import View
@@ -85,8 +85,7 @@ class Json:
     blob = False
     firsts = b"{[ \t\r\n\xef"  # a document, after whitespace or a BOM
 
-    def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
-        return data[:1] in b"{[ \t\r\n\xef"
+    sniff = by_firsts
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         doc = data.lstrip(b" \t\r\n")

@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Final
 
 from . import _compress as _z
-from ._dec_api import Budget, Decoder
+from ._dec_api import Budget, Decoder, by_firsts
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
 from ._pairs import pairs
@@ -72,8 +72,9 @@ def _is_media(body: bytes, ctype: str) -> bool:
     return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
 
 
-#: a decoder with its methods bound once (binding them per call was measurable)
-_Step = tuple[Decoder, Callable[..., bool], Callable[..., bool]]
+#: a decoder with its methods bound once (binding them per call was measurable); no sniff
+#: when its first bytes decide (``by_firsts``)
+_Step = tuple[Decoder, Callable[..., bool] | None, Callable[..., bool]]
 
 
 @lru_cache(maxsize=32)
@@ -84,7 +85,8 @@ def _plans(text: bool, declared: bool, skip: Decoder | None = None) -> tuple[tup
     lookups, and the walker calls no sniff that cannot accept the data: on typical API
     calls this keeps the list as fast as the hand-ordered checks it replaced."""
     usable = [d for d in DECODERS if not (text and d.binary) and (declared or not d.declared) and d is not skip]
-    return tuple(tuple((d, d.sniff, d.decode) for d in usable if d.firsts is None or b in d.firsts) for b in range(256))
+    steps = [(d, None if type(d).sniff is by_firsts else d.sniff, d.decode) for d in usable]
+    return tuple(tuple(s for s in steps if s[0].firsts is None or b in s[0].firsts) for b in range(256))
 
 
 _BARE: Final = _plans(False, False)
@@ -250,7 +252,7 @@ class _Walker:
             plans = _TEXT if text else _DECLARED if ctype else _BARE
         for dec, sniff, decode in plans[data[0]]:
             try:
-                if sniff(self, data, ctype) and decode(self, data, loc, chain, depth, ctype):
+                if (sniff is None or sniff(self, data, ctype)) and decode(self, data, loc, chain, depth, ctype):
                     return
             except (Budget, RecursionError):
                 raise

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._decode import _Walker
 
 _new_view = tuple.__new__
+_new_locator = object.__new__
 
 
 def pairs(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: int) -> None:
@@ -128,6 +129,9 @@ def _run(
         return
     if b"+" in data:
         data = data.replace(b"+", b" ")
-    w.views.append(_new_view(View, (data, prefix[:-1], chain, PairsLocator(data, prefix))))
+    locator = _new_locator(PairsLocator)  # PairsLocator(data, prefix) less its __init__ frame
+    locator.data = data
+    locator.prefix = prefix
+    w.views.append(_new_view(View, (data, prefix[:-1], chain, locator)))
     w.extra_views += n_views - 1
     w.budget -= n_bytes
