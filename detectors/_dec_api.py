@@ -24,8 +24,7 @@ A decoder is one small module (``_dec_gzip.py``, ``_dec_json.py``…) holding on
 
 A blob decoder (``blob = True``: hex, base64) decodes a whole token to another one; the
 walker scans the token as it is too (an md5 in hex is a value in its own right), and asks
-blob decoders for a token's child wherever a value may be a blob (``claims`` then
-``unwrap``).
+the blob decoders in turn (``unwrap``) for a token's child wherever a value may be a blob.
 
 Every decoder reads its bounds from ``walker.limits``, and all budgets (views, decoded
 bytes, protobuf steps) are the walker's. The list and its order are in ``_decoders.py``.
@@ -33,7 +32,7 @@ bytes, protobuf steps) are the walker's. The list and its order are in ``_decode
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -64,10 +63,10 @@ class Decoder(Protocol):
 
 
 class BlobDecoder(Decoder, Protocol):
-    def claims(self, blob: bytes) -> bool:
-        """Is ``blob`` (base64 / hex alphabet, stripped) this decoder's to unwrap?"""
-        ...
-
-    def unwrap(self, blob: bytes) -> tuple[bytes, str] | None:
-        """The decoded bytes and the chain step, or None when ``blob`` does not decode."""
+    def unwrap(self, blob: bytes) -> tuple[bytes, str] | Literal[False] | None:
+        """What ``blob`` (base64 / hex alphabet, stripped) decodes to and the chain step;
+        None when it is this decoder's format but decodes to nothing worth a view; False
+        when it is not this decoder's, and the next blob decoder is asked. One call that
+        both claims and decodes: it runs for every blob-shaped JSON string (45,000 times
+        in 300 corpus SDK batches), and a second call per blob cost 2 % of their decoding."""
         ...

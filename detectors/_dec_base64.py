@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._sniff import BLOB_FIRSTS, HEXISH, b64_alphabet
 
@@ -28,10 +28,8 @@ class Base64:
         w.blob(data, loc, chain, depth)
         return True
 
-    def claims(self, blob: bytes) -> bool:
-        return True  # after hex, whatever is left of the blob alphabet
-
-    def unwrap(self, blob: bytes) -> tuple[bytes, str] | None:
+    def unwrap(self, blob: bytes) -> tuple[bytes, str] | Literal[False] | None:
+        """The last blob decoder: whatever hex left is base64's or nothing (never False)."""
         if b"\n" in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
             blob = blob.translate(None, b"\r\n")
         alphabet = b64_alphabet(blob)

@@ -4,9 +4,9 @@ dashes), values in their own right: they are scanned as they are and yield no ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
-from ._sniff import BLOB_FIRSTS, is_hex
+from ._sniff import BLOB_FIRSTS, HEX_DIGITS, is_hex
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -37,10 +37,9 @@ class Hex:
         w.blob(data, loc, chain, depth)
         return True
 
-    def claims(self, blob: bytes) -> bool:
-        return is_hex(blob)
-
-    def unwrap(self, blob: bytes) -> tuple[bytes, str] | None:
+    def unwrap(self, blob: bytes) -> tuple[bytes, str] | Literal[False] | None:
+        if not blob or len(blob) & 1 or blob.translate(None, HEX_DIGITS):
+            return False  # not hex (``is_hex``): base64's
         if blob[::2].translate(None, _HEX_TEXT_HIGH) and (blob[:2] not in _HEX_MAGIC_STARTS or not _hex_magic(blob)):
             return None  # a byte below 0x20 that is no tab or newline: not text (md5s end here)
         return bytes.fromhex(blob.decode("ascii")), self.name

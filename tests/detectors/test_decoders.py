@@ -29,7 +29,7 @@ def test_each_decoder_has_the_api() -> None:
         assert d.firsts is None or (isinstance(d.firsts, bytes) and d.firsts)
         assert callable(d.sniff) and callable(d.decode)
         if d.blob:
-            assert callable(d.claims) and callable(d.unwrap)  # type: ignore[attr-defined]
+            assert callable(d.unwrap)  # type: ignore[attr-defined]
     # steps that join a chain are the ones a chain may hold; the rest name places
     assert {d.name for d in DECODERS} - STEPS == {"multipart", "grpc", "form"}
 
@@ -45,3 +45,12 @@ def test_every_decoder_module_is_in_the_list() -> None:
     assert modules == listed
     for name in modules:
         importlib.import_module(name)
+
+
+def test_blob_decoders_pass_on_what_is_not_theirs() -> None:
+    hex_, base64_ = BLOB_DECODERS
+    assert hex_.unwrap(b"QUJDREVGR0hJSktMTU5PUA") is False  # base64: asked next
+    assert hex_.unwrap(b"9dd4e461268c8034f5c8564e155c67a6") is None  # md5(b"x"): hex's, no child
+    assert hex_.unwrap(b"6869") == (b"hi", "hex")
+    assert base64_.unwrap(b"QUJDREVGR0hJSktMTU5PUA") == (b"ABCDEFGHIJKLMNOP", "base64")
+    assert base64_.unwrap(b"0123456789abcdef") is None  # hex digits are never base64
