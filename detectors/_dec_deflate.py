@@ -26,7 +26,7 @@ class RawDeflate:
     firsts = None
 
     def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
-        return not ctype and not is_text(data)
+        return not ctype and w.binary(data)
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         out, status = _z.inflate(data, -15, w.cap(len(data)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ._sniff import all_printable, is_text
+from ._sniff import all_printable
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -154,7 +154,7 @@ class SniffedProtobuf:
     firsts = None
 
     def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
-        return not is_text(data)
+        return w.binary(data)
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         return message(w, data, loc, chain, depth)

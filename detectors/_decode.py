@@ -102,7 +102,8 @@ class _Walker:
     """One request's decoding state: views, anomalies and what is left of each budget."""
 
     __slots__ = (
-        "anomalies", "budget", "extra_views", "key_suffixes", "limits", "max_views", "min_len", "pb_steps", "views",
+        "_binary", "_binary_of", "anomalies", "budget", "extra_views", "key_suffixes", "limits", "max_views", "min_len",
+        "pb_steps", "views",
     )  # fmt: skip
 
     def __init__(self, limits: Limits) -> None:
@@ -117,6 +118,8 @@ class _Walker:
         self.max_views = limits.max_views
         #: JSONPath suffixes of object keys, built once per key (``_dec_json``)
         self.key_suffixes: dict[str, str] = {}
+        self._binary_of: bytes | None = None
+        self._binary = False
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -264,6 +267,15 @@ class _Walker:
                 self.anomaly(f"decoder-error:{dec.name}:{type(e).__name__}")
                 break
         self.emit(data, loc, chain)
+
+    def binary(self, data: bytes) -> bool:
+        """Not text (``is_text``), for the decoders of binary, each of which asks in turn
+        about the same bytes: on binary the test decodes its 512-byte sample, a few µs,
+        so the last answer is kept."""
+        if data is not self._binary_of:
+            self._binary_of = data
+            self._binary = not is_text(data)
+        return self._binary
 
     # -- blobs --------------------------------------------------------------------------
 
