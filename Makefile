@@ -43,7 +43,7 @@ debs:
 	  else echo "note: not installing$$missing (not root or no apt-get); the tests that need them will skip"; fi; \
 	fi
 
-test: $(STAMP) debs
+test: $(STAMP) debs typecheck
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -82,7 +82,7 @@ def main() -> None:
     n_findings = with_findings = 0
     for r in records:  # one request at a time, as replay does: memory stays flat
         t0 = time.perf_counter()
-        views = decode_request(r, grouped=True).views  # as Scanner.scan decodes
+        views = decode_request(r).views  # as Scanner.scan decodes
         t1 = time.perf_counter()
         found = scanner.scan_views(views)
         scan_s += time.perf_counter() - t1
@@ -103,7 +103,7 @@ def main() -> None:
     pool = [r for r in records if len(r.body) <= 65536]
     step = max(1, len(pool) // args.naive_sample)
     sample = pool[::step][: args.naive_sample]
-    sample_views = [decode_request(r, grouped=True).views for r in sample]
+    sample_views = [decode_request(r).views for r in sample]
     t0 = time.perf_counter()
     ours_sample = [scanner.scan_views(v) for v in sample_views]
     ours_sample_s = time.perf_counter() - t0

@@ -16,8 +16,8 @@ once; the summary is built from journal lines only, so an interrupted and resume
 gives the same summary as one uninterrupted run. Workers never touch the database or
 ``--out``: a Dask worker on another machine needs only the captures and the package.
 
-``hooks`` and ``keylog`` are accepted (manifest, sidecar) and hashed into the key, but no
-reader uses them yet: adding them later changes the key, so such tasks are redone then.
+``hooks`` (a hook log, ``readers/hooks.py``) and ``keylog`` (TLS secrets for packet
+captures) are read as ``replay --hooks``/``--keylog`` read them, and hashed into the key.
 """
 
 from __future__ import annotations
@@ -435,8 +435,13 @@ def run_task(task: Task) -> TaskOutcome:
             from consentscope.readers.hooks import read_hooks
 
             hooks = [read_hooks(task.hooks, profile.app.package)]
+        keylog = None
+        if task.keylog:
+            from consentscope.readers._keylog import KeyLog
+
+            keylog = KeyLog.from_sources(task.keylog)
         result = audit_capture(task.capture, task.session_id, profile, scanner, markers=markers, events=events,
-                               hooks=hooks, keep_requests=task.keep_requests, label=task.label)
+                               hooks=hooks, keylog=keylog, keep_requests=task.keep_requests, label=task.label)
         judgement = judge([result], profile, suppressions)
     except ConsentscopeError as e:
         return TaskOutcome(task.key, "error", str(e), seconds=time.perf_counter() - t0)

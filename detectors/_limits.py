@@ -42,28 +42,33 @@ MAX_VIEWS = 20_000
 #: Shortest base64 / hex blob worth trying to decode; shorter ones are ordinary tokens.
 MIN_BLOB_LEN = 16
 
-#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is normal.
+#: Output any decompression may reach whatever the ratio: a 100-byte stream of 20 KB is
+#: normal. Also what a zlib-looking blob may inflate to while being checked for a stream.
 MIN_INFLATE_ALLOWANCE = 64 * 1024
 
 #: Protobuf walk steps per request (each a few Python operations): a hostile binary body
 #: nesting failed walks inside each other stops here, not after seconds.
 MAX_PROTOBUF_STEPS = 200_000
 
+#: Fields one protobuf message may hold before its walk gives up: the walk is a Python
+#: loop, and a real message with more fields is a bulk upload (scanned as bytes instead).
+#: Fixed-width fields count too, though they are not returned.
+MAX_PROTOBUF_FIELDS = 10_000
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_decode_depth: int = MAX_DECODE_DEPTH
-    max_decoded_bytes: int = MAX_DECODED_BYTES
-    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
-    max_compression_ratio: int = MAX_COMPRESSION_RATIO
-    max_body_scan_bytes: int = MAX_BODY_SCAN_BYTES
-    max_media_scan_bytes: int = MAX_MEDIA_SCAN_BYTES
-    max_structure_depth: int = MAX_STRUCTURE_DEPTH
-    max_views: int = MAX_VIEWS
-    min_blob_len: int = MIN_BLOB_LEN
+#: Input bytes fed per step to a brotli binding without an output limit (brotli < 1.2):
+#: one input byte can expand to about 1.3 MB, and 16-byte steps of a 512 MB bomb never
+#: produced more than 32 MB at once (measured).
+BROTLI_STEP = 16
 
+#: Base64 characters decoded on each side of a base64-fragment hit to confirm it (at each
+#: of the four alignments): 16 characters are 12 bytes, enough to see the whole value
+#: around its fragment, and the work per hit stays constant whatever the blob's size.
+BASE64_CONFIRM_MARGIN = 16
 
-DEFAULT_LIMITS = Limits()
+#: Coordinates sampled across a location's tolerance band when its anchors are built (at
+#: compile time): 4000 steps of 0.005 degrees span 20 degrees, wider than any precision
+#: a profile sets, so the anchor set and the automaton stay small for any ``precision_m``.
+MAX_LOCATION_ANCHOR_STEPS = 4000
 
 
 # --- reader limits (pcap/HAR) ---
@@ -124,10 +129,25 @@ MAX_JSON_NUMBER_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Limits(Limits):
-    """The detectors' ``Limits`` with the readers' fields appended last, each with its default
-    (a subclass, so this block stays one append at the end of the file)."""
+class Limits:
+    """Every bound above, overridable per ``Scanner`` (``Limits(max_views=500)``); the
+    module constants are the defaults and the reasons."""
 
+    max_decode_depth: int = MAX_DECODE_DEPTH
+    max_decoded_bytes: int = MAX_DECODED_BYTES
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO
+    max_body_scan_bytes: int = MAX_BODY_SCAN_BYTES
+    max_media_scan_bytes: int = MAX_MEDIA_SCAN_BYTES
+    max_structure_depth: int = MAX_STRUCTURE_DEPTH
+    max_views: int = MAX_VIEWS
+    min_blob_len: int = MIN_BLOB_LEN
+    min_inflate_allowance: int = MIN_INFLATE_ALLOWANCE
+    max_protobuf_steps: int = MAX_PROTOBUF_STEPS
+    max_protobuf_fields: int = MAX_PROTOBUF_FIELDS
+    brotli_step: int = BROTLI_STEP
+    base64_confirm_margin: int = BASE64_CONFIRM_MARGIN
+    max_location_anchor_steps: int = MAX_LOCATION_ANCHOR_STEPS
     max_stream_bytes: int = MAX_STREAM_BYTES
     max_streams: int = MAX_STREAMS
     max_open_stream_bytes: int = MAX_OPEN_STREAM_BYTES

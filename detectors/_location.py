@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from ._limits import MAX_LOCATION_ANCHOR_STEPS
+
 #: metres per degree of latitude (and of longitude at the equator)
 _M_PER_DEG = 111_320.0
 
@@ -41,12 +43,12 @@ class GeoPoint:
         return dlat, self.precision_m / (_M_PER_DEG * coslat)
 
 
-def _anchors(value: float, tol: float) -> set[str]:
+def _anchors(value: float, tol: float, max_steps: int) -> set[str]:
     """Short strings every coordinate within ``tol`` of ``value`` contains, in decimal
     ("39.9") and scaled-integer ("3990") spelling."""
     out: set[str] = set()
     lo, hi = abs(value) - tol, abs(value) + tol
-    steps = min(max(int((hi - lo) / 0.005), 1), 4000)
+    steps = min(max(int((hi - lo) / 0.005), 1), max_steps)
     for i in range(steps + 1):
         v = max(lo + (hi - lo) * i / steps, 0.0)
         whole, frac = f"{v:.6f}".split(".")
@@ -61,9 +63,12 @@ class LocationGates:
     lon: frozenset[str]
 
     @classmethod
-    def for_point(cls, point: GeoPoint) -> LocationGates:
+    def for_point(cls, point: GeoPoint, max_steps: int = MAX_LOCATION_ANCHOR_STEPS) -> LocationGates:
+        """``max_steps``: ``Limits.max_location_anchor_steps``."""
         dlat, dlon = point.tolerance
-        return cls(frozenset(_anchors(point.latitude, dlat)), frozenset(_anchors(point.longitude, dlon)))
+        return cls(
+            frozenset(_anchors(point.latitude, dlat, max_steps)), frozenset(_anchors(point.longitude, dlon, max_steps))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ def coordinates_in(text: str, point: GeoPoint) -> list[Coordinate]:
         ):
             continue
         if "." in tok:
-            candidates = [(float(tok), None)]
+            candidates: list[tuple[float, str | None]] = [(float(tok), None)]
         else:
             candidates = [(int(tok) / s, name) for s, name in SCALES]
         for value, scale in candidates:

@@ -108,7 +108,7 @@ class Scanner:
         gates: list[str] = []
         self._gate_axis: list[str] = []
         if profile.location is not None:
-            g = LocationGates.for_point(profile.location)
+            g = LocationGates.for_point(profile.location, limits.max_location_anchor_steps)
             for axis, anchors in (("lat", g.lat), ("lon", g.lon)):
                 for a in sorted(anchors):
                     gates.append(a)
@@ -131,7 +131,7 @@ class Scanner:
         return self._matcher.size
 
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits, grouped=True)
+        decoded = decode_request(record, self.limits)
         findings = self.scan_views(decoded.views)
         if decoded.body_scan_truncated:
             note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
@@ -159,6 +159,7 @@ class Scanner:
         gate_views: dict[str, set[int]] = {"lat": set(), "lon": set()}
         gate_hits: list[tuple[int, int]] = []
         lists: dict[str, _ListHits] = {}
+        margin = self.limits.base64_confirm_margin
         for hit in self._matcher.find(text, lower, lower_bytes):
             vi = bisect_right(starts, hit.start) - 1
             view = views[vi]
@@ -175,7 +176,7 @@ class Scanner:
                     expected = e.text[: hit.end - hit.start]
                     if found != expected and found == expected.upper():
                         chain = ("upper", *chain)
-                if needle.source and not _base64_confirms(text, hit.start, hit.end, needle):
+                if needle.source and not _base64_confirms(text, hit.start, hit.end, needle, margin):
                     continue  # a fragment shared with a look-alike value: the decoded text decides
                 needle_hits.append((vi, hit.start, hit.end, needle, chain))
             elif e.kind == KIND_GATE:
@@ -212,9 +213,9 @@ class Scanner:
                 del findings[key]
         out = list(findings.values())
         if gate_views["lat"] and gate_views["lon"] and self.profile.location is not None:
-            loc = self._location(views, gate_hits)
-            if loc is not None:
-                out.append(loc)
+            located = self._location(views, gate_hits)
+            if located is not None:
+                out.append(located)
         for name, minimum in (("installed_apps", INSTALLED_APPS_MIN), ("contacts", CONTACTS_MIN)):
             hits = lists.get(name)
             if hits is not None and len(hits.members) >= minimum:
@@ -288,13 +289,13 @@ _B64_STD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 _B64_URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def _base64_confirms(text: str, start: int, end: int, needle: Needle) -> bool:
+def _base64_confirms(text: str, start: int, end: int, needle: Needle, margin: int) -> bool:
     """A base64 fragment leaves the value's last bits undecided, so two values that differ
     only at the end (a Wi-Fi and a Bluetooth MAC) share fragments. Decode the base64 text
-    around the hit, at each of the four alignments, and look for the value itself."""
+    around the hit (``margin`` characters each side: ``Limits.base64_confirm_margin``), at
+    each of the four alignments, and look for the value itself."""
     urlsafe = needle.chain[0] == "base64url"
     alphabet = _B64_URL if urlsafe else _B64_STD
-    margin = 16
     lo = start
     while lo > 0 and start - lo < margin and text[lo - 1] in alphabet:
         lo -= 1

@@ -12,8 +12,6 @@ import dpkt
 
 from consentscope.detectors import DEFAULT_LIMITS, Limits
 
-from ._link import IP
-
 _TRANSPORT = {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}
 #: Bytes held for one datagram: the IP length field stops at 65,535, and overlapping
 #: (retransmitted) fragments may hold each byte twice; more is not one datagram.
@@ -31,7 +29,7 @@ class Defragmenter:
         self.dropped = 0  # datagrams given up for breaking a bound
         self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
 
-    def payload(self, ip: IP) -> dpkt.Packet | bytes | None:
+    def payload(self, ip: dpkt.ip.IP | dpkt.ip6.IP6) -> dpkt.Packet | bytes | None:
         """The transport segment of ``ip`` (reassembled if it is a fragment), or None while
         pieces are missing."""
         if isinstance(ip, dpkt.ip.IP):

@@ -39,7 +39,7 @@ _LINKS = {
 
 SUPPORTED_LINKTYPES = frozenset(_LINKS)
 
-IP = dpkt.ip.IP | dpkt.ip6.IP6
+IP = (dpkt.ip.IP, dpkt.ip6.IP6)
 
 
 def ip_of(linktype: int, frame: bytes) -> dpkt.Packet | None:
@@ -58,7 +58,7 @@ def ip_of(linktype: int, frame: bytes) -> dpkt.Packet | None:
     return pkt if isinstance(pkt, IP) else None
 
 
-def addresses(pkt: IP) -> tuple[str, str]:
+def addresses(pkt: dpkt.ip.IP | dpkt.ip6.IP6) -> tuple[str, str]:
     """Text form of the source and destination addresses of ``pkt`` (IPv4 or IPv6)."""
     family = socket.AF_INET6 if type(pkt) is dpkt.ip6.IP6 else socket.AF_INET
     return socket.inet_ntop(family, pkt.src), socket.inet_ntop(family, pkt.dst)

@@ -6,7 +6,7 @@ import gzip
 import io
 import lzma
 import zlib
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from . import _magic
 from ._base import CaptureError
@@ -62,7 +62,7 @@ class _Checked(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -91,7 +91,7 @@ def open_maybe_compressed(path: str) -> BinaryIO:
     if kind == "zstd":
         import zstandard
 
-        stream = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))  # type: ignore[arg-type]
+        stream = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
         return _Checked(path, stream, kind)  # type: ignore[return-value]
     return raw
 

@@ -138,7 +138,7 @@ def _open(path: str) -> BinaryIO:
     head = fh.read(2)
     rest = _Prefixed(head, fh)
     if _magic.is_zlib(head):
-        return _Zlib(path, rest)  # type: ignore[return-value]
+        return _Zlib(path, rest)  # type: ignore[arg-type, return-value]
     return rest  # type: ignore[return-value]
 
 
@@ -271,15 +271,18 @@ class _HarWalk:
 
     def _entry(self, index: int, offset: int, text: bytes | None, problem: str | None) -> CaptureItem | None:
         if text is None:
-            return self._bad(index, offset, str(problem))
+            self._bad(index, offset, str(problem))
+            return None
         try:
             entry = json.loads(text.decode("utf-8", "replace"))
         except json.JSONDecodeError as e:
-            return self._bad(index, offset, f"not valid JSON: {e.msg}")
+            self._bad(index, offset, f"not valid JSON: {e.msg}")
+            return None
         try:
             return entry_to_record(entry, index)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            return self._bad(index, offset, f"{type(e).__name__}: {e}")
+            self._bad(index, offset, f"{type(e).__name__}: {e}")
+            return None
 
     def _bad(self, index: int, offset: int, why: str) -> None:
         if self.anomalies is not None:

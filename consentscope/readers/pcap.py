@@ -99,9 +99,9 @@ class _PcapReader:
             for s in self.streams.segment(key, t, seg.seq, bytes(seg.data), bool(flags & _SYN)):
                 yield from self.assembled(s)
             if flags & _FIN_RST:
-                s = self.streams.pop(key)
-                if s is not None:
-                    yield from self.assembled(s)
+                closed = self.streams.pop(key)
+                if closed is not None:
+                    yield from self.assembled(closed)
         elif kind is _UDP and 53 in (seg.sport, seg.dport):
             yield from self.dns(t, bytes(seg.data))
         elif kind is _UDP:

@@ -1,5 +1,7 @@
-"""decode_request against its contract: each decoder fed by the real encoder, each location
-and chain rule, each limit's named anomaly, and hostile input that must never raise.
+"""The walker (``_decode.py``) against its contract: request parts in order, location and
+chain composition across decoders, declared Content-Encoding, each limit's named anomaly,
+bodies cut short, determinism, and hostile input that must never raise. Each decoder's
+own format is tested in its ``test_dec_*.py``.
 
 Inputs come from the libraries apps use (gzip, zlib, brotli, zstandard, base64, json) and
 from protobuf wire bytes written by hand, so no expectation leans on the decoder's code.
@@ -8,8 +10,6 @@ from protobuf wire bytes written by hand, so no expectation leans on the decoder
 from __future__ import annotations
 
 import base64
-import gzip
-import hashlib
 import json
 import os
 import random
@@ -25,69 +25,9 @@ import brotli
 import pytest
 import zstandard
 
-from consentscope.detectors import DecodedRequest, Limits, RequestRecord, decode_request
-
-IMEI = b"861234567890127"
-#: every name a chain may hold
-STEPS = {"gzip", "zlib", "deflate", "zstd", "base64", "base64url", "hex", "urlencode", "json", "protobuf"}
-FORM = ("Content-Type", "application/x-www-form-urlencoded")
-
-
-def rec(
-    path: str = "/", body: bytes = b"", headers: list[tuple[str, str]] | None = None, *, truncated: bool = False
-) -> RequestRecord:
-    return RequestRecord(
-        "f1", 0.0, "POST", "https", "sdk.example.net", 443, path, tuple(headers or ()), body, body_truncated=truncated
-    )
-
-
-def rows(d: DecodedRequest) -> list[tuple[str, tuple[str, ...], bytes]]:
-    return [(v.location, v.chain, v.data) for v in d.views]
-
-
-def found(r: RequestRecord | DecodedRequest, needle: bytes = IMEI) -> list[tuple[str, tuple[str, ...]]]:
-    """(location, chain) of every occurrence of ``needle``, located exactly: a whole-JSON
-    view resolves each offset to its JSONPath, as the scanner does on a hit."""
-    d = decode_request(r) if isinstance(r, RequestRecord) else r
-    out = []
-    for v in d.views:
-        at = v.data.find(needle)
-        while at != -1:
-            out.append((v.location_at(at), v.chain))
-            at = v.data.find(needle, at + 1)
-    return out
-
-
-def gz(data: bytes) -> bytes:
-    return gzip.compress(data, mtime=0)
-
-
-def imei_json(**extra: object) -> bytes:
-    return json.dumps({"imei": IMEI.decode(), **extra}).encode()
-
-
-# -- protobuf wire format, by hand -----------------------------------------------------
-
-
-def pb_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def pb_len(number: int, payload: bytes) -> bytes:
-    return pb_varint(number << 3 | 2) + pb_varint(len(payload)) + payload
-
-
-def pb_int(number: int, value: int) -> bytes:
-    return pb_varint(number << 3) + pb_varint(value)
-
-
-# -- bombs --------------------------------------------------------------------------------
+from consentscope.detectors import Limits, RequestRecord, _decode, decode_request
+from consentscope.detectors._decoders import DECODERS
+from tests.detectors.helpers import FORM, IMEI, STEPS, found, gz, imei_json, pb_int, pb_len, rec, rows
 
 
 def gzip_of_zeros(total: int, chunk: int = 1 << 20) -> bytes:
@@ -108,34 +48,6 @@ def gzip_of_zeros(total: int, chunk: int = 1 << 20) -> bytes:
 def zstd_of_zeros(total: int) -> bytes:
     c = zstandard.ZstdCompressor(level=3).compressobj()
     return b"".join(c.compress(bytes(1 << 20)) for _ in range(total >> 20)) + c.flush()
-
-
-# -- URL, headers, cookies -----------------------------------------------------------------
-
-
-def test_url_path_and_query_values_are_percent_decoded() -> None:
-    d = decode_request(rec("/v1/%E5%BC%A0/%zz/log?imei=861234567890127&e=a%40b.com&q=a+b&bad=%zz%E5&empty=&k%20x=1"))
-    assert rows(d) == [
-        ("url.path", (), "/v1/张/%zz/log".encode()),
-        ("url.query:imei", (), IMEI),
-        ("url.query:e", (), b"a@b.com"),
-        ("url.query:q", (), b"a b"),
-        ("url.query:bad", (), b"%zz\xe5"),
-        ("url.query:k x", (), b"1"),
-    ]
-    assert d.anomalies == ()
-
-
-def test_query_bare_token_padded_base64_and_unescaped_plus() -> None:
-    assert found(rec("/t?861234567890127")) == [("url.query", ())]
-    padded = base64.b64encode(imei_json(t="~~~>"))
-    assert b"+" in padded and padded.endswith(b"==")
-    # "=" padding must not turn the blob into a parameter name
-    assert found(rec("/t?" + padded.decode())) == [("url.query.json:$.imei", ("base64", "json"))]
-    # '+' left unescaped in a query reads as a space; the blob is still decoded as sent
-    got = decode_request(rec("/t?d=" + padded.decode()))
-    assert ("url.query:d", (), padded.replace(b"+", b" ")) in rows(got)
-    assert found(got) == [("url.query:d>json:$.imei", ("base64", "json"))]
 
 
 def test_every_header_in_order_as_named_then_cookies() -> None:
@@ -164,75 +76,6 @@ def test_every_header_in_order_as_named_then_cookies() -> None:
     ]
 
 
-# -- JSON ------------------------------------------------------------------------------------
-
-JSON_BODY = (
-    b'{"header":{"imei":"861234567890127","n":861234567890127,"lat":39.908712,"v":1.50},'
-    b'"apps":{"com.tencent.mm":"8.0.40","com.eg.android.AlipayGphone":"10.5"},'
-    b'"list":[{"weird key":"x-marker"},"ok"],"f":[true,false,null]'
-)
-
-
-@pytest.mark.parametrize("tail", [b"}", b',"esc":"say \\"hi\\""}'], ids=["whole", "walked"])
-def test_json_paths_numbers_as_sent_and_keys(tail: bytes) -> None:
-    d = decode_request(rec(body=JSON_BODY + tail, headers=[("Content-Type", "application/json")]))
-    assert found(d) == [("body.json:$.header.imei", ("json",)), ("body.json:$.header.n", ("json",))]
-    assert found(d, b"39.908712") == [("body.json:$.header.lat", ("json",))]
-    assert found(d, b"1.50") == [("body.json:$.header.v", ("json",))]
-    assert found(d, b"com.eg.android.AlipayGphone") == [("body.json:$.apps", ("json",))]
-    assert found(d, b"x-marker") == [("body.json:$.list[0]['weird key']", ("json",))]
-    assert d.anomalies == ()
-
-
-def test_walked_json_views_one_per_leaf_and_keys_no_literals() -> None:
-    d = decode_request(rec(body=JSON_BODY + b',"esc":"say \\"hi\\""}'))
-    body = [(loc, data) for loc, chain, data in rows(d) if loc.startswith("body")]
-    assert ("body.json:$.apps", b"com.tencent.mm\ncom.eg.android.AlipayGphone") in body
-    assert ("body.json:$.esc", b'say "hi"') in body
-    assert ("body.json:$.header.v", b"1.50") in body
-    assert not any(data in (b"true", b"True", b"false", b"False", b"null", b"None") for _, data in body)
-
-
-def test_json_without_escapes_is_one_view_located_on_a_hit() -> None:
-    # org.json escapes every "/" and Gson "=", "<"...: neither hides a value, so the text stays whole
-    for body in (b'{"url":"https:\\/\\/a.cn\\/x","imei":"861234567890127"}',
-                 b'{"t":"a\\u003cb\\u003d","imei":"861234567890127"}'):  # fmt: skip
-        d = decode_request(rec(body=body))
-        (view,) = [v for v in d.views if v.location.startswith("body")]
-        assert view.location == "body.json:$" and view.resolve is not None and b"\\" not in view.data
-        assert found(d) == [("body.json:$.imei", ("json",))]
-
-
-def test_json_string_after_a_long_number_is_still_decoded() -> None:
-    blob = base64.b64encode(imei_json()).decode()
-    body = json.dumps(["a", 12345678901234567890, blob], separators=(",", ":")).encode()
-    assert found(rec(body=body)) == [("body.json:$[2]>json:$.imei", ("json", "base64", "json"))]
-
-
-def test_json_lines_one_document_per_line() -> None:
-    blob = base64.b64encode(imei_json()).decode()
-    lines = [json.dumps({"e": "open", "imei": IMEI.decode()}), "", json.dumps({"e": "tick", "d": blob})]
-    body = "\n".join(lines).encode() + b"\n"
-    d = decode_request(rec(body=body))
-    assert found(d) == [
-        ("body.jsonl:1>json:$.imei", ("json",)),
-        ("body.jsonl:3>json:$.d>json:$.imei", ("json", "base64", "json")),
-    ]
-    assert d.anomalies == ()
-    d = decode_request(rec(body=body + b'{"e":"cut","imei":"861234567890127"', truncated=True))
-    assert found(d)[-1] == ("body.jsonl:4", ()) and d.anomalies == ("body-incomplete", "json-invalid")
-
-
-def test_invalid_and_deep_json_are_named_and_still_scanned() -> None:
-    d = decode_request(rec(body=b'{"imei":"861234567890127",}', headers=[("Content-Type", "application/json")]))
-    assert d.anomalies == ("json-invalid",) and found(d) == [("body", ())]
-    d = decode_request(rec(body=b"[" * 100_000 + IMEI + b"]" * 100_000))
-    assert "json-depth-exceeded" in d.anomalies and found(d) == [("body", ())]
-
-
-# -- where and how: location and chain composition ---------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("record", "expected"),
     [
@@ -249,85 +92,6 @@ def test_invalid_and_deep_json_are_named_and_still_scanned() -> None:
 )  # fmt: skip
 def test_location_and_chain_composition(record: RequestRecord, expected: tuple[str, tuple[str, ...]]) -> None:
     assert found(record) == [expected]
-
-
-# -- form and multipart ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("headers", [[FORM], []], ids=["content-type", "sniffed"])
-def test_form_values_decoded_without_a_chain_step(headers: list[tuple[str, str]]) -> None:
-    d = decode_request(rec(body=b"a=1&imei=861234567890127&name=Zhang+San&e=a%40b.com", headers=headers))
-    assert [row for row in rows(d) if row[0].startswith("body")] == [
-        ("body.form:a", (), b"1"),
-        ("body.form:imei", (), IMEI),
-        ("body.form:name", (), b"Zhang San"),
-        ("body.form:e", (), b"a@b.com"),
-    ]
-
-
-def test_form_bare_token_is_kept() -> None:
-    assert found(rec(body=b"a=1&861234567890127&b=2", headers=[FORM])) == [("body.form", ())]
-
-
-def test_form_content_type_on_text_that_is_no_form() -> None:
-    assert found(rec(body=b"device 861234567890127 ready", headers=[FORM])) == [("body", ())]
-
-
-@pytest.mark.parametrize("boundary", ["XyZ", '"XyZ"'])
-def test_multipart_parts_recursed_gzip_part_included(boundary: str) -> None:
-    body = (
-        b'--XyZ\r\nContent-Disposition: form-data; name="uid"\r\n\r\n861234567890127\r\n'
-        b'--XyZ\r\nContent-Disposition: form-data; filename="l.gz"; name="log"\r\n'
-        b"Content-Type: application/octet-stream\r\n\r\n" + gz(imei_json()) + b"\r\n--XyZ--\r\n"
-    )
-    r = rec(body=body, headers=[("Content-Type", f"multipart/form-data; boundary={boundary}")])
-    assert found(r) == [("body.multipart:uid", ()), ("body.multipart:log>json:$.imei", ("gzip", "json"))]
-
-
-# -- protobuf ---------------------------------------------------------------------------------------
-
-PB_INNER = (
-    pb_len(3, IMEI)
-    + pb_int(4, 861234567890127)
-    + pb_len(5, gz(imei_json()))
-    + pb_varint(6 << 3 | 5) + struct.pack("<I", 7)  # fixed32: skipped
-)  # fmt: skip
-PB_MSG = pb_int(1, 150) + pb_len(2, PB_INNER) + pb_len(7, b"com.tencent.mm")
-PB_FOUND = [
-    ("body.protobuf:2.3", ("protobuf",)),
-    ("body.protobuf:2.4", ("protobuf",)),
-    ("body.protobuf:2.5>json:$.imei", ("protobuf", "gzip", "json")),
-]
-
-
-@pytest.mark.parametrize(
-    ("body", "ctype"),
-    [
-        (PB_MSG, "application/x-protobuf"),
-        (PB_MSG, "application/octet-stream"),
-        (PB_MSG, None),
-        (b"\0" + struct.pack(">I", len(PB_MSG)) + PB_MSG, "application/grpc"),
-    ],
-    ids=["labelled", "octet-stream", "unlabelled", "grpc"],
-)
-def test_protobuf_nested_message_by_field_numbers(body: bytes, ctype: str | None) -> None:
-    d = decode_request(rec(body=body, headers=[("Content-Type", ctype)] if ctype else []))
-    assert found(d) == PB_FOUND
-    assert ("body.protobuf:1", ("protobuf",), b"150") in rows(d)
-    assert ("body.protobuf:7", ("protobuf",), b"com.tencent.mm") in rows(d)
-    assert d.anomalies == ()
-
-
-def test_random_binary_is_rarely_taken_for_protobuf() -> None:
-    rng = random.Random(5)
-    for size, most in ((16, 30), (64, 2)):  # measured: 11 and 0 of 2000
-        taken = sum(
-            any("protobuf" in v.chain for v in decode_request(rec(body=rng.randbytes(size))).views) for _ in range(2000)
-        )
-        assert taken <= most, size
-
-
-# -- compressed bodies ---------------------------------------------------------------------------
 
 
 def _zlib_raw(data: bytes) -> bytes:
@@ -377,71 +141,6 @@ def test_unknown_content_encoding_is_named() -> None:
     assert d.anomalies == ("content-encoding-unknown:compress",) and found(d) == [("body.form:imei", ())]
 
 
-# -- blobs: base64, hex, percent-encoding ---------------------------------------------------------
-
-GZ_DOC = gz(json.dumps({"header": {"imei": IMEI.decode(), "os": "androida"}}).encode())
-B64_STD = base64.b64encode(GZ_DOC)
-B64_URL = base64.urlsafe_b64encode(GZ_DOC)
-
-
-@pytest.mark.parametrize(
-    ("blob", "step"),
-    [
-        (B64_STD, "base64"),
-        (B64_URL, "base64url"),
-        (B64_STD.rstrip(b"="), "base64"),
-        (B64_URL.rstrip(b"="), "base64url"),
-    ],
-    ids=["std", "urlsafe", "std-unpadded", "urlsafe-unpadded"],
-)
-def test_base64_of_gzip_of_json(blob: bytes, step: str) -> None:
-    assert B64_STD.endswith(b"=") and B64_STD != B64_URL  # the variants differ as named
-    d = decode_request(rec(body=blob))
-    assert found(d) == [("body.json:$.header.imei", (step, "gzip", "json"))]
-    assert ("body", (), blob) in rows(d)  # the blob itself is scanned too
-    d = decode_request(rec(body=json.dumps({"d": blob.decode()}).encode()))
-    assert found(d) == [("body.json:$.d>json:$.header.imei", ("json", step, "gzip", "json"))]
-    assert ("body.json:$.d", ("json",), blob) in rows(d)
-
-
-def test_base64_wrapped_in_lines_as_android_sends_it() -> None:
-    doc = {"header": {"imei": IMEI.decode()}, "apps": [f"com.example.app{i}" for i in range(30)]}
-    wrapped = base64.encodebytes(gz(json.dumps(doc).encode()))  # Base64.DEFAULT: a newline every 76 characters
-    assert wrapped.count(b"\n") > 1
-    r = rec(body=b"v=1&d=" + quote(wrapped).encode(), headers=[FORM])
-    assert found(r) == [("body.form:d>json:$.header.imei", ("base64", "gzip", "json"))]
-
-
-def test_hex_of_text_and_values_that_stay_as_they_are() -> None:
-    text = b"device " + IMEI + b" model SM-G9910"
-    d = decode_request(rec("/?d=" + text.hex()))
-    assert found(d) == [("url.query:d", ("hex",))] and ("url.query:d", (), text.hex().encode()) in rows(d)
-    # md5 hex, digits and UUIDs are values: kept whole, never decoded as base64
-    i = 0
-    while (b := hashlib.md5(str(i).encode()).digest())[0] & 0x0F != 8 or (b[0] << 8 | b[1]) % 31:
-        i += 1  # an md5 whose bytes open like a zlib stream
-    for value in (
-        hashlib.md5(b"x").hexdigest(),
-        b.hex(),
-        "12345678901234567890",
-        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
-    ):
-        d = decode_request(rec("/?h=" + value))
-        assert rows(d) == [("url.path", (), b"/"), ("url.query:h", (), value.encode())] and d.anomalies == ()
-
-
-def test_percent_encoded_text_is_decoded_once_more() -> None:
-    body = json.dumps({"ref": "https%3A%2F%2Fa.cn%2F%3Fimei%3D861234567890127"}).encode()
-    assert found(rec(body=body)) == [("body.json:$.ref", ("json", "urlencode"))]
-    assert found(rec("/?u=imei%253D861234567890127")) == [("url.query:u", ("urlencode",))]
-    assert found(rec(body=b"x%3D861234567890127%26y", headers=[("Content-Type", "text/plain")])) == [
-        ("body", ("urlencode",))
-    ]
-
-
-# -- limits ------------------------------------------------------------------------------------------
-
-
 def _nested_b64(times: int) -> bytes:
     out = imei_json()
     for _ in range(times):
@@ -489,14 +188,6 @@ def test_each_limit_names_its_anomaly_and_keeps_what_came_before(
     assert d.body_scan_truncated == (anomaly == "body-scan-truncated")
 
 
-def test_decompression_stops_at_the_cap_exactly() -> None:
-    d = decode_request(rec(body=gz(b"a" * 200_000)), Limits(max_compression_ratio=2))
-    (body,) = [v.data for v in d.views if v.location == "body"]
-    assert body == b"a" * (64 * 1024)  # the floor every stream may reach, whatever its ratio
-    d = decode_request(rec(body=gz(b"a" * 200_000)), Limits(max_decompressed_bytes=1000))
-    assert [v.data for v in d.views if v.location == "body"] == [b"a" * 1000]
-
-
 @pytest.mark.parametrize(
     ("build", "encoding", "peak_mb"),
     [
@@ -521,9 +212,6 @@ def test_bombs_stop_at_the_cap_in_bounded_memory(build, encoding: str | None, pe
     assert "decompression-limit" in d.anomalies
     assert sum(len(v.data) for v in d.views) <= Limits().max_decompressed_bytes + 100
     assert peak < peak_mb << 20, peak >> 20
-
-
-# -- a body cut short ----------------------------------------------------------------------------------
 
 
 CUT_SOURCE = b"imei=861234567890127&r=" + random.Random(1).randbytes(3000).hex().encode()
@@ -553,8 +241,6 @@ def test_plain_body_cut_short_is_named_and_scanned() -> None:
     d = decode_request(rec(body=b'{"imei":"861234567890127","x":', truncated=True))
     assert d.anomalies == ("body-incomplete",) and found(d) == [("body", ())]
 
-
-# -- determinism ----------------------------------------------------------------------------------------
 
 _DETERMINISM_CASE = (
     "/v?a=1&d=" + quote(imei_json(z={"y": 1, "x": [1, 2]}).decode()),
@@ -588,9 +274,6 @@ def test_same_input_same_views_in_the_same_order_across_processes() -> None:
         for seed in ("1", "2")
     }
     assert outputs == {repr(rows(first)) + "\n"}
-
-
-# -- hostile input ----------------------------------------------------------------------------------------
 
 
 def _hostile_bodies() -> list[bytes]:
@@ -641,3 +324,45 @@ def test_hostile_input_never_raises_and_stays_in_bounds() -> None:
                     assert type(v.data) is bytes and v.data and isinstance(v.location, str)
                     assert set(v.chain) <= STEPS, v.chain
     assert time.perf_counter() - t0 < 60
+
+
+def test_media_bodies_are_scanned_up_to_their_metadata() -> None:
+    exif = b"\xff\xd8\xff\xe1" + b"Exif\x00\x00serial=R58M41ABCDE;" + random.Random(3).randbytes(200_000) + IMEI
+    d = decode_request(rec(body=exif, headers=[("Content-Type", "image/jpeg")]))
+    body = [v.data for v in d.views if v.location == "body"]
+    assert "media-prefix-scanned" in d.anomalies
+    assert b"R58M41ABCDE" in body[0] and IMEI not in body[0] and len(body[0]) <= Limits().max_media_scan_bytes
+
+
+class _Broken:
+    """A decoder with a bug: it claims text starting "BROKEN", emits a view, then raises."""
+
+    name = "broken"
+    binary = False
+    declared = False
+    blob = False
+    firsts = b"B"
+
+    def sniff(self, w, data: bytes, ctype: str) -> bool:  # type: ignore[no-untyped-def]
+        return data.startswith(b"BROKEN")
+
+    def decode(self, w, data: bytes, loc: str, chain: tuple, depth: int, ctype: str) -> bool:  # type: ignore[no-untyped-def]
+        w.emit(b"half", loc, chain)
+        raise ValueError("a decoder bug")
+
+
+def test_a_failing_decoder_costs_an_anomaly_never_the_raw_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "DECODERS", (_Broken(), *DECODERS))
+    monkeypatch.setattr(_decode, "_BARE", _decode._plans.__wrapped__(False, False))
+    d = decode_request(rec("/?a=1", body=b"BROKEN imei=" + IMEI, headers=[("X-A", "2")]))
+    assert d.anomalies == ("decoder-error:broken:ValueError",)
+    assert rows(d)[-2:] == [("body", (), b"half"), ("body", (), b"BROKEN imei=" + IMEI)]
+    assert found(d) == [("body", ())]
+    # the decoders after it still run on other data
+    assert found(decode_request(rec(body=b"imei=" + IMEI + b"&x=1"))) == [("body.form:imei", ())]
+
+
+def test_json_strings_are_never_offered_to_binary_decoders() -> None:
+    plans = _decode._plans(True, False)
+    assert not any(dec.binary for plan in plans for dec, _, _ in plan)
+    assert not any(dec.declared for plan in _decode._plans(False, False) for dec, _, _ in plan)

@@ -19,6 +19,8 @@ from typing import Final
 import brotli
 import zstandard
 
+from ._limits import BROTLI_STEP
+
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 
@@ -27,9 +29,6 @@ OK: Final = "ok"
 INCOMPLETE: Final = "incomplete"  # the stream ends early: output is what it held
 LIMIT: Final = "limit"  # the output cap was reached: output is cut there
 INVALID: Final = "invalid"  # not this format (nothing useful decoded)
-
-#: Input bytes per brotli step when the binding has no output limit (brotli < 1.2).
-BROTLI_STEP = 16
 
 _BROTLI_HAS_LIMIT: Final = hasattr(brotli.Decompressor, "can_accept_more_data")
 
@@ -95,8 +94,9 @@ def unzstd(data: bytes, cap: int) -> tuple[bytes, str]:
     return out, (INCOMPLETE if got < size else OK)
 
 
-def unbrotli(data: bytes, cap: int) -> tuple[bytes, str]:
-    """brotli, which has no magic number: an error means "not brotli"."""
+def unbrotli(data: bytes, cap: int, step: int = BROTLI_STEP) -> tuple[bytes, str]:
+    """brotli, which has no magic number: an error means "not brotli". ``step``: input
+    bytes per call when the binding has no output limit (``Limits.brotli_step``)."""
     if cap <= 0:
         return b"", LIMIT
     d = brotli.Decompressor()
@@ -106,8 +106,8 @@ def unbrotli(data: bytes, cap: int) -> tuple[bytes, str]:
         else:
             parts: list[bytes] = []
             got = 0
-            for i in range(0, len(data), BROTLI_STEP):
-                part = d.process(data[i : i + BROTLI_STEP])
+            for i in range(0, len(data), step):
+                part = d.process(data[i : i + step])
                 if part:
                     parts.append(part[: cap + 1 - got])  # keep no more than the cap
                     got += len(part)

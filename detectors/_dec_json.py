@@ -1,0 +1,224 @@
+"""JSON objects and arrays, and JSON Lines (log uploads: one document per line).
+
+JSON without escapes other than ``\\/`` (and Gson's HTML-safe ``\\u003d``…) holds every
+value verbatim: it is scanned as one view whose paths are computed only where something
+is found (``JsonLocator``). Otherwise, or when one of its strings needs decoding, the
+parsed document is walked: one view per string and number (numbers as sent), one per
+object holding its keys (app lists are sent as keys), none for true/false/null.
+
+Places: ``body.json:$.d``, deeper ``url.query:d>json:$.imei``, a line of JSON Lines
+``body.jsonl:3>json:$.a``; ``json`` joins the chain (a structure that disguises text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
+
+from ._dec_api import Budget, by_firsts
+from ._jsonpath import JsonLocator, json_key
+from ._sniff import BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, shape
+from ._view import View
+
+if TYPE_CHECKING:
+    from ._decode import _Walker
+
+_BOM: Final = b"\xef\xbb\xbf"
+#: escapes that leave JSON text valid when undone: org.json's "\/", Gson's HTML-safe set
+_SAFE_ESCAPES: Final = (
+    (b"\\u003d", b"="), (b"\\u0026", b"&"), (b"\\u003c", b"<"), (b"\\u003e", b">"), (b"\\u0027", b"'"),
+    (b"\\u003D", b"="), (b"\\u003C", b"<"), (b"\\u003E", b">"),
+)  # fmt: skip
+#: JSON strings holding a k=v&… form ('=' and '&' never occur between strings)
+_JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
+
+_new_view = tuple.__new__
+_json_decode = json.JSONDecoder().decode
+
+
+class _Num(str):
+    """A JSON number as its source text (39.908712 stays 39.908712, not a float)."""
+
+    __slots__ = ()
+
+
+@lru_cache(maxsize=8)
+def _json_blobs(min_len: int) -> re.Pattern[bytes]:
+    """JSON strings shaped like base64 or hex (``blob_child`` decides). The alphabet has no
+    ':' or ',' while the gap between two strings always holds one, so a match never starts
+    at a closing quote. (Finer alternatives here cost 6x more than this plus the check.)"""
+    return re.compile(rb'"([A-Za-z0-9+/_-]{%d,}={0,2})"' % min_len)
+
+
+def _json_text(data: bytes) -> bytes | None:
+    """``data`` with its safe escapes undone, or None when other escapes remain. Any
+    ``\\\\`` leaves a backslash behind, so replacing ``\\/`` never splits an escape."""
+    if b"\\" not in data:
+        return data
+    text = data.replace(b"\\/", b"/")
+    if b"\\u00" in text:
+        for esc, ch in _SAFE_ESCAPES:
+            if esc in text:
+                text = text.replace(esc, ch)
+    return None if b"\\" in text else text
+
+
+def _parse_json(data: bytes) -> tuple[bytes | None, object] | None:
+    """(the text when escape-free, else None; the document) for a JSON object or array,
+    None for other JSON values. Raises what ``json.loads`` raises."""
+    text = _json_text(data)
+    if text is not None and text[1:2] != b"\x00":  # no BOM or NUL: json.loads would decode it as UTF-8
+        doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
+    elif text is not None:
+        doc = json.loads(text)  # only checked: numbers beyond 4300 digits make it invalid
+    else:
+        doc = json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+    return (text, doc) if isinstance(doc, dict | list) else None
+
+
+class Json:
+    name = "json"
+    binary = False
+    declared = False
+    blob = False
+    firsts = b"{[ \t\r\n\xef"  # a document, after whitespace or a BOM
+
+    sniff = by_firsts
+
+    def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
+        doc = data.lstrip(b" \t\r\n")
+        if doc[:3] == _BOM:
+            doc = doc[3:].lstrip(b" \t\r\n")
+        if doc[:1] not in (b"{", b"["):
+            return False
+        try:
+            parsed = _parse_json(doc)
+        except RecursionError:
+            w.anomaly("json-depth-exceeded")
+            return False
+        except (ValueError, UnicodeDecodeError) as e:
+            if isinstance(e, json.JSONDecodeError) and e.msg == "Extra data" and _lines(w, doc, loc, chain, depth):
+                return True
+            if "json" in ctype.lower() or doc.rstrip()[-1:] in (b"}", b"]"):
+                w.anomaly("json-invalid")
+            return False
+        if parsed is None:
+            return False
+        _document(w, *parsed, loc, (*chain, self.name), depth)
+        return True
+
+
+def _lines(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+    """JSON Lines, each document at ``jsonl:<line number>``. All lines are parsed before
+    anything is emitted, so a body that is no JSON Lines falls back whole; only a last
+    line cut short (a truncated capture) is kept as text."""
+    docs: list[tuple[int, tuple[bytes | None, object] | None, bytes]] = []
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            parsed = _parse_json(line) if line[:1] in (b"{", b"[") else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            parsed = None
+        if parsed is None and number < len(lines):
+            return False
+        docs.append((number, parsed, line))
+    if sum(parsed is not None for _, parsed, _ in docs) < 2:
+        return False
+    chain = (*chain, "json")
+    for number, parsed, line in docs:
+        where = w.join(loc, "jsonl", str(number))
+        if parsed is None:
+            w.anomaly("json-invalid")
+            w.emit(line, where, chain[:-1])
+        else:
+            _document(w, *parsed, where, chain, depth)
+    return True
+
+
+def _document(w: _Walker, text: bytes | None, doc: object, loc: str, chain: tuple[str, ...], depth: int) -> None:
+    """Emit a parsed document: whole when its text holds every value verbatim and none
+    decodes further, else walked."""
+    if text is not None and not _needs_walk(w, text):
+        base = w.join(loc, "json", "")
+        w.emit(text, base + "$", chain, JsonLocator(text, base))
+        return
+    if text is not None:  # one of its strings decodes: walk (numbers as source text)
+        doc = json.loads(text, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+    _walk(w, doc, w.join(loc, "json", "$"), chain, depth, 0)  # type: ignore[arg-type]
+
+
+def _needs_walk(w: _Walker, text: bytes) -> bool:
+    """Does any string of this escape-free JSON text decode to something more? (Outside
+    strings JSON holds no '%', '=' or '&', so a search of the whole text is enough.)"""
+    if b"%" in text and PCT_RE.search(text):
+        return True
+    if b"&" in text and b"=" in text:
+        for m in _JSON_FORM_RE.finditer(text):
+            if FORM_RE.fullmatch(m.group(1)):
+                return True
+    blobs = _json_blobs(w.min_len).findall(text)
+    return bool(blobs) and any(w.blob_child(raw) is not None for raw in blobs)
+
+
+def _walk(w: _Walker, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:
+    """Emit a JSON container's strings and numbers in document order (numbers as their
+    source text); an object's keys are one view of their own (app lists are often sent
+    as keys: {"com.tencent.mm": "8.0"}). The hot loop of JSON bodies: views are appended
+    here directly, and their bytes charged once per container."""
+    if level > w.limits.max_structure_depth:
+        w.anomaly("json-depth-exceeded")
+        return
+    is_dict = type(node) is dict
+    if is_dict:
+        if not node:
+            return
+        w.emit("\n".join(node).encode("utf-8", "surrogatepass"), path, chain)
+        items = node.items()  # type: ignore[union-attr]
+    else:
+        items = enumerate(node)
+    min_len = w.min_len
+    max_views = w.max_views
+    views = w.views
+    suffixes = w.key_suffixes
+    used = 0
+    for key, value in items:
+        kind = type(value)
+        if kind is bool or value is None:
+            continue
+        if is_dict:
+            suffix = suffixes.get(key)
+            if suffix is None:  # keys repeat across a document's objects
+                suffix = suffixes[key] = f".{key}" if key.isascii() and key.isidentifier() else json_key("", key)
+            where = path + suffix
+        else:
+            where = f"{path}[{key}]"
+        if kind is dict or kind is list:
+            _walk(w, value, where, chain, depth, level + 1)
+            continue
+        if not value:
+            continue
+        raw = value.encode("utf-8", "surrogatepass")
+        kind_ = shape(raw, min_len, True) if kind is str and (len(raw) >= min_len or b"%" in raw) else PLAIN
+        if kind_ == OTHER:
+            w.content(raw, where, chain, depth + 1, text=True)
+            continue
+        # numbers and plain text: scanned as they are (blobs too, then decoded)
+        if len(views) + w.extra_views >= max_views:
+            w.anomaly("views-limit")
+            raise Budget
+        used += len(raw)
+        views.append(_new_view(View, (raw, where, chain, None)))
+        if kind_ == BLOB:
+            w.unblob(raw, where, chain, depth + 1)
+    w.budget -= used
+    if w.budget < 0:
+        w.anomaly("decoded-bytes-limit")
+        raise Budget
+
+
+DECODER = Json()

@@ -1,0 +1,134 @@
+"""Cheap tests on bytes that several decoders and the walker share: is it text, is it a
+blob's alphabet, what does a value look like before any sniff runs, and %XX decoding.
+
+Character classes are checked with ``bytes.translate`` (deleting the class leaves
+nothing): on short tokens it is several times faster than a regex fullmatch.
+
+The sample windows below are part of what a sniff means, not budgets: each test reads a
+fixed number of bytes whatever the input's size, so none of them needs a ``Limits`` field
+(changing one would change which input is taken for what, not how much work one request
+costs).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Final
+from urllib.parse import unquote_to_bytes
+
+#: Bytes of a body ``is_text`` samples: bodies can be megabytes, and text or binary shows
+#: in the first few hundred bytes.
+TEXT_SAMPLE: Final = 512
+
+HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
+HEXISH: Final = HEX_DIGITS + b"-"  # md5, UUIDs, digits: values in their own right, never base64
+ALNUM: Final = bytes(c for c in range(128) if chr(c).isalnum())
+B64_STD: Final = ALNUM + b"+/"
+B64_URL: Final = ALNUM + b"-_"
+BLOBISH: Final = ALNUM + b"+/=_-\r\n"  # base64, hex, and base64 wrapped in lines
+#: what a blob (base64, hex) may open with, whitespace around it included
+BLOB_FIRSTS: Final = ALNUM + b"+/-_ \t\r\n"
+PCT_RE: Final = re.compile(rb"%[0-9a-fA-F]{2}")
+FORM_KEY: Final = rb"[A-Za-z0-9_.\-\[\]%*]{1,64}"
+#: a form sniffed without a Content-Type: two or more k=v pairs, name-like keys, no spaces
+FORM_RE: Final = re.compile(FORM_KEY + rb"=[^&\s]*(?:&" + FORM_KEY + rb"=[^&\s]*)+&?")
+_CTRL: Final = bytes(range(9)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
+_TEXT_WS: Final = {9: None, 10: None, 13: None}
+
+#: CPython's C decoder of backslash escapes (undocumented: ``unquote`` falls back to urllib without it)
+_escape_decode = getattr(codecs, "escape_decode", None)
+
+#: What a value looks like to the sniffs (``shape``)
+PLAIN: Final = 0  # nothing to decode: scanned as it is
+BLOB: Final = 1  # base64 / hex alphabet only: scanned as it is, and tried as a blob
+OTHER: Final = 2  # anything else: through every decoder (``_Walker.content``)
+
+
+def shape(value: bytes, min_len: int, text: bool = False) -> int:
+    """Sort a value before the sniffs run: most are short tokens or plain words, and
+    skipping the decoder list for them is most of the decoding speed. ``text``: known text."""
+    if b"%" in value:
+        return OTHER
+    if len(value) < min_len:
+        return PLAIN
+    if value[:1] in b"{[" or (b"=" in value and b"&" in value):
+        return OTHER
+    if not value.translate(None, BLOBISH):
+        return BLOB
+    return PLAIN if text or is_text(value) else OTHER
+
+
+def is_text(data: bytes) -> bool:
+    """Mostly printable UTF-8, at most one control character in 20 (sampled: bodies can
+    be large)."""
+    sample = data[:TEXT_SAMPLE]
+    if not sample:
+        return False
+    if sample.isascii():
+        return (len(sample) - len(sample.translate(None, _CTRL))) * 20 <= len(sample)
+    text = sample.decode("utf-8", "replace")  # no exception: raising one costs more than this test
+    if len(data) > len(sample):
+        text = text.rstrip("\ufffd")  # a character cut by the sample's end
+    if not text or "\ufffd" in text:
+        return False
+    if text.isprintable():
+        return True
+    bad = sum(1 for ch in text if not ch.isprintable() and ch not in "\t\n\r")
+    return bad * 20 <= len(text)
+
+
+def all_printable(data: bytes) -> bool:
+    """Entirely printable UTF-8 (tab and newlines allowed): a protobuf string, not a
+    nested message, whose tag and length bytes are control characters."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() or text.translate(_TEXT_WS).isprintable()
+
+
+def is_hex(blob: bytes) -> bool:
+    return bool(blob) and not len(blob) & 1 and not blob.translate(None, HEX_DIGITS)
+
+
+def b64_alphabet(blob: bytes) -> int:
+    """0: not base64; 1: standard alphabet; 2: URL-safe ('-' or '_'). Padding optional."""
+    core = blob.rstrip(b"=")
+    if not core or len(blob) - len(core) > 2:
+        return 0
+    if not core.translate(None, B64_STD):
+        return 1
+    return 2 if not core.translate(None, B64_URL) else 0
+
+
+def sbytes(s: str) -> bytes:
+    """Header or URL text back to its bytes: readers decode them as latin-1 (byte exact),
+    HAR gives Unicode. Never raises."""
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return s.encode("utf-8", "surrogateescape")  # undoes a reader's surrogateescape decoding
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
+
+
+def unquote(b: bytes) -> bytes:
+    """%XX decoding, as ``unquote_to_bytes``. urllib's is a Python loop over the escapes;
+    ``codecs.escape_decode`` does the same in C once every '%' is a "\\x" (backslashes
+    doubled first), and it refuses the whole text when an escape is invalid (``%zz``)."""
+    if _escape_decode is not None:
+        try:
+            return _escape_decode(b.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+        except ValueError:
+            pass
+    return unquote_to_bytes(b)
+
+
+def unquote_plus(b: bytes) -> bytes:
+    """Form decoding; most values hold no escapes, and urllib's decoder is slow Python."""
+    if b"+" in b:
+        b = b.replace(b"+", b" ")
+    return unquote(b) if b"%" in b else b

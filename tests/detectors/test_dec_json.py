@@ -1,0 +1,75 @@
+"""JSON and JSON Lines (``_dec_json.py``): paths, numbers as sent, keys as a view, the
+whole-text view located on a hit, and invalid or deep documents named and still scanned."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from consentscope.detectors import decode_request
+from tests.detectors.helpers import IMEI, found, imei_json, rec, rows
+
+JSON_BODY = (
+    b'{"header":{"imei":"861234567890127","n":861234567890127,"lat":39.908712,"v":1.50},'
+    b'"apps":{"com.tencent.mm":"8.0.40","com.eg.android.AlipayGphone":"10.5"},'
+    b'"list":[{"weird key":"x-marker"},"ok"],"f":[true,false,null]'
+)
+
+
+@pytest.mark.parametrize("tail", [b"}", b',"esc":"say \\"hi\\""}'], ids=["whole", "walked"])
+def test_json_paths_numbers_as_sent_and_keys(tail: bytes) -> None:
+    d = decode_request(rec(body=JSON_BODY + tail, headers=[("Content-Type", "application/json")]))
+    assert found(d) == [("body.json:$.header.imei", ("json",)), ("body.json:$.header.n", ("json",))]
+    assert found(d, b"39.908712") == [("body.json:$.header.lat", ("json",))]
+    assert found(d, b"1.50") == [("body.json:$.header.v", ("json",))]
+    assert found(d, b"com.eg.android.AlipayGphone") == [("body.json:$.apps", ("json",))]
+    assert found(d, b"x-marker") == [("body.json:$.list[0]['weird key']", ("json",))]
+    assert d.anomalies == ()
+
+
+def test_walked_json_views_one_per_leaf_and_keys_no_literals() -> None:
+    d = decode_request(rec(body=JSON_BODY + b',"esc":"say \\"hi\\""}'))
+    body = [(loc, data) for loc, chain, data in rows(d) if loc.startswith("body")]
+    assert ("body.json:$.apps", b"com.tencent.mm\ncom.eg.android.AlipayGphone") in body
+    assert ("body.json:$.esc", b'say "hi"') in body
+    assert ("body.json:$.header.v", b"1.50") in body
+    assert not any(data in (b"true", b"True", b"false", b"False", b"null", b"None") for _, data in body)
+
+
+def test_json_without_escapes_is_one_view_located_on_a_hit() -> None:
+    # org.json escapes every "/" and Gson "=", "<"...: neither hides a value, so the text stays whole
+    for body in (b'{"url":"https:\\/\\/a.cn\\/x","imei":"861234567890127"}',
+                 b'{"t":"a\\u003cb\\u003d","imei":"861234567890127"}'):  # fmt: skip
+        d = decode_request(rec(body=body))
+        (view,) = [v for v in d.views if v.location.startswith("body")]
+        assert view.location == "body.json:$" and view.resolve is not None and b"\\" not in view.data
+        assert found(d) == [("body.json:$.imei", ("json",))]
+
+
+def test_json_string_after_a_long_number_is_still_decoded() -> None:
+    blob = base64.b64encode(imei_json()).decode()
+    body = json.dumps(["a", 12345678901234567890, blob], separators=(",", ":")).encode()
+    assert found(rec(body=body)) == [("body.json:$[2]>json:$.imei", ("json", "base64", "json"))]
+
+
+def test_json_lines_one_document_per_line() -> None:
+    blob = base64.b64encode(imei_json()).decode()
+    lines = [json.dumps({"e": "open", "imei": IMEI.decode()}), "", json.dumps({"e": "tick", "d": blob})]
+    body = "\n".join(lines).encode() + b"\n"
+    d = decode_request(rec(body=body))
+    assert found(d) == [
+        ("body.jsonl:1>json:$.imei", ("json",)),
+        ("body.jsonl:3>json:$.d>json:$.imei", ("json", "base64", "json")),
+    ]
+    assert d.anomalies == ()
+    d = decode_request(rec(body=body + b'{"e":"cut","imei":"861234567890127"', truncated=True))
+    assert found(d)[-1] == ("body.jsonl:4", ()) and d.anomalies == ("body-incomplete", "json-invalid")
+
+
+def test_invalid_and_deep_json_are_named_and_still_scanned() -> None:
+    d = decode_request(rec(body=b'{"imei":"861234567890127",}', headers=[("Content-Type", "application/json")]))
+    assert d.anomalies == ("json-invalid",) and found(d) == [("body", ())]
+    d = decode_request(rec(body=b"[" * 100_000 + IMEI + b"]" * 100_000))
+    assert "json-depth-exceeded" in d.anomalies and found(d) == [("body", ())]
