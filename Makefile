@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_detect.py
 	$(PY) benchmarks/bench_proxy.py
 	$(PY) benchmarks/bench_pcap.py
+	$(PY) benchmarks/bench_pcap.py --tls
 	$(PY) benchmarks/bench_batch.py
 
 wheel: $(STAMP)

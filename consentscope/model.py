@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from consentscope.destination import Destination
-from consentscope.detectors import Finding
-
 if TYPE_CHECKING:
+    # annotations only: importing the model (every reader does) must not load the tracker data
+    from consentscope.destination import Destination
+    from consentscope.detectors import Finding
     from consentscope.rules import Verdict, Violation
 
 
