@@ -59,11 +59,13 @@ typecheck: $(STAMP)
 	cd build/typecheck && ../../$(PY) -m mypy --config-file ../../pyproject.toml -p consentscope
 
 bench: $(STAMP)
+	rm -f reports/out/bench.json
 	$(PY) benchmarks/bench_detect.py
 	$(PY) benchmarks/bench_proxy.py
 	$(PY) benchmarks/bench_pcap.py
 	$(PY) benchmarks/bench_pcap.py --tls
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/table.py
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

@@ -100,10 +100,15 @@ def main() -> None:
                 measure("postgresql", 2, pg.create_database("two"))
         else:
             print(f"  postgresql: not measured: {why}")
+        from _results import record
+
         for store in ("sqlite", "postgresql"):
             by = {w: s for st, w, s, _, _ in rows if st == store}
+            n_by = {w: n for st, w, _, n, _ in rows if st == store}
             if 1 in by and 2 in by:
                 print(f"  {store}: speed-up with 2 workers {by[1] / by[2]:.2f}x")
+                record("batch", f"{store}: sessions/s with 2 workers", n_by[2] / by[2], "s/s", n_by[1] / by[1],
+                       "1 worker")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -131,6 +131,13 @@ def main() -> None:
           f"same findings: {'yes' if same else 'NO'}")
     decode_per = decode_s / len(records)
     print(f"end to end incl. decoding: {(per_naive + decode_per) / (per_ours + decode_per):.0f}x the naive baseline")
+    from _results import record
+
+    record("detect", "typical requests (<= 3 KB), one core", len(typical) / typical_s, "r/s", aim=">= 10,000 r/s")
+    record("detect", "all requests (decode + scan), one core", len(records) / detect_s, "r/s")
+    record("detect", "scan vs naive needle loop", 1 / per_ours, "r/s", 1 / per_naive, "naive scan-only",
+           aim="identical findings" + ("" if same else " (NOT identical)"))
+    record("detect", "peak memory", rss_mb(), "MB", higher_is_better=False)
 
 
 if __name__ == "__main__":

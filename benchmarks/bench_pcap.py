@@ -204,6 +204,13 @@ def main() -> None:
         print(f"{name:23s} {size / secs:6.1f} MB/s  {packets / secs:9,.0f} packets/s  peak {mem:.0f} MB")
     aim = " (aim 0.4, peak < 150 MB)" if args.tls else " (aim 0.65)"
     print(f"ratio: {base_s / ours_s:.2f} of dpkt's bare parse speed{aim} (CPU time, process start included in both)")
+    from _results import record
+
+    what = "decrypting TLS replay" if args.tls else "pcap replay"
+    record("pcap", f"{what} speed", size / ours_s, "MB/s", size / base_s, "dpkt bare parse",
+           aim=">= 0.40" if args.tls else ">= 0.65")
+    record("pcap", f"{what} peak memory ({size:.0f} MB file)", ours_mem, "MB", aim="< 150 MB" if args.tls else "",
+           higher_is_better=False)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,11 @@ def main() -> None:
     print(f"addon cost: {100 * (1 - ours[0] / base[0]):.1f}% of throughput, "
           f"+{ours[1] - base[1]:.2f} ms at p50, +{ours[2] - base[2]:.2f} ms at p99 "
           f"({len(requests)} requests, {args.clients} clients, {os.cpu_count()} cores)")
+    from _results import record
+
+    record("proxy", "throughput with the addon", ours[0], "r/s", base[0], "plain mitmdump", aim=">= 0.90")
+    record("proxy", "p99 latency with the addon", ours[2], "ms", base[2], "plain mitmdump", aim="< +1 ms",
+           higher_is_better=False)
 
 
 if __name__ == "__main__":
