@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from consentscope import __version__
 from consentscope.consent import BEFORE_CONSENT, NO_CONSENT_RECORDED
+from consentscope.detectors._scan import EVIDENCE_CONTEXT
 from consentscope.model import AuditContact, AuditFinding, Coverage, Judgement, SessionResult, iso_time
 from consentscope.reports.i18n import LANGS, PHASES, SEVERITY, UI, Words, zone, zone_name
 from consentscope.reports.redact import redact
@@ -72,6 +73,74 @@ def highlight(evidence: str, match: tuple[int, int], redacted: bool = False) -> 
 DEFAULT_TITLE = "consentscope report"
 
 
+def _context_chars(text: str, nbytes: int) -> int | None:
+    """How many leading characters of ``text`` are exactly ``nbytes`` of UTF-8, or None when
+    that cannot be told (a replacement character stands for bytes of another length)."""
+    total = 0
+    for i, ch in enumerate(text):
+        if total == nbytes:
+            return i
+        if ch in "·\ufffd":
+            return None
+        total += len(ch.encode("utf-8"))
+        if total > nbytes:
+            return None
+    return len(text) if total == nbytes else None
+
+
+def excerpt_match(evidence: str, context: int = EVIDENCE_CONTEXT) -> tuple[int | None, int | None]:
+    """The edges of the matched text that the excerpt's own form gives: the scanner writes
+    ``…`` + ``context`` bytes + match + ``context`` bytes + ``…``, each ellipsis only where the
+    request went on, so a side with its ellipsis tells its edge exactly; a side without one
+    (or with context that cannot be counted) is None."""
+    start = end = None
+    if evidence.startswith("…"):
+        n = _context_chars(evidence[1:], context)
+        start = None if n is None else 1 + n
+    if len(evidence) > 1 and evidence.endswith("…"):
+        n = _context_chars(evidence[:-1][::-1], context)
+        end = None if n is None else len(evidence) - 1 - n
+    return start, end
+
+
+def rehighlight(findings: Sequence[AuditFinding]) -> dict[int, tuple[int, int]]:
+    """Match offsets for findings read from the database, which keeps none (``id(finding)`` →
+    offsets; findings that keep theirs are left out).
+
+    Exact where the excerpt gives both edges (``excerpt_match``). Otherwise the matched text
+    is found again: the texts matched for the same data type in the same form (``encoding``)
+    elsewhere in these findings, when exactly one of them occurs exactly once in this evidence
+    and agrees with the edge the excerpt gives, if any. No highlight rather than a guess."""
+    learned: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
+    out: dict[int, tuple[int, int]] = {}
+    pending: list[tuple[AuditFinding, int | None, int | None]] = []
+    for f in findings:
+        fin = f.finding
+        key = (fin.data_type, fin.encoding)
+        if fin.match != (0, 0):
+            a, b = fin.match
+            if 0 <= a < b <= len(fin.evidence):
+                learned[key].add(fin.evidence[a:b])
+            continue
+        start, end = excerpt_match(fin.evidence)
+        if start is not None and end is not None and start < end:
+            out[id(f)] = (start, end)
+            learned[key].add(fin.evidence[start:end])
+        else:
+            pending.append((f, start, end))
+    for f, start, end in pending:
+        fin = f.finding
+        places = {
+            (i, i + len(text))
+            for text in learned.get((fin.data_type, fin.encoding), ())
+            if fin.evidence.count(text) == 1 and (i := fin.evidence.index(text)) >= 0
+            and (start is None or i == start) and (end is None or i + len(text) == end)
+        }
+        if len(places) == 1:
+            out[id(f)] = places.pop()
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceRow:
     time: str
@@ -112,9 +181,10 @@ class ViolationView:
     observed: list[tuple[str, str]]
 
 
-def _row(f: AuditFinding, redacted: bool, w: Words) -> EvidenceRow:
+def _row(f: AuditFinding, redacted: bool, w: Words, found: Mapping[int, tuple[int, int]]) -> EvidenceRow:
     fin = f.finding
-    before, hit, after = highlight(fin.evidence, fin.match, redacted)
+    match = found.get(id(f), fin.match)
+    before, hit, after = highlight(fin.evidence, match, redacted)
     url = (redact(f.url) or "") if redacted else f.url
     detail = (redact(fin.detail) or "") if redacted else fin.detail
     d = f.destination
@@ -125,7 +195,8 @@ def _row(f: AuditFinding, redacted: bool, w: Words) -> EvidenceRow:
     )
 
 
-def _view(v: Violation, session: SessionResult | None, w: Words, redacted: bool) -> ViolationView:
+def _view(v: Violation, session: SessionResult | None, w: Words, redacted: bool,
+          found: Mapping[int, tuple[int, int]]) -> ViolationView:
     lang = w.lang
     info = v.info
     rows: list[EvidenceRow] = []
@@ -136,7 +207,7 @@ def _view(v: Violation, session: SessionResult | None, w: Words, redacted: bool)
         wanted = set(v.flows)
         types = set(v.data_types)
         proof = [f for f in session.findings if f.flow_id in wanted and (not types or f.finding.data_type in types)]
-        rows = [_row(f, redacted, w) for f in proof[:MAX_EVIDENCE_ROWS]]
+        rows = [_row(f, redacted, w, found) for f in proof[:MAX_EVIDENCE_ROWS]]
         more = max(len(proof) - MAX_EVIDENCE_ROWS, 0)
         if v.check in CONTACT_CHECKS:
             cs: list[AuditContact] = [c for c in session.contacts if contact_ref(c) in wanted]
@@ -265,8 +336,11 @@ def render_html(
     before_flows = {f.flow_id for f in findings if f.phase == BEFORE_CONSENT}
     third_before = {f.flow_id for f in findings if f.phase == BEFORE_CONSENT and f.destination.party != "first-party"}
     all_v = [v for s in sessions for v in s.violations]
-    views = [_view(v, by_id.get(v.session), w, redacted) for v in all_v if not v.suppressed]
-    accepted = [_view(v, by_id.get(v.session), w, redacted) for v in all_v if v.suppressed]
+    found: dict[int, tuple[int, int]] = {}
+    for s in sessions:
+        found.update(rehighlight(s.findings))
+    views = [_view(v, by_id.get(v.session), w, redacted, found) for v in all_v if not v.suppressed]
+    accepted = [_view(v, by_id.get(v.session), w, redacted, found) for v in all_v if v.suppressed]
     timelines = [tl for s in sessions if (tl := build_timeline(s, redacted=redacted, words=w)) is not None]
     destinations = _destinations(findings)
     sdks = _sdks(findings)
@@ -298,7 +372,7 @@ def render_html(
         accepted=accepted,
         entries=entries,
         checklist=CHECKLIST,
-        findings=[(f, _row(f, redacted, w)) for f in findings],
+        findings=[(f, _row(f, redacted, w, found)) for f in findings],
         contacts=sorted((c for s in sessions for c in s.contacts), key=lambda c: c.sort_key()),
         by_phase=by_phase,
         by_type=sorted(by_type.items()),

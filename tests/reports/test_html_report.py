@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from consentscope.reports.html_report import highlight, render_html
+from consentscope.reports.html_report import excerpt_match, highlight, rehighlight, render_html
 from consentscope.rules import parse_suppressions
 from consentscope.session import judge
 from tests.reports.sessions import ANDROID_ID, IMEI, hostile_session
@@ -256,3 +256,31 @@ def test_title_from_the_sessions_app(hostile) -> None:  # type: ignore[no-untype
     assert "<title>consentscope: Consent Demo Shop</title>" in render_html(j, tz="UTC")
     assert "<title>consentscope: Consent Demo Shop</title>" in render_html(j, "consentscope report", tz="UTC")
     assert "<title>mine</title>" in render_html(j, "mine", tz="UTC")
+
+
+@pytest.mark.parametrize(("evidence", "want"), [
+    ("…" + "a" * 24 + "MATCH" + "b" * 24 + "…", (25, 30)),  # both edges from the excerpt's form
+    ("…" + "中" * 8 + "MATCH" + "b" * 24 + "…", (9, 14)),  # context counted in UTF-8 bytes
+    ("…" + "a" * 23 + "·MATCH" + "b" * 24 + "…", (None, 30)),  # a replaced byte: that side is unknown
+    ("abcMATCH" + "b" * 24 + "…", (None, 8)),
+    ("MATCH", (None, None)),
+])
+def test_excerpt_match(evidence: str, want: tuple) -> None:
+    assert excerpt_match(evidence) == want
+
+
+def test_stored_findings_are_highlighted_again_only_where_certain(hostile) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    result, _ = hostile
+    stored = [replace(f, finding=replace(f.finding, match=(0, 0))) for f in result.findings]
+    found = rehighlight(stored)
+    assert found, "the excerpt with both ellipses is highlighted exactly"
+    for f, orig in zip(stored, result.findings, strict=True):
+        assert found.get(id(f), orig.finding.match) == orig.finding.match  # never a different highlight
+    # a text learned from one finding is found again in another of the same type and form
+    twin = replace(stored[0], finding=replace(stored[0].finding, evidence="x=" + ANDROID_ID + ";"))
+    assert rehighlight([stored[0], twin])[id(twin)] == (2, 18)
+    # ...but not where it occurs twice
+    twice = replace(twin, finding=replace(twin.finding, evidence=f"{ANDROID_ID};{ANDROID_ID}"))
+    assert id(twice) not in rehighlight([stored[0], twice])
