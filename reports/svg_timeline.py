@@ -208,12 +208,16 @@ def build(session: SessionResult, *, redacted: bool = False, words: Words | None
     events = sorted(session.events, key=lambda e: e.time)
     transitions = [e for e in events if e.event in PHASE_AFTER]
     # the chart spans the session from its start, the traffic and the consent decisions;
-    # other events (a re-ask a day later) are drawn only inside that span, and listed in the report
+    # other events (a re-ask a day later) are drawn only near that span, and listed in the report
     anchors = [e for e in events if e.event in PHASE_AFTER or e.event in SPAN_EVENTS]
     times = [f.time for f in session.findings] + [c.contact.time for c in contacts] + [e.time for e in anchors]
     if session.started is not None:
         times.append(session.started)
     t0, t1 = min(times), max(times)
+    # events soon after the traffic (a permission asked again) widen the chart up to twice the
+    # traffic's span, so they are drawn and named; later ones are only listed in the report
+    later = [e.time for e in events if t1 < e.time <= t0 + 2 * max(t1 - t0, 1.0)]
+    t1 = max([t1, *later])
     span = max(t1 - t0, 1.0)
     plot = WIDTH - LEFT - RIGHT
 

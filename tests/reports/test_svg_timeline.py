@@ -120,3 +120,11 @@ def test_the_axis_starts_at_the_session_start_in_the_reports_zone() -> None:
     assert tl.start == "1970-01-01T08:00:40.000+08:00"
     assert tl.dots[0].x > tl.left + 200  # a minute of nothing drawn before the first request
     assert [t.text for _, t in tl.ticks] == ["+0 s", "+20 s", "+40 s", "+60 s", "+80 s", "+100 s", "+120 s"]
+
+
+def test_events_soon_after_the_traffic_are_drawn_and_far_ones_are_not() -> None:
+    tl = build(session([(0, "ulogs.umeng.com", "imei"), (40, "ulogs.umeng.com", "imei")],
+                       [(20, "consent"), (55, "permission-asked"), (86400, "permission-asked")]))
+    assert tl is not None
+    assert [m.event for m in tl.marks] == ["permission-asked"]  # the one at +55 s; not the one a day later
+    assert tl.marks[0].x <= tl.width - svg_timeline.RIGHT and tl.dots[-1].x < tl.marks[0].x
