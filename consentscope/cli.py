@@ -411,7 +411,21 @@ def cmd_mark(args: argparse.Namespace) -> int:
 
 
 def _report_options(p: argparse.ArgumentParser) -> None:
+    def time_zone(name: str) -> str:
+        from consentscope.reports.i18n import zone
+
+        try:
+            zone(name)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return name
+
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML report (default en)")
+    p.add_argument(
+        "--tz", metavar="ZONE", type=time_zone, default=None,
+        help="time zone of the times in the HTML report, an IANA name such as Asia/Shanghai or UTC "
+        "(default: this machine's local zone); JSON and CSV stay in UTC",
+    )
     p.add_argument(
         "--suppressions", metavar="FILE",
         help="project file (TOML): accepted findings with reasons, rule thresholds; shown, never failed on",

@@ -422,6 +422,8 @@ class Outputs:
     redacted: bool = False
     lang: str = "en"
     title: str = "consentscope report"
+    #: the zone of the times in the HTML report (IANA name); None: the machine's local zone
+    tz: str | None = None
 
 
 def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppressions | None = None) -> None:
@@ -441,7 +443,8 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
         from consentscope.reports.html_report import render_html
 
         sinks.append((outputs.html, lambda: render_html(judgement, title=outputs.title, redacted=outputs.redacted,
-                                                        lang=outputs.lang, suppressions=suppressions)))
+                                                        lang=outputs.lang, suppressions=suppressions,
+                                                        tz=outputs.tz)))
     if outputs.csv:
         from consentscope.reports.csv_report import render_csv
 

@@ -7,7 +7,113 @@ captions. Both languages have exactly the same keys (tests/reports checks it).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from consentscope.destination import PARTY_ZH, RELATION_ZH
+
 LANGS = ("en", "zh")
+
+#: Chinese names of every data type a finding can carry: the profile's keys (device, person,
+#: location, lists), the hook logs' types (``readers/hooks.py::DATA_TYPES``) and the scope
+#: rules' location slugs. A custom profile key not listed here is shown as its key.
+DATA_TYPES_ZH: dict[str, str] = {
+    "imei": "IMEI(设备识别码)",
+    "meid": "MEID(设备识别码)",
+    "imsi": "IMSI(用户识别码)",
+    "iccid": "ICCID(SIM卡序列号)",
+    "serial": "设备序列号",
+    "android_id": "Android ID(安卓标识符)",
+    "oaid": "OAID(匿名设备标识符)",
+    "gaid": "GAID(谷歌广告标识符)",
+    "idfa": "IDFA(广告标识符)",
+    "idfv": "IDFV(开发商标识符)",
+    "mac": "MAC地址",
+    "wifi_mac": "WLAN MAC地址",
+    "bluetooth_mac": "蓝牙MAC地址",
+    "bssid": "BSSID(无线接入点地址)",
+    "ssid": "SSID(无线网络名称)",
+    "device_name": "设备名称",
+    "phone_number": "手机号码",
+    "email": "电子邮件地址",
+    "real_name": "真实姓名",
+    "id_number": "身份证号码",
+    "bank_card": "银行卡号",
+    "account_name": "账号",
+    "location": "位置信息",
+    "location_precise": "精确位置",
+    "location_coarse": "粗略位置",
+    "installed_apps": "已安装应用列表",
+    "contacts": "通讯录",
+    "contact_phone": "联系电话",
+    "sms": "短信",
+    "call_log": "通话记录",
+    "clipboard": "剪贴板",
+    "camera": "摄像头",
+    "microphone": "麦克风",
+    "sensor": "传感器",
+}
+
+#: Chinese names of the timeline events (``consentscope.model.Event``)
+EVENTS_ZH: dict[str, str] = {
+    "app-start": "启动App",
+    "foreground": "切到前台",
+    "policy-shown": "展示隐私政策",
+    "consent": "同意",
+    "consent-scope": "同意范围",
+    "refusal": "拒绝",
+    "withdrawal": "撤回同意",
+    "personalization-off": "关闭个性化推荐",
+    "personalization-on": "开启个性化推荐",
+    "feature": "使用功能",
+    "permission-asked": "申请权限",
+    "permission-granted": "授予权限",
+    "permission-denied": "拒绝权限",
+    "background": "切到后台",
+    "account-deletion": "注销账号",
+    "api-read": "调用隐私API",
+    "note": "备注",
+}
+
+#: Chinese names of the tracker categories (``tracker_db`` endpoint tables)
+CATEGORIES_ZH: dict[str, str] = {
+    "advertising": "广告",
+    "analytics": "统计分析",
+    "anti-fraud/device-fingerprint": "反欺诈/设备指纹",
+    "attribution": "广告归因",
+    "cloud-storage": "云存储",
+    "crash-reporting": "崩溃上报",
+    "customer-service": "客服",
+    "httpdns": "HTTPDNS",
+    "maps/location": "地图/定位",
+    "os-vendor-service": "系统厂商服务",
+    "other": "其他",
+    "payment": "支付",
+    "push": "推送",
+    "social/login": "社交/登录",
+}
+
+#: how a connection was seen (``consentscope.model.Via``)
+VIA_ZH: dict[str, str] = {
+    "tls-sni": "TLS 服务器名(SNI)",
+    "quic-sni": "QUIC 服务器名(SNI)",
+    "dns": "DNS 查询",
+    "httpdns": "HTTPDNS 查询",
+    "http-connect": "代理 CONNECT",
+    "http": "明文 HTTP",
+    "opaque-request": "不可读请求",
+    "tls-failed": "TLS 握手中止(证书固定)",
+    "tls-passthrough": "直通连接",
+}
+
+#: where a timeline event came from (``TimelineEvent.source``)
+EVENT_SOURCES_ZH: dict[str, str] = {
+    "cli": "命令行", "marker": "URL标记", "device": "设备", "command": "命令", "file": "文件", "hook": "钩子日志",
+}
 
 PHASES = {
     "en": {"before-consent": "before consent", "after-consent": "after consent", "after-refusal": "after refusal",
@@ -55,8 +161,11 @@ UI: dict[str, dict[str, str]] = {
         "timeline_caption": "Background: red before consent (or after a refusal), amber after a withdrawal, green "
                             "after consent, grey with no consent event. Dots: requests carrying personal data; "
                             "rings: connections to SDK hosts whose content was not visible; dashed lines: consent "
-                            "decisions; triangles: other events (hover for details).",
+                            "decisions; triangles: other events. Events are named above the chart (hover for "
+                            "details); the axis counts from the start of the session.",
         "timeline_more": "more destinations are listed in the tables below",
+        "contents": "Contents",
+        "times_in": "Times in {tz}",
         "starts": "starts",
         "violations": "Violations",
         "no_violations": "No rule violation was found in this traffic.",
@@ -65,7 +174,7 @@ UI: dict[str, dict[str, str]] = {
         "source": "Source",
         "related": "Also",
         "evidence": "Evidence",
-        "time": "Time (UTC)",
+        "time": "Time ({tz})",
         "phase": "Phase",
         "request": "Request",
         "where": "Where in the request",
@@ -141,8 +250,10 @@ UI: dict[str, dict[str, str]] = {
         "timeline": "时间线",
         "timeline_caption": "背景：红色为同意前（或拒绝后），橙色为撤回后，绿色为同意后，灰色为未记录同意事件。"
                             "实心点：携带个人信息的请求；空心圈：内容不可见的SDK主机连接；虚线：同意/拒绝/撤回；"
-                            "三角形：其他事件（悬停查看详情）。",
+                            "三角形：其他事件。图上方标注事件名称（悬停查看详情）；横轴从会话开始计时。",
         "timeline_more": "个目的地未画出，见下方表格",
+        "contents": "目录",
+        "times_in": "时间均为 {tz}",
         "starts": "起始",
         "violations": "违规项",
         "no_violations": "本次流量中未发现违反规则的情形。",
@@ -151,7 +262,7 @@ UI: dict[str, dict[str, str]] = {
         "source": "依据",
         "related": "另见",
         "evidence": "证据",
-        "time": "时间（UTC）",
+        "time": "时间（{tz}）",
         "phase": "阶段",
         "request": "请求",
         "where": "请求中的位置",
@@ -198,3 +309,124 @@ UI: dict[str, dict[str, str]] = {
                   " consentscope 的评估，并非监管部门的认定。",
     },
 }
+
+
+#: IANA names of UTC itself: shown as ``Z`` like the JSON
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"})
+
+
+def _zone_info(key: str) -> tzinfo:
+    return UTC if key in _UTC_KEYS else ZoneInfo(key)
+
+
+def local_zone() -> tzinfo:
+    """The machine's zone: ``$TZ`` or /etc/localtime as an IANA zone when it names one,
+    else the fixed offset the C library reports now."""
+    for key in (os.environ.get("TZ", "").lstrip(":"), _localtime_key()):
+        if key:
+            try:
+                return _zone_info(key)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+def _localtime_key() -> str:
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return ""
+    _, sep, key = target.partition("/zoneinfo/")
+    return key if sep else ""
+
+
+def zone(name: str | None) -> tzinfo:
+    """``name`` as a zone (``Asia/Shanghai``, ``UTC``); None is the machine's local zone."""
+    if name is None:
+        return local_zone()
+    if name.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return _zone_info(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from e
+
+
+def zone_name(tz: tzinfo) -> str:
+    return "UTC" if tz is UTC else str(getattr(tz, "key", "") or datetime.now(tz).tzname() or "local")
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The report's names in one language and one time zone: party, relation, data type,
+    category, event, SDK and vendor names, phases, and times. Unknown values are shown as they
+    are (they are identifiers: custom profile keys, new categories)."""
+
+    lang: str
+    tz: tzinfo = UTC
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh"
+
+    def time(self, t: float | None) -> str:
+        """ISO 8601 with milliseconds in the report's zone (``Z`` for UTC)."""
+        if t is None:
+            return ""
+        text = datetime.fromtimestamp(t, self.tz).isoformat(timespec="milliseconds")
+        return text.replace("+00:00", "Z") if self.tz is UTC else text
+
+    def party(self, party: str | None) -> str:
+        if not party:
+            return ""
+        return (PARTY_ZH.get(party) or RELATION_ZH.get(party, party)) if self.zh else party
+
+    def relation(self, relation: str | None) -> str:
+        if not relation:
+            return ""
+        return RELATION_ZH.get(relation, relation) if self.zh else relation
+
+    def data_type(self, data_type: str) -> str:
+        return DATA_TYPES_ZH.get(data_type, data_type) if self.zh else data_type
+
+    def data_types(self, data_types: Iterable[str]) -> str:
+        return ("、" if self.zh else ", ").join(self.data_type(d) for d in sorted(data_types))
+
+    def category(self, category: str | None) -> str:
+        if not category:
+            return ""
+        return CATEGORIES_ZH.get(category, category) if self.zh else category
+
+    def event(self, event: str) -> str:
+        return EVENTS_ZH.get(event, event) if self.zh else event
+
+    def via(self, via: str) -> str:
+        return VIA_ZH.get(via, via) if self.zh else via
+
+    def source(self, source: str) -> str:
+        return EVENT_SOURCES_ZH.get(source, source) if self.zh else source
+
+    def phase(self, phase: str) -> str:
+        return PHASES[self.lang].get(phase, phase)
+
+    def sdk(self, sdk: str | None, vendor: str | None = None, name_zh: str | None = None) -> str:
+        """The SDK's name; in Chinese the tracker database's name where it has one."""
+        if not sdk:
+            return ""
+        if not self.zh:
+            return sdk
+        return name_zh or _names_zh(sdk, vendor)[0] or sdk
+
+    def vendor(self, vendor: str | None, sdk: str | None = None, vendor_zh: str | None = None) -> str:
+        if not vendor:
+            return ""
+        if not self.zh:
+            return vendor
+        return vendor_zh or _names_zh(sdk, vendor)[1] or vendor
+
+
+@lru_cache(maxsize=4096)
+def _names_zh(sdk: str | None, vendor: str | None) -> tuple[str | None, str | None]:
+    from consentscope.tracker_db import TrackerDB
+
+    return TrackerDB.default().names_zh(sdk, vendor)

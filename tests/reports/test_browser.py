@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from consentscope.model import EVENTS
 from consentscope.reports.html_report import render_html
 from consentscope.reports.svg_timeline import BAND_COLOURS
 from consentscope.session import judge
@@ -213,3 +214,75 @@ def test_unreadable_traffic_shows_coverage_and_grey_verdicts(chromium: str, tmp_
         css = dom[dom.index("<style"):dom.index("</style>")]
         grey = css[css.index(".v-cannot-tell{"):].split("}", 1)[0]
         assert "#eaecf0" in grey and "#dcfae6" not in grey  # grey, not the green of "not seen"
+
+
+class SvgTexts(HTMLParser):
+    """Every <text> of the report's SVG: its attributes and its own text (not its <title>)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.svgs: list[dict[str, str | None]] = []
+        self.texts: list[tuple[dict[str, str | None], str]] = []
+        self._text: dict[str, str | None] | None = None
+        self._own = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "svg":
+            self.svgs.append(dict(attrs))
+        elif tag == "text":
+            self._text, self._own = dict(attrs), ""
+        elif tag == "title" and self._text is not None:
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag == "text" and self._text is not None:
+            self.texts.append((self._text, self._own))
+            self._text = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None and not self._in_title:
+            self._own += data
+
+
+def test_timeline_labels_stay_inside_and_render(chromium: str, tmp_path: Path) -> None:
+    """The labels' extents, from the SVG as written: font size × characters is an upper bound of
+    a label's width (no glyph, CJK included, is wider than 1 em); then one real rendering."""
+    from tests.rules.builders import session
+
+    result, prof = hostile_session()
+    pages = {
+        "hostile-zh": render_html(judge([result], prof), title=TITLE, lang="zh", tz="Asia/Shanghai"),
+        "hostile-en": render_html(judge([result], prof), title=TITLE, tz="America/Los_Angeles"),
+    }
+    events = [(i * 3 % 100, e) for i, e in enumerate(EVENTS) if e not in ("refusal", "withdrawal")]
+    events += [(100, "withdrawal"), (100, "personalization-off"), (99.5, "note")]
+    items = [(i * 7 % 101, f"host-{i}.a-very-long-subdomain.example-tracker-{i}.com", "installed_apps")
+             for i in range(30)]
+    pages["crowded-zh"] = render_html(judge([session(items, events, contacts=[(100, "tsis.jpush.cn")])]),
+                                      lang="zh", tz="Asia/Shanghai")
+    for name, html in pages.items():
+        p = SvgTexts()
+        p.feed(html)
+        [svg] = p.svgs
+        width = float(svg["width"] or 0)
+        assert p.texts and width == 960, name
+        labels = {"event-label": 0, "tick": 0, "lane": 0}
+        for attrs, text in p.texts:
+            x, size = float(attrs["x"] or 0), float(attrs["font-size"] or 0)
+            w = size * len(text)
+            anchor = attrs.get("text-anchor") or "start"
+            left = x - w if anchor == "end" else x - w / 2 if anchor == "middle" else x
+            assert left >= 0 and left + w <= width, (name, text, x, anchor)
+            labels[attrs.get("class") or ""] = labels.get(attrs.get("class") or "", 0) + 1
+        assert labels["event-label"] >= 2 and labels["tick"] >= 4 and labels["lane"] >= 5, (name, labels)
+        page = tmp_path / f"{name}.html"
+        page.write_text(html, encoding="utf-8")
+        shot = tmp_path / f"{name}.png"
+        run(chromium, tmp_path, "--window-size=1280,2000", "--hide-scrollbars", f"--screenshot={shot}", page.as_uri())
+        width_px, height_px, bpp, pixels = png_pixels(shot.read_bytes())
+        assert (width_px, height_px) == (1280, 2000)
+        rgb = {bytes(pixels[i:i + 3]) for i in range(0, len(pixels), bpp)}
+        assert bytes.fromhex(BAND_COLOURS["before-consent"].lstrip("#")) in rgb, name
