@@ -37,7 +37,7 @@ def start_group(tmp: Path, profile: Path, upstream_port: int) -> Proxy:
     env = {**os.environ, "CONSENTSCOPE_TEST_UPSTREAM": f"127.0.0.1:{upstream_port}", "HOME": str(tmp)}
     cmd = [
         sys.executable, "-m", "consentscope", "proxy", "--profile", str(profile), "--db", f"sqlite:///{db}",
-        "--session", "stop", "--listen-host", "127.0.0.1", "--listen-port", str(port),
+        "--session", "stop", "--listen-host", "127.0.0.1", "-p", str(port),  # -p: mitmproxy's port
         "--set", f"confdir={confdir}", "--set", "ssl_insecure=true", "-s", str(HERE / "route_to_local.py"),
     ]
     with log.open("wb") as fh:
