@@ -86,8 +86,9 @@ def existing_database(url: str) -> str:
     try:
         u = make_url(url)
     except ArgumentError:
-        hint = f" (a SQLite file is sqlite:///{url})" if os.path.isfile(url) else ""
-        raise UsageError(f"{url}: no such database{hint}") from None
+        if os.path.isfile(url):
+            raise UsageError(f"{url}: not a database URL; a SQLite file is sqlite:///{url}") from None
+        raise UsageError(f"{url}: no such database") from None
     db = u.database
     if u.get_backend_name() == "sqlite" and db and db != ":memory:" and not db.startswith("file:"):
         if not os.path.isfile(db):
@@ -271,7 +272,6 @@ def _fail_on(args: argparse.Namespace, results: Sequence[SessionResult], status:
 
     if status or not args.fail_on:
         return status
-
     hits = fail_on([v for r in results for v in r.violations], _fail_on_patterns(args))
     for v in hits:
         print(f"consentscope: {v.rule} ({v.severity}): {v.explanation}", file=sys.stderr)
@@ -377,7 +377,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         except StorageError as e:
             print(f"consentscope: warning: verdict not stored: {e}", file=sys.stderr)
     for path in _write_outputs(args, judgement, "consentscope report", suppressions):
-        print(f"wrote {path}")
+        if os.path.isfile(path):  # not for /dev/stdout: the line would land in the report
+            print(f"wrote {path}")
     if not (args.json or args.html or args.csv or args.xlsx):
         from consentscope.console import finding_line
 
