@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import Callable
@@ -256,8 +257,24 @@ class Engine:
         return Stopped(self.audit.requests, self.findings, self.errors)
 
 
-def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) -> None:
-    """Child-process (or thread) entry point."""
+#: signals a terminal or a service manager sends to the whole process group on stop
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *, own_process: bool = False) -> None:
+    """Child-process (or thread) entry point.
+
+    ``own_process``: the detector runs in a process of its own. Ctrl-C (SIGINT) and SIGTERM
+    reach every process of the terminal's group, this one too; the proxy decides when the
+    detector stops (``Stop``, after the queued requests are scanned and the session judged),
+    so this process ignores both. It was started with them blocked (``Runner``), so none is
+    lost between the start and here; it stops by itself if the proxy dies without a ``Stop``.
+    """
+    parent = os.getppid()
+    if own_process:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
@@ -272,6 +289,11 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0) ->
             msg = inbox.get(timeout=DONE_FLUSH_SECONDS)
         except queue.Empty:
             engine.idle()
+            if own_process and os.getppid() != parent:  # the proxy died (SIGKILL): end the session
+                with contextlib.suppress(AttributeError):
+                    outbox.cancel_join_thread()  # nobody reads the answers any more
+                engine.stop()
+                return
             continue
         if isinstance(msg, Stop):
             outbox.put(engine.stop())
@@ -293,9 +315,14 @@ class Runner:
             self.outbox: Any = ctx.Queue()
             self.proc: Any = ctx.Process(
                 target=engine_main, args=(config, self.inbox, self.outbox, DETECTOR_NICE),
-                name="consentscope-detector", daemon=True,
+                kwargs={"own_process": True}, name="consentscope-detector", daemon=True,
             )
-            self.proc.start()
+            # blocked while it starts: a Ctrl-C during its imports waits, then is ignored there
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                self.proc.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         else:
             self.inbox = queue.SimpleQueue()
             self.outbox = queue.SimpleQueue()
@@ -333,4 +360,8 @@ class Runner:
         self.send(Stop())
         self._reader.join(timeout)
         self.proc.join(timeout)
+        if self.mode == "process" and self.proc.is_alive():  # it ignores SIGTERM: end it for good
+            log.error("consentscope: the detector did not stop in time; ended")
+            self.proc.kill()
+            self.proc.join(5)
         return self.stats

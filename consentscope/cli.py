@@ -77,6 +77,25 @@ def _load_profile(path: str) -> Profile:
     return profile
 
 
+def existing_database(url: str) -> str:
+    """``--db`` of a command that only reads (or adds to a session that must exist): a SQLite
+    file that is not there is an error, never a new empty database left behind."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        if os.path.isfile(url):
+            raise UsageError(f"{url}: not a database URL; a SQLite file is sqlite:///{url}") from None
+        raise UsageError(f"{url}: no such database") from None
+    db = u.database
+    if u.get_backend_name() == "sqlite" and db and db != ":memory:" and not db.startswith("file:"):
+        if not os.path.isfile(db):
+            raise UsageError(f"{url}: no such database ({db} does not exist)")
+    return url
+
+
 def _session_ids(paths: Sequence[str]) -> list[str]:
     ids: list[str] = []
     for p in paths:
@@ -155,8 +174,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from consentscope.console import coverage_line, finding_line, violations_line
 
         for r in results:
-            for f in r.findings:
-                print(finding_line(f))
+            if args.verbose:
+                for f in r.findings:
+                    print(finding_line(f))
             print(
                 f"{r.id}: {r.requests} requests, {len(r.findings)} findings "
                 f"({sum(f.phase == 'before-consent' for f in r.findings)} before consent)"
@@ -178,11 +198,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _write_outputs(args: argparse.Namespace, judgement: Judgement, title: str,
-                   suppressions: Suppressions | None) -> None:
+                   suppressions: Suppressions | None) -> list[str]:
+    """The report files asked for; returns the paths written."""
     from consentscope.session import Outputs, write_reports
 
-    outputs = Outputs(json=args.json, html=args.html, csv=args.csv, redacted=args.redact, lang=args.lang, title=title)
-    write_reports(judgement, outputs, suppressions)
+    outputs = Outputs(json=args.json, html=args.html, csv=args.csv, xlsx=args.xlsx, redacted=args.redact,
+                      csv_bom=not args.csv_no_bom, lang=args.lang, title=title)
+    return write_reports(judgement, outputs, suppressions)
+
+
+def _output_options(p: argparse.ArgumentParser, redact_help: str) -> None:
+    """The report files `replay` and `report` write."""
+    p.add_argument("--json", metavar="OUT", help="write findings as JSON")
+    p.add_argument("--html", metavar="OUT", help="write an HTML report")
+    p.add_argument("--csv", metavar="OUT", help="write findings as CSV (UTF-8 with a BOM, for Excel)")
+    p.add_argument("--csv-no-bom", action="store_true", help="CSV without the UTF-8 byte order mark")
+    p.add_argument("--xlsx", metavar="OUT",
+                   help="write an Excel workbook (violations, findings, SDKs, coverage) in the --lang language")
+    p.add_argument("--redact", action="store_true", help=redact_help)
 
 
 def _read_keylogs(paths: Sequence[str]) -> KeyLog | None:
@@ -226,7 +259,7 @@ def _fail_on_patterns(args: argparse.Namespace) -> list[str]:
     if not args.fail_on:
         return []
     try:
-        return parse_fail_on(args.fail_on)
+        return parse_fail_on(args.fail_on.upper())  # rule IDs are upper case; `miit-1.2` means MIIT-1.2
     except ValueError as e:
         raise UsageError(f"--fail-on: {e}") from None
 
@@ -262,7 +295,13 @@ def cmd_profile_init(args: argparse.Namespace) -> int:
 
 
 def cmd_profile_check(args: argparse.Namespace) -> int:
+    from consentscope.profile import template_values
+
     profile = _load_profile(args.file)
+    examples = template_values(profile)
+    if examples:
+        print(f"consentscope: warning: {args.file}: {', '.join(examples)}: still the template's demo values "
+              "(`profile init`); put in the test device's real values", file=sys.stderr)
     from consentscope.detectors import Scanner
 
     scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth)
@@ -293,12 +332,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from consentscope.model import iso_time
     from consentscope.storage import finding_counts, list_sessions, open_engine, violation_counts
 
-    engine = open_engine(args.db)
+    engine = open_engine(existing_database(args.db))
     rows = list_sessions(engine)
     counts = finding_counts(engine)
     judged = violation_counts(engine)
     if not rows:
         print("no sessions")
+    else:
+        print("session\tstarted\trequests\tfindings\tverdict\tlabel")
     for r in rows:
         started = iso_time(r.started) if r.started is not None else "-"
         verdict = "not judged yet" if r.judged is None else f"{judged.get(r.id, 0)} violations"
@@ -312,7 +353,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     suppressions = _load_suppressions(args.suppressions)
     _fail_on_patterns(args)
-    engine = open_engine(args.db)
+    engine = open_engine(existing_database(args.db))
     rows = list_sessions(engine)
     if not rows:
         raise UsageError(f"{args.db}: no sessions stored")
@@ -335,8 +376,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             save_violations(engine, r.id, r.violations)
         except StorageError as e:
             print(f"consentscope: warning: verdict not stored: {e}", file=sys.stderr)
-    _write_outputs(args, judgement, "consentscope report", suppressions)
-    if not args.json and not args.html and not args.csv:
+    for path in _write_outputs(args, judgement, "consentscope report", suppressions):
+        if os.path.isfile(path):  # not for /dev/stdout: the line would land in the report
+            print(f"wrote {path}")
+    if not (args.json or args.html or args.csv or args.xlsx):
         from consentscope.console import finding_line
 
         for r in results:
@@ -392,7 +435,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     when = parse_time(args.at, "--at") if args.at else time.time()
-    engine = open_engine(args.db)
+    engine = open_engine(existing_database(args.db))
     rows = list_sessions(engine)
     if args.session in (None, "latest"):
         if not rows:
@@ -455,15 +498,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--refusal-marker", metavar="REGEX", help="the first request whose URL matches is a refusal")
     r.add_argument("--db", default=DEFAULT_DB_URL, help=f"SQLAlchemy URL (default {DEFAULT_DB_URL}); '' to skip")
-    r.add_argument("--json", metavar="OUT", help="write findings as JSON")
-    r.add_argument("--html", metavar="OUT", help="write an HTML report")
-    r.add_argument("--csv", metavar="OUT", help="write findings as CSV")
-    r.add_argument("--redact", action="store_true", help="mask identifiers in the reports (to share them)")
+    _output_options(r, "mask identifiers in the reports (to share them)")
     r.add_argument(
         "--depth", type=chain_depth, default=DEFAULT_CHAIN_DEPTH,
         help="longest hash/encoding chain, 1 to 6 (default %(default)s)"
     )
-    r.add_argument("--quiet", "-q", action="store_true", help="no per-finding lines")
+    r.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    r.add_argument("--verbose", "-v", action="store_true", help="a line per finding before each session's summary")
     r.add_argument("--timeline", metavar="FILE", help="timeline events (JSON or CSV: time,event,detail) to merge")
     r.add_argument(
         "--keylog", metavar="FILE", action="append",
@@ -502,10 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="render a stored session")
     rp.add_argument("--db", default=DEFAULT_DB_URL)
     rp.add_argument("--session", default="latest", help="session id, 'latest' or 'all'")
-    rp.add_argument("--json", metavar="OUT")
-    rp.add_argument("--html", metavar="OUT")
-    rp.add_argument("--csv", metavar="OUT")
-    rp.add_argument("--redact", action="store_true", help="mask identifiers in the reports")
+    _output_options(rp, "mask identifiers in the reports")
     rp.add_argument("--profile", help="judge with this profile instead of the app type and location precision "
                     "recorded with each session")
     rp.add_argument("--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules is found")
@@ -516,9 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
         "proxy",
         help="run mitmdump with the consentscope addon (other options go to mitmproxy)",
         description="Starts mitmdump with the addon. Unrecognised options are passed to mitmproxy, "
-        "e.g. --mode wireguard, --mode transparent, --listen-port 8080, -w session.mitm.",
+        "e.g. --mode wireguard, --mode transparent, -p/--listen-port 8080, -w session.mitm.",
     )
-    px.add_argument("--profile", "-p", required=True)
+    # no -p here: `consentscope proxy -p 8080` is mitmproxy's listen port, as in mitmdump
+    px.add_argument("--profile", required=True, help="device profile (TOML)")
     px.add_argument("--db", default=DEFAULT_DB_URL, help=f"SQLAlchemy URL (default {DEFAULT_DB_URL}); '' for none")
     px.add_argument("--session", help="session id (default live-<UTC time>)")
     px.add_argument("--consent-marker", metavar="REGEX")

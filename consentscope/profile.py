@@ -7,8 +7,9 @@ warnings: a typo there is worth knowing, but the value may still be what the app
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,15 @@ def _checksum_warning(key: str, value: str) -> str | None:
 # ----------------------------------------------------------------------------- loading
 
 
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """``unknown key; did you mean 'imei'? expected one of …``: the closest known name first."""
+    choices = list(known)
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    close.sort(key=lambda c: sorted(c) != sorted(name))  # two letters swapped (imie → imei) first
+    hint = f" did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what};{hint} expected one of {', '.join(choices)}"
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile file; raises ProfileError naming file and key."""
     return parse_profile(read_toml(path, ProfileError, "profile"), str(path))
@@ -148,7 +158,7 @@ def parse_profile(data: dict, path: str = "<profile>") -> Profile:
 
     for section, body in data.items():
         if section not in SECTIONS:
-            raise fail(section, f"unknown section; expected one of {', '.join(SECTIONS)}")
+            raise fail(section, unknown("section", section, SECTIONS))
         if not isinstance(body, dict):
             raise fail(section, "expected a table like [" + section + "]")
 
@@ -165,7 +175,7 @@ def parse_profile(data: dict, path: str = "<profile>") -> Profile:
     for section, table in (("device", DEVICE_KEYS), ("person", PERSON_KEYS)):
         for key, value in data.get(section, {}).items():
             if key not in table:
-                raise fail(f"{section}.{key}", f"unknown key; expected one of {', '.join(table)}")
+                raise fail(f"{section}.{key}", unknown("key", key, table))
             for v in strings(f"{section}.{key}", value):
                 v = v.strip()
                 err = table[key](v)
@@ -189,7 +199,7 @@ def parse_profile(data: dict, path: str = "<profile>") -> Profile:
     lists = data.get("lists", {})
     for key in lists:
         if key not in LIST_KEYS:
-            raise fail(f"lists.{key}", f"unknown key; expected one of {', '.join(sorted(LIST_KEYS))}")
+            raise fail(f"lists.{key}", unknown("key", key, sorted(LIST_KEYS)))
     installed = tuple(strings("lists.installed_apps", lists["installed_apps"])) if "installed_apps" in lists else ()
     contacts = tuple(strings("lists.contacts", lists["contacts"])) if "contacts" in lists else ()
     return Profile(path, app, tuple(identifiers), location, installed, contacts, tuple(warnings))
@@ -198,7 +208,7 @@ def parse_profile(data: dict, path: str = "<profile>") -> Profile:
 def _parse_app(table: dict, fail: Callable[[str, str], ProfileError]) -> AppInfo:
     for key, value in table.items():
         if key not in APP_KEYS:
-            raise fail(f"app.{key}", f"unknown key; expected one of {', '.join(sorted(APP_KEYS))}")
+            raise fail(f"app.{key}", unknown("key", key, sorted(APP_KEYS)))
         if key == "first_party_domains":
             if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
                 raise fail("app.first_party_domains", "expected a list of domain names")
@@ -216,7 +226,7 @@ def _parse_location(table: dict, fail: Callable[[str, str], ProfileError]) -> Ge
         return None
     for key, value in table.items():
         if key not in LOCATION_KEYS:
-            raise fail(f"location.{key}", f"unknown key; expected one of {', '.join(sorted(LOCATION_KEYS))}")
+            raise fail(f"location.{key}", unknown("key", key, sorted(LOCATION_KEYS)))
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail(f"location.{key}", f"expected a number, got {type(value).__name__}")
     if "latitude" not in table or "longitude" not in table:
@@ -282,3 +292,19 @@ contacts = ["13900001111", "13700002222"]
 [custom]
 # order_id = "20260302-0042"            # anything else you want found, reported by its name
 '''
+
+
+def template_values(profile: Profile) -> list[str]:
+    """The keys whose values are still ``TEMPLATE``'s examples (a profile from `profile init`
+    nobody filled in is valid, and finds nothing of the real device)."""
+    import tomllib
+
+    example = parse_profile(tomllib.loads(TEMPLATE), "<template>")
+    values = {(i.data_type, i.value) for i in example.identifiers}
+    keys = [i.data_type for i in profile.identifiers if (i.data_type, i.value) in values]
+    if profile.location is not None and example.location is not None and (
+        (profile.location.latitude, profile.location.longitude)
+        == (example.location.latitude, example.location.longitude)
+    ):
+        keys.append("location")
+    return list(dict.fromkeys(keys))

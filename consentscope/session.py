@@ -4,7 +4,7 @@
       → ``Audit.feed``: detectors (decode + scan), destination, consent phase
       → ``Audit.finish``: phases from the complete timeline → ``SessionResult``
       → ``judge``: the rules → violations + verdicts (``Judgement``)
-      → sinks: ``store`` (database), ``write_reports`` (JSON, HTML, CSV)
+      → sinks: ``store`` (database), ``write_reports`` (JSON, HTML, CSV, XLSX)
 
 ``replay`` runs ``audit_capture`` per file, then ``judge``, ``store`` and ``write_reports``;
 ``report`` runs ``load`` (from the database), ``judge``, ``write_reports``; the live engine
@@ -419,22 +419,25 @@ class Outputs:
     json: str | None = None
     html: str | None = None
     csv: str | None = None
+    xlsx: str | None = None
     redacted: bool = False
+    #: the CSV starts with a UTF-8 BOM, so Excel (Chinese Windows above all) reads it as UTF-8
+    csv_bom: bool = True
     lang: str = "en"
     title: str = "consentscope report"
     #: the zone of the times in the HTML report (IANA name); None: the machine's local zone
     tz: str | None = None
 
 
-def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppressions | None = None) -> None:
+def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppressions | None = None) -> list[str]:
     """Every sink renders the same judgement (findings, violations, verdicts). A sink that
     fails (a path that is a directory, a full disk) does not stop the others; the failures
-    are raised together afterwards as one error naming each file."""
+    are raised together afterwards as one error naming each file. Returns the files written."""
     from consentscope.errors import ConsentscopeError
     from consentscope.files import write_private
 
     sessions = judgement.sessions
-    sinks: list[tuple[str | None, Callable[[], str]]] = []
+    sinks: list[tuple[str | None, Callable[[], str | bytes]]] = []
     if outputs.json:
         from consentscope.reports.json_report import render_json
 
@@ -448,18 +451,25 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
     if outputs.csv:
         from consentscope.reports.csv_report import render_csv
 
-        sinks.append((outputs.csv, lambda: render_csv(sessions, redacted=outputs.redacted)))
+        sinks.append((outputs.csv, lambda: render_csv(sessions, redacted=outputs.redacted, bom=outputs.csv_bom)))
+    if outputs.xlsx:
+        from consentscope.reports.xlsx_report import render_xlsx
+
+        sinks.append((outputs.xlsx, lambda: render_xlsx(judgement, lang=outputs.lang, redacted=outputs.redacted)))
     failed: list[str] = []
+    written: list[str] = []
     for path, render in sinks:
         assert path is not None
         try:
             write_private(path, render())
+            written.append(path)
         except IsADirectoryError:
             failed.append(f"{path}: is a directory (name a file)")
         except OSError as e:
             failed.append(f"{path}: {e.strerror or e}")
     if failed:
         raise ConsentscopeError("cannot write " + "; ".join(failed))
+    return written
 
 
 def violations_of(results: Iterable[SessionResult]) -> list[Violation]:

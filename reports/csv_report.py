@@ -25,8 +25,15 @@ def _cell(value: object) -> object:
     return value
 
 
-def render_csv(sessions: Sequence[SessionResult], *, redacted: bool = False) -> str:
+#: first character of the file with ``bom``: Excel reads a CSV without it in the system's
+#: code page (GBK on Chinese Windows), which garbles every non-ASCII character
+BOM = "\ufeff"
+
+
+def render_csv(sessions: Sequence[SessionResult], *, redacted: bool = False, bom: bool = False) -> str:
     out = io.StringIO()
+    if bom:
+        out.write(BOM)
     # RFC 4180 line ends: the writer quotes a field holding any line-terminator character, so
     # a CR or LF inside captured text cannot split a row (with "\n" alone a bare CR went unquoted)
     w = csv.writer(out, lineterminator="\r\n")

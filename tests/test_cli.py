@@ -83,3 +83,118 @@ def test_replay_then_report_give_the_same_json(tmp_path: Path) -> None:
     r = cli("report", "--db", db, "--json", str(b))
     assert r.returncode == 0, r.stderr
     assert json.loads(a.read_text()) == json.loads(b.read_text())
+
+
+# ----------------------------------------------------------------------------- proxy
+
+
+def test_proxy_p_is_mitmproxys_listen_port() -> None:
+    from consentscope.cli import build_parser, proxy_command
+
+    args, extra = build_parser().parse_known_args(["proxy", "--profile", "x.toml", "-p", "8080", "--mode", "regular"])
+    assert args.profile == "x.toml"
+    argv = proxy_command(args, extra)
+    assert argv[-4:] == ["-p", "8080", "--mode", "regular"]
+    assert f"consentscope_profile={Path('x.toml').resolve()}" in argv
+    r = cli("proxy", "-p", "8080")  # no --profile: our error, not "-p is the profile"
+    assert r.returncode == 2 and "--profile" in r.stderr
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_csv_starts_with_a_bom_unless_asked_not_to(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    r = cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", "", "--csv", str(a), "-q")
+    assert r.returncode == 0, r.stderr
+    r = cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", "", "--csv", str(b), "--csv-no-bom", "-q")
+    assert r.returncode == 0, r.stderr
+    assert a.read_bytes().startswith(b"\xef\xbb\xbfsession,")
+    assert b.read_bytes().startswith(b"session,")
+    assert a.read_bytes()[3:] == b.read_bytes()
+
+
+def test_replay_prints_a_summary_verbose_the_findings_quiet_nothing() -> None:
+    base = ("replay", str(DEMO), "--profile", str(PROFILE), "--consent-marker", "/v1/privacy/consent", "--db", "")
+    default, verbose, quiet = cli(*base), cli(*base, "-v"), cli(*base, "-q")
+    assert default.returncode == verbose.returncode == quiet.returncode == 0
+    assert "LEAK" not in default.stdout
+    assert "demo_session: " in default.stdout and " violations" in default.stdout
+    leaks = [line for line in verbose.stdout.splitlines() if "LEAK" in line]
+    assert leaks and [line for line in verbose.stdout.splitlines() if "LEAK" not in line] == default.stdout.splitlines()
+    assert quiet.stdout == ""
+
+
+def test_report_says_what_it_wrote_and_sessions_has_a_header(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    r = cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", db, "-q")
+    assert r.returncode == 0, r.stderr
+    j, c = tmp_path / "r.json", tmp_path / "r.csv"
+    r = cli("report", "--db", db, "--json", str(j), "--csv", str(c))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"wrote {j}", f"wrote {c}"]
+    r = cli("sessions", "--db", db)
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t") == ["session", "started", "requests", "findings", "verdict", "label"]
+    assert lines[1].startswith("demo_session\t")
+
+
+def test_fail_on_rule_ids_are_case_insensitive(tmp_path: Path) -> None:
+    base = ("replay", str(DEMO), "--profile", str(PROFILE), "--consent-marker", "/v1/privacy/consent", "--db", "",
+            "-q")
+    upper, lower = cli(*base, "--fail-on", "MIIT-1.2"), cli(*base, "--fail-on", "miit-1.2")
+    assert upper.returncode == 1 and "MIIT-1.2" in upper.stderr, upper.stderr
+    assert (lower.returncode, lower.stderr) == (upper.returncode, upper.stderr)
+    one_line_error(cli(*base, "--fail-on", "miit-9.9"), "--fail-on", "MIIT-9.9")
+
+
+@pytest.mark.parametrize("command", ["sessions", "report"])
+def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, command: str) -> None:
+    missing = tmp_path / "missing.db"
+    one_line_error(cli(command, "--db", f"sqlite:///{missing}"), "no such database")
+    one_line_error(cli(command, "--db", "missing.db", cwd=tmp_path), "no such database")
+    assert not missing.exists() and list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- profile
+
+
+def test_a_typo_in_a_profile_key_gets_a_suggestion(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text('[device]\nimie = "861234567890127"\n')
+    one_line_error(cli("profile", "check", str(p)), "p.toml", "device.imie", "did you mean 'imei'?")
+    p.write_text('[devices]\nimei = "861234567890127"\n')
+    one_line_error(cli("profile", "check", str(p)), "did you mean 'device'?")
+
+
+def test_an_unedited_template_passes_check_with_a_warning(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    assert cli("profile", "init", str(p)).returncode == 0
+    r = cli("profile", "check", str(p))
+    assert r.returncode == 0 and "ok:" in r.stdout, r.stderr
+    assert "warning" in r.stderr and "demo values" in r.stderr and "imei" in r.stderr
+    p.write_text('[device]\nimei = "490154203237518"\n')
+    r = cli("profile", "check", str(p))
+    assert r.returncode == 0 and "demo values" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- redaction
+
+
+def test_redact_masks_values_never_json_keys(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    r = cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", "", "--json", str(out), "--redact", "-q")
+    assert r.returncode == 0, r.stderr
+    evidence = " ".join(f["evidence"] for f in json.loads(out.read_text())["findings"])
+    assert "im****d5" not in evidence
+    from consentscope.reports.redact import redact
+
+    masked = redact('{"imei_md5": "6b3a55e0261b0304143f805a24924d0c"}&aid2=9774d56d682e549c')
+    assert masked == '{"imei_md5": "6b****************************0c"}&aid2=97************9c'
+
+
+# ----------------------------------------------------------------------------- packaging
+
+
+def test_the_package_is_typed() -> None:
+    assert (ROOT / "consentscope" / "py.typed").is_file()
