@@ -203,7 +203,7 @@ def _write_outputs(args: argparse.Namespace, judgement: Judgement, title: str,
     from consentscope.session import Outputs, write_reports
 
     outputs = Outputs(json=args.json, html=args.html, csv=args.csv, xlsx=args.xlsx, redacted=args.redact,
-                      csv_bom=not args.csv_no_bom, lang=args.lang, title=title)
+                      csv_bom=not args.csv_no_bom, lang=args.lang, title=title, tz=args.tz)
     return write_reports(judgement, outputs, suppressions)
 
 
@@ -463,7 +463,8 @@ def _report_options(p: argparse.ArgumentParser) -> None:
             raise argparse.ArgumentTypeError(str(e)) from None
         return name
 
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the HTML report (default en)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the HTML and Excel reports (default en)")
     p.add_argument(
         "--tz", metavar="ZONE", type=time_zone, default=None,
         help="time zone of the times in the HTML report, an IANA name such as Asia/Shanghai or UTC "

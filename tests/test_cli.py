@@ -198,3 +198,12 @@ def test_redact_masks_values_never_json_keys(tmp_path: Path) -> None:
 
 def test_the_package_is_typed() -> None:
     assert (ROOT / "consentscope" / "py.typed").is_file()
+
+
+def test_tz_reaches_the_html_report(tmp_path: Path) -> None:
+    html = tmp_path / "r.html"
+    r = cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", "", "--html", str(html), "--tz", "Asia/Shanghai",
+            "-q")
+    assert r.returncode == 0, r.stderr
+    text = html.read_text()
+    assert "Asia/Shanghai" in text and "+08:00" in text
