@@ -122,7 +122,7 @@ def _lines(out: Path) -> int:
 
 
 def test_resume_after_sigint_and_sigkill_does_no_task_twice(tmp_path: Path) -> None:
-    b = make_batch(tmp_path, sessions=4)
+    b = make_batch(tmp_path, sessions=8)  # enough tasks that a signal lands before the last one
     full = tmp_path / "full"
     assert audit(b, full, "--workers", "1").returncode == 2
     total = len(load(full / "summary.json")["sessions"])
