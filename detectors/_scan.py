@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ._adapters import Adapter
 from ._decode import decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
 from ._finding import Finding
@@ -103,11 +104,14 @@ class Scanner:
         max_chain_depth: int = DEFAULT_CHAIN_DEPTH,
         limits: Limits = DEFAULT_LIMITS,
         patterns: bool = False,
+        adapters: Sequence[Adapter] = (),
     ) -> None:
         """``patterns``: also find PI by validated patterns (``_patterns.py``), with
         ``confidence="pattern"``; with an empty ``ScanProfile()`` that is a profile-less
-        audit. Off, the scan does no pattern work at all."""
+        audit. Off, the scan does no pattern work at all. ``adapters``: SDK wire formats
+        undone before decoding (``_adapters.py``, ``BUILTIN_ADAPTERS``)."""
         self.profile = profile
+        self.adapters = tuple(adapters)
         self.limits = limits
         self._patterns = PatternScan(limits.max_pattern_candidates, EVIDENCE_CONTEXT) if patterns else None
         self.needles: list[Needle] = expand(profile.identifiers, max_chain_depth)
@@ -142,7 +146,7 @@ class Scanner:
         return self._patterns is not None
 
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits)
+        decoded = decode_request(record, self.limits, self.adapters)
         anomalies = decoded.anomalies
         if self._patterns is None:
             findings = self.scan_views(decoded.views)
