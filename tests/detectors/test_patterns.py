@@ -350,3 +350,14 @@ def test_no_false_findings_on_public_captures() -> None:
         except CaptureError:
             continue
     assert requests > 1000 and false == []
+
+
+def test_report_carries_confidence_last() -> None:
+    from consentscope.reports.json_report import build_document
+    from consentscope.session import judge
+    from tests.reports.sessions import hostile_session
+
+    result, _ = hostile_session()
+    doc = build_document(judge([result]))
+    assert doc["findings"] and all(list(f)[-1] == "confidence" and f["confidence"] == "profile"
+                                   for f in doc["findings"])  # fmt: skip
