@@ -33,12 +33,13 @@ decodes in about 40 µs). All bounds come from ``Limits`` (``_limits.py``);
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
 from . import _compress as _z
+from ._adapters import Adapter, apply
 from ._dec_api import Budget, Decoder, by_firsts
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
@@ -327,9 +328,13 @@ class _Walker:
         return True
 
 
-def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> DecodedRequest:
+def decode_request(
+    record: RequestRecord, limits: Limits = DEFAULT_LIMITS, adapters: Sequence[Adapter] = ()
+) -> DecodedRequest:
     """All views of one request: URL, headers in order, cookies, then the body. Never
-    raises: whatever a limit or a fault stops, the views made until then are kept."""
+    raises: whatever a limit or a fault stops, the views made until then are kept.
+    ``adapters``: SDK wire formats (``_adapters.py``); the first that matches the request
+    undoes its steps on the body before the decoders see it."""
     d = _Walker(limits)
     truncated = False
     try:
@@ -367,7 +372,17 @@ def decode_request(record: RequestRecord, limits: Limits = DEFAULT_LIMITS) -> De
             if len(body) > limits.max_media_scan_bytes and _is_media(body, ctype):
                 body = body[: limits.max_media_scan_bytes]
                 d.anomaly("media-prefix-scanned")
-            d.content(body, "body", (), 0, ctype)
+            adapted = None
+            for adapter in adapters:
+                if adapter.matches(record):
+                    adapted = apply(adapter, d, record, body)
+                    if adapted is None:
+                        d.anomaly(f"adapter-failed:{adapter.name}")
+                    break
+            if adapted is not None:
+                d.content(adapted[0], "body", adapted[1], len(adapted[1]), ctype)
+            else:
+                d.content(body, "body", (), 0, ctype)
     except Budget:
         pass
     except RecursionError:

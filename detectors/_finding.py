@@ -23,6 +23,10 @@ class Finding:
     detail: str = ""
     #: where the matched text stands in ``evidence`` (characters), for highlighting
     match: tuple[int, int] = (0, 0)
+    #: how the value was recognised: ``"profile"`` (a value the profile names, in some
+    #: disguise) or ``"pattern"`` (a validated shape: a Luhn-valid IMEI, an ID number with
+    #: its check digit…, ``_patterns.py``), found without the value being written down
+    confidence: str = "profile"
 
     def __post_init__(self) -> None:
         if not self.data_type:

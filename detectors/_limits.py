@@ -70,6 +70,11 @@ BASE64_CONFIRM_MARGIN = 16
 #: a profile sets, so the anchor set and the automaton stay small for any ``precision_m``.
 MAX_LOCATION_ANCHOR_STEPS = 4000
 
+#: Pattern candidates (tokens of digits and hex, '@' signs) validated per view when
+#: pattern detection is on: a view of a million digits costs this many checks, not a
+#: million; the rest of such a view is skipped and named (``pattern-candidates-limit``).
+MAX_PATTERN_CANDIDATES = 5_000
+
 
 # --- reader limits (pcap/HAR) ---
 # The capture readers (consentscope/readers/) keep their bounds here too, so one ``Limits``
@@ -148,6 +153,7 @@ class Limits:
     brotli_step: int = BROTLI_STEP
     base64_confirm_margin: int = BASE64_CONFIRM_MARGIN
     max_location_anchor_steps: int = MAX_LOCATION_ANCHOR_STEPS
+    max_pattern_candidates: int = MAX_PATTERN_CANDIDATES
     max_stream_bytes: int = MAX_STREAM_BYTES
     max_streams: int = MAX_STREAMS
     max_open_stream_bytes: int = MAX_OPEN_STREAM_BYTES

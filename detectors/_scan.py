@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ._adapters import Adapter
 from ._decode import decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
 from ._finding import Finding
@@ -26,6 +27,7 @@ from ._match import (
     KIND_NEEDLE,
     Matcher,
 )
+from ._patterns import PatternScan
 from ._readability import readability
 from ._record import RequestRecord
 from ._view import PairsLocator, View
@@ -101,9 +103,17 @@ class Scanner:
         *,
         max_chain_depth: int = DEFAULT_CHAIN_DEPTH,
         limits: Limits = DEFAULT_LIMITS,
+        patterns: bool = False,
+        adapters: Sequence[Adapter] = (),
     ) -> None:
+        """``patterns``: also find PI by validated patterns (``_patterns.py``), with
+        ``confidence="pattern"``; with an empty ``ScanProfile()`` that is a profile-less
+        audit. Off, the scan does no pattern work at all. ``adapters``: SDK wire formats
+        undone before decoding (``_adapters.py``, ``BUILTIN_ADAPTERS``)."""
         self.profile = profile
+        self.adapters = tuple(adapters)
         self.limits = limits
+        self._patterns = PatternScan(limits.max_pattern_candidates, EVIDENCE_CONTEXT) if patterns else None
         self.needles: list[Needle] = expand(profile.identifiers, max_chain_depth)
         gates: list[str] = []
         self._gate_axis: list[str] = []
@@ -130,20 +140,35 @@ class Scanner:
     def automaton_size(self) -> int:
         return self._matcher.size
 
+    @property
+    def patterns(self) -> bool:
+        """Is pattern detection on?"""
+        return self._patterns is not None
+
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits)
-        findings = self.scan_views(decoded.views)
+        decoded = decode_request(record, self.limits, self.adapters)
+        anomalies = decoded.anomalies
+        if self._patterns is None:
+            findings = self.scan_views(decoded.views)
+        else:
+            findings, more = self._scan_views(decoded.views)
+            if more:
+                anomalies = (*anomalies, *(a for a in more if a not in anomalies))
         if decoded.body_scan_truncated:
             note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
             findings = [
                 f if not f.location.startswith("body") else _with_detail(f, note) for f in findings
             ]
-        return ScanResult(tuple(findings), decoded.anomalies, decoded.body_scan_truncated,
+        return ScanResult(tuple(findings), anomalies, decoded.body_scan_truncated,
                           readability(record, decoded.views, decoded.body_scan_truncated))
 
     def scan_views(self, views: Sequence[View]) -> list[Finding]:
+        return self._scan_views(views)[0]
+
+    def _scan_views(self, views: Sequence[View]) -> tuple[list[Finding], list[str]]:
+        """Findings, and the anomalies of the pattern pass (none when it is off)."""
         if not views:
-            return []
+            return [], []
         datas = [v.data for v in views]
         joined = b"\x00".join(datas)
         text = joined.decode("latin-1")
@@ -160,7 +185,10 @@ class Scanner:
         gate_hits: list[tuple[int, int]] = []
         lists: dict[str, _ListHits] = {}
         margin = self.limits.base64_confirm_margin
+        taken: list[tuple[int, int]] | None = None if self._patterns is None else []
         for hit in self._matcher.find(text, lower, lower_bytes):
+            if taken is not None and hit.entry.kind != KIND_GATE:
+                taken.append((hit.start, hit.end))  # the profile's: no pattern finding here
             vi = bisect_right(starts, hit.start) - 1
             view = views[vi]
             if type(view.resolve) is PairsLocator and not _inside(view, hit.start - starts[vi], hit.end - starts[vi]):
@@ -220,7 +248,19 @@ class Scanner:
             hits = lists.get(name)
             if hits is not None and len(hits.members) >= minimum:
                 out.append(self._list_finding(name, hits, views))
-        return out
+        if self._patterns is None:
+            return out, []
+        point = self.profile.location
+        near = None
+        if point is not None:
+            dlat, dlon = point.tolerance
+
+            def near(lat: float, lon: float) -> bool:
+                return abs(lat - point.latitude) <= dlat and abs(lon - point.longitude) <= dlon
+
+        by_pattern, anomalies = self._patterns.scan(views, text, starts, taken or (), near)
+        out.extend(by_pattern)
+        return out, anomalies
 
     def _location(self, views: Sequence[View], gate_hits: list[tuple[int, int]]) -> Finding | None:
         assert self.profile.location is not None
@@ -340,4 +380,4 @@ def _is_phone(value: str) -> bool:
 
 def _with_detail(f: Finding, note: str) -> Finding:
     detail = f"{f.detail}; {note}" if f.detail else note
-    return Finding(f.data_type, f.encoding, f.location, f.evidence, detail, f.match)
+    return Finding(f.data_type, f.encoding, f.location, f.evidence, detail, f.match, f.confidence)

@@ -40,6 +40,7 @@ def finding_json(f: AuditFinding) -> dict[str, Any]:
         "phase": f.phase,
         "evidence": x.evidence,
         "source": f.source,
+        "confidence": x.confidence,
     }
 
 

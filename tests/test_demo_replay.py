@@ -52,7 +52,7 @@ def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     assert doc["suppressed"] == []  # nothing accepted without a project file
     assert doc["contacts"] == []  # a flow file holds requests, not bare connections
     expected = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",
-                "data_type", "encoding", "location", "phase", "evidence", "source"}
+                "data_type", "encoding", "location", "phase", "evidence", "source", "confidence"}
     assert all(set(f) == expected for f in doc["findings"])
     order = [(f["time"], f["flow_id"], f["data_type"]) for f in doc["findings"]]
     assert order == sorted(order)

@@ -11,7 +11,8 @@ from consentscope.session import judge
 from tests.reports.sessions import IMEI, SCRIPT, hostile_session
 
 FINDING_KEYS = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor",
-                "category", "data_type", "encoding", "location", "phase", "evidence", "source"}
+                "category", "data_type", "encoding", "location", "phase", "evidence", "source",
+                "confidence"}
 
 
 def test_keys_timeline_and_violations() -> None:
