@@ -142,7 +142,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.model import ConsentMarkers
     from consentscope.session import audit_capture, judge, store
 
-    profile = _load_profile(args.profile)
+    if not args.profile and not args.patterns:
+        raise UsageError("replay needs --profile FILE (the device's values) or --patterns (validated patterns "
+                         "for PI whose values nobody wrote down), or both")
+    from consentscope.profile import Profile
+
+    profile = _load_profile(args.profile) if args.profile else Profile(path="")
     suppressions = _load_suppressions(args.suppressions)
     _fail_on_patterns(args)  # a typo in --fail-on is an error before the replay, not a gate that never fails
     extra_events = _read_timeline(args.timeline) if args.timeline else []
@@ -155,7 +160,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         consent=compile_regex(args.consent_marker, "--consent-marker"),
         refusal=compile_regex(args.refusal_marker, "--refusal-marker"),
     )
-    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth)
+    from consentscope.detectors import BUILTIN_ADAPTERS
+
+    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns,
+                      adapters=BUILTIN_ADAPTERS)
     progress = Progress(sys.stderr.isatty() and not args.quiet)
     results = []
     status = EXIT_OK
@@ -491,7 +499,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="audit saved captures (mitmproxy flows, HAR, pcap, pcapng)")
     r.add_argument("captures", nargs="+", metavar="CAPTURE")
-    r.add_argument("--profile", "-p", required=True, help="device profile (TOML)")
+    r.add_argument("--profile", "-p", help="device profile (TOML): the test device's values to look for")
+    r.add_argument(
+        "--patterns", action="store_true",
+        help="also find PI by validated patterns (IMEI with Luhn, resident ID with check digit, mobile numbers, "
+        "e-mail, MAC, advertising IDs in named fields, named coordinates in China); findings say confidence "
+        "'pattern'; without --profile this is the only detection",
+    )
     g = r.add_mutually_exclusive_group()
     g.add_argument("--consent-at", metavar="TIME", help="consent time, ISO 8601 (UTC if no offset)")
     g.add_argument(

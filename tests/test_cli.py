@@ -207,3 +207,19 @@ def test_tz_reaches_the_html_report(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     text = html.read_text()
     assert "Asia/Shanghai" in text and "+08:00" in text
+
+
+def test_patterns_without_a_profile(tmp_path: Path) -> None:
+    r = cli("replay", str(DEMO), "--db", "")
+    one_line_error(r, "--profile", "--patterns")
+    out = tmp_path / "p.json"
+    r = cli("replay", str(DEMO), "--patterns", "--db", "", "--json", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    found = json.loads(out.read_text())["findings"]
+    assert found and {f["confidence"] for f in found} == {"pattern"}
+    assert {"imei", "phone_number"} <= {f["data_type"] for f in found}
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli("replay", str(DEMO), "--patterns", "--db", db, "-q").returncode == 0
+    again = tmp_path / "again.json"
+    assert cli("report", "--db", db, "--json", str(again)).returncode == 0
+    assert {f["confidence"] for f in json.loads(again.read_text())["findings"]} == {"pattern"}

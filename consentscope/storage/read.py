@@ -77,7 +77,8 @@ def load_session(engine: Engine, session_id: str) -> tuple[SessionResult, list[d
             AuditFinding(
                 session=f.session_id, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url, host=f.host,
                 destination=_destination(f),
-                finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail),
+                finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail,
+                                confidence=f.confidence or "profile"),
                 phase=f.phase,
                 source=f.source or "flow",
             )

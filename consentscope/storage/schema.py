@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 from consentscope.errors import ConsentscopeError
 
 #: Bumped on every schema change; one migration step per version in ``_MIGRATIONS``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_DB_URL = "sqlite:///consentscope.db"
 
 
@@ -106,6 +106,7 @@ class FindingRow(_RequestColumns, _DestinationColumns, Base):
     evidence: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(16), default="flow")
+    confidence: Mapped[str] = mapped_column(String(16), default="profile")
 
 
 class EventRow(Base):
@@ -179,6 +180,7 @@ _MIGRATIONS: dict[int, tuple[tuple[str, str, str], ...]] = {
         ("cs_contacts", "decrypted", "BOOLEAN"),
         ("cs_contacts", "reason", "VARCHAR(32)"),
     ),
+    3: (("cs_findings", "confidence", "VARCHAR(16) DEFAULT 'profile'"),),
 }
 
 

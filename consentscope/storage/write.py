@@ -109,7 +109,7 @@ def finding_columns(f: AuditFinding) -> dict[str, Any]:
         host=f.host, registrable_domain=d.registrable_domain or "", party=d.party,
         relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
         data_type=x.data_type, encoding=list(x.encoding), location=x.location, phase=str(f.phase),
-        evidence=x.evidence, detail=x.detail, source=str(f.source),
+        evidence=x.evidence, detail=x.detail, source=str(f.source), confidence=x.confidence,
     )
 
 
