@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DEB_TOOLS := tcpdump:tcpdump iptables:iptables curl:curl chromium:chromium pg_ctlcluster:postgresql \
              editcap:wireshark-common tshark:tshark openssl:openssl
 
-.PHONY: demo test lint typecheck bench wheel clean venv debs
+.PHONY: demo test lint typecheck bench fuzz wheel clean venv debs
 
 venv: $(STAMP)
 
@@ -66,6 +66,15 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_pcap.py --tls
 	$(PY) benchmarks/bench_batch.py
 	$(PY) benchmarks/table.py
+
+# A long fuzz run (not part of `make test`): atheris (coverage-guided) when it installs,
+# else hypothesis with CONSENTSCOPE_FUZZ_EXAMPLES examples. Crashes land in build/fuzz/crashes/;
+# each becomes a tests/regressions/*.bin file that `make test` replays.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install --quiet atheris \
+		|| echo "note: atheris did not install; fuzzing with hypothesis"
+	$(PY) benchmarks/fuzz.py --seconds $(FUZZ_SECONDS)
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --no-deps -w dist .

@@ -49,7 +49,7 @@ from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
 from consentscope.model import ConsentMarkers, Contact, Via
 from consentscope.profile import ProfileError, load_profile
 from consentscope.readers.flowfile import flow_to_records, websocket_record
-from consentscope.readers.httpdns import httpdns_contacts, is_httpdns_path
+from consentscope.readers.httpdns import httpdns_response_contacts, is_httpdns_path
 
 log = logging.getLogger("consentscope")
 
@@ -309,8 +309,9 @@ class ConsentScope:
         if runner is None or not flow.live or flow.response is None or not is_httpdns_path(flow.request.path):
             return
         try:
-            body = flow.response.get_content(strict=False) or b""
-            contacts = httpdns_contacts(flow.request.path, body, flow.response.timestamp_end or time.time(), flow.id)
+            resp = flow.response  # decoded bounded (a gzip bomb as an answer is refused, not inflated)
+            contacts = httpdns_response_contacts(flow.request.path, resp.raw_content, resp.headers.get(
+                "content-encoding"), resp.timestamp_end or time.time(), flow.id)
             if contacts:
                 runner.send(Items(flow.id, tuple(contacts)))
         except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -123,3 +124,56 @@ def test_report_from_a_read_only_database_still_renders(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "verdict not stored" in r.stderr and "Traceback" not in r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["violations"] == doc["violations"]
+
+
+# --- owner-only, always (issue 16) ---
+
+
+def _loose_database(path: Path) -> None:
+    """A database another tool created with the usual umask (0644)."""
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE other (x)")
+    con.commit()
+    con.close()
+    path.chmod(0o644)
+
+
+def test_an_existing_world_readable_database_is_tightened_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "shared.db"
+    _loose_database(db)
+    open_engine(f"sqlite:///{db}").dispose()
+    assert db.stat().st_mode & 0o777 == 0o600
+    err = capsys.readouterr().err
+    assert err.count(f"tightened permissions of {db} to 0600") == 1
+    open_engine(f"sqlite:///{db}").dispose()  # already tight: nothing more to say
+    assert "tightened" not in capsys.readouterr().err
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_new_database_is_owner_only_without_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "new.db"
+    open_engine(f"sqlite:///{db}").dispose()
+    assert db.stat().st_mode & 0o777 == 0o600
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_a_loose_database_owned_by_someone_else_is_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "theirs.db"
+    _loose_database(db)
+    os.chown(db, 65534, 65534)
+    for _ in range(2):
+        open_engine(f"sqlite:///{db}").dispose()
+    err = capsys.readouterr().err
+    assert err.count(f"{db} is mode 0644") == 1 and "could not be tightened" in err
+    assert db.stat().st_mode & 0o777 == 0o644  # not ours: left as it is, but said
+
+
+def test_a_report_written_over_a_world_readable_file_ends_owner_only(tmp_path: Path) -> None:
+    from consentscope.files import write_private
+
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    write_private(str(target), '{"new": true}')
+    assert target.stat().st_mode & 0o777 == 0o600 and target.read_text() == '{"new": true}'

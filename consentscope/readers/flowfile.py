@@ -3,14 +3,17 @@
 Reading goes through ``mitmproxy.io.FlowReader`` so every format version that mitmproxy
 can migrate (0.11 onwards) loads; what it cannot read becomes one CaptureError naming the
 file and the byte offset of the first flow it could not read, after every complete flow
-before it has been yielded.
+before it has been yielded. Each flow's size is read from its length prefix before mitmproxy
+sees it, and a flow over ``MAX_FLOW_BYTES`` is skipped unread, so a small compressed file
+cannot make the reader hold gigabytes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import io
+import logging
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from mitmproxy import exceptions, http
 from mitmproxy.io import FlowReader
@@ -18,12 +21,14 @@ from mitmproxy.io import FlowReader
 from consentscope.detectors import RequestRecord
 
 from ._base import CaptureError, CaptureItem, Contact
-from .httpdns import httpdns_contacts, is_httpdns_path
+from .httpdns import httpdns_response_contacts
+
+log = logging.getLogger("consentscope")
 
 
 def flow_to_records(
     flow: http.HTTPFlow, *, body_override: bytes | None = None, body_truncated: bool = False,
-    pretty_host: str | None = None,
+    pretty_host: str | None = None, anomalies: dict[str, int] | None = None,
 ) -> list[CaptureItem]:
     """An HTTP flow as the request record, the HTTPDNS answers its response carries, and one
     record per client WebSocket message.
@@ -31,6 +36,7 @@ def flow_to_records(
     Shared by the live addon and the file reader, so both doors see the same request.
     ``pretty_host``: the caller's ``flow.request.pretty_host`` if it has it (parsing the Host
     header costs more than the rest of this function, and the live hook runs on every request).
+    ``anomalies``: counts an HTTPDNS response refused (too large or undecodable) when given.
     """
     req = flow.request
     sni = flow.client_conn.sni if flow.client_conn else None
@@ -70,9 +76,11 @@ def flow_to_records(
         )
     )
     resp = flow.response
-    if resp is not None and resp.raw_content is not None and is_httpdns_path(path):
-        with contextlib.suppress(ValueError):  # a body in an unknown Content-Encoding is no answer
-            items.extend(httpdns_contacts(path, resp.content, resp.timestamp_end or req.timestamp_start, flow.id))
+    if resp is not None and resp.raw_content:  # decoded bounded: never ``resp.content``
+        items.extend(httpdns_response_contacts(
+            path, resp.raw_content, resp.headers.get("content-encoding"),
+            resp.timestamp_end or req.timestamp_start, flow.id, anomalies,
+        ))
     if flow.websocket is not None:
         for i, msg in enumerate(flow.websocket.messages):
             if msg.from_client:
@@ -118,48 +126,130 @@ def ws_bytes(content: bytes | str) -> bytes:
     return content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogateescape")
 
 
-class _Offsets:
-    """Byte position of the reader between flows, for error messages."""
+#: Largest flow (one top-level tnetstring record, as its length prefix says) handed to
+#: mitmproxy: ``FlowReader`` loads a record whole and then copies it while parsing, so a
+#: 1 MB ``.mitm.gz`` holding one 1 GiB body cost over 1 GB. Real flows with bodies the
+#: detectors scan (``MAX_BODY_SCAN_BYTES``, 8 MiB) are far below this; a larger flow is an
+#: upload of media or an attack, and is skipped (read past in chunks, never held) and named
+#: ``FLOW_TOO_LARGE`` in ``anomalies``.
+MAX_FLOW_BYTES: Final = 64 * 1024 * 1024
 
-    def __init__(self, fo: BinaryIO) -> None:
-        self.fo = fo
-        self.last_good = 0
+#: Anomaly: a flow over ``MAX_FLOW_BYTES`` was skipped.
+FLOW_TOO_LARGE: Final = "flow-too-large"
 
-    def mark(self) -> None:
-        self.last_good = self.fo.tell()
+#: Bytes read at a time while skipping a flow that is too large.
+_SKIP_CHUNK = 1024 * 1024
+
+#: Digits of a length prefix, as mitmproxy's ``tnetstring.load`` allows (12: under 1 TB).
+_MAX_PREFIX_DIGITS = 12
 
 
-def iter_flowfile(path: str, fo: BinaryIO | None = None) -> Iterator[CaptureItem]:
+class _Truncated(Exception):
+    """The file ends inside a record."""
+
+
+def _read_exact(fo: BinaryIO, n: int, head: bytes = b"") -> bytes:
+    """``head`` and the next ``n`` bytes, joined once (a flow may be tens of MB)."""
+    parts: list[bytes] = [head]
+    got = 0
+    while got < n:
+        part = fo.read(n - got)
+        if not part:
+            raise _Truncated
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _skip(fo: BinaryIO, n: int) -> None:
+    """Read past ``n`` bytes in ``_SKIP_CHUNK`` pieces (a compressed stream cannot seek)."""
+    while n > 0:
+        part = fo.read(min(n, _SKIP_CHUNK))
+        if not part:
+            raise _Truncated
+        n -= len(part)
+
+
+def _length_prefix(fo: BinaryIO) -> tuple[bytes, int] | None:
+    """The ``<digits>:`` that starts a tnetstring, read byte by byte as ``tnetstring.load``
+    does, with its value; None at the end of the file. ValueError when it is no prefix."""
+    c = fo.read(1)
+    if not c:
+        return None
+    digits = b""
+    while c.isdigit():
+        digits += c
+        if len(digits) > _MAX_PREFIX_DIGITS:
+            raise ValueError("not a tnetstring: absurdly large length prefix")
+        c = fo.read(1)
+    if c != b":" or not digits:
+        if not c:
+            raise _Truncated
+        raise ValueError("not a tnetstring: missing or invalid length prefix")
+    return digits + b":", int(digits)
+
+
+def iter_flowfile(
+    path: str, fo: BinaryIO | None = None, anomalies: dict[str, int] | None = None,
+    max_flow_bytes: int = MAX_FLOW_BYTES,
+) -> Iterator[CaptureItem]:
+    """Items of a flow file, flow by flow. Each top-level record's length prefix is read
+    here first: a flow over ``max_flow_bytes`` is skipped (``FLOW_TOO_LARGE`` counted in
+    ``anomalies`` when given, else logged) and reading goes on with the next; any other is
+    handed whole to mitmproxy's ``FlowReader``. Damage ends the file with one CaptureError
+    at the offset of the first flow not read, after every complete flow before it."""
     own = fo is None
     if fo is None:
         try:
             fo = open(path, "rb")  # noqa: SIM115 - closed in finally
         except OSError as e:
             raise CaptureError(path, f"cannot open: {e.strerror or e}") from None
-    offsets = _Offsets(fo)
-    index = 0
+    index = 0  # flows read (skipped ones included), for messages
     try:
-        stream = iter(FlowReader(fo).stream())
+        start = fo.tell()
+    except (OSError, AttributeError):
+        start = 0
+    offset = start
+
+    def error(what: str) -> CaptureError:
+        return CaptureError(path, f"flow #{index + 1} {what}; {index} complete flows before it were read", offset)
+
+    try:
         while True:
             try:
-                flow = next(stream)
-            except StopIteration:
-                return
+                prefix = _length_prefix(fo)
+                if prefix is None:
+                    return
+                head, length = prefix
+                if length > max_flow_bytes:
+                    _skip(fo, length + 1)  # the payload and its type byte
+                    offset += len(head) + length + 1
+                    index += 1
+                    if anomalies is not None:
+                        anomalies[FLOW_TOO_LARGE] = anomalies.get(FLOW_TOO_LARGE, 0) + 1
+                    else:
+                        log.warning("consentscope: %s: %s: flow #%d (%d bytes) skipped",
+                                    FLOW_TOO_LARGE, path, index, length)
+                    continue
+                record = _read_exact(fo, length + 1, head)
+            except _Truncated:
+                raise error("is cut short (the file ends inside it)") from None
+            except ValueError as e:
+                raise error(f"cannot be read ({e})") from None
+            except CaptureError as e:  # the decompressor met damage inside this flow
+                raise error(f"cannot be read ({e.message}, at decompressed byte {e.offset})") from None
+            try:
+                flows = list(FlowReader(io.BytesIO(record)).stream())
             except exceptions.FlowReadException as e:
-                raise CaptureError(
-                    path, f"flow #{index + 1} cannot be read ({e}); {index} complete flows before it were read",
-                    offsets.last_good,
-                ) from None
+                raise error(f"cannot be read ({e})") from None
             except Exception as e:  # hostile input: a migration step may fail in any way
-                raise CaptureError(
-                    path, f"flow #{index + 1} is malformed ({type(e).__name__}: {e}); "
-                    f"{index} complete flows before it were read",
-                    offsets.last_good,
-                ) from None
-            offsets.mark()
+                raise error(f"is malformed ({type(e).__name__}: {e})") from None
+            offset += len(record)
             index += 1
-            if isinstance(flow, http.HTTPFlow):
-                yield from flow_to_records(flow)
+            del record
+            for flow in flows:
+                if isinstance(flow, http.HTTPFlow):
+                    yield from flow_to_records(flow, anomalies=anomalies)
     finally:
         if own:
             fo.close()

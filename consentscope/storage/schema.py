@@ -7,7 +7,10 @@ personal data, so it is created owner-only (0600) before SQLite opens it.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import sys
 from typing import Any
 
 from sqlalchemy import (
@@ -210,15 +213,36 @@ def _sqlite_path(url: str) -> str | None:
     return db
 
 
+#: Paths already warned about (they could not be tightened): said once per process.
+_warned_loose: set[str] = set()
+
+
 def create_owner_only(path: str) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists (then tighten it if ours)."""
+    """Create ``path`` empty with mode 0600 unless it exists; an existing file that group or
+    others may read (a database someone created 0644) is tightened to 0600 when it is ours,
+    and stderr says so in one line; when it is not ours, or chmod fails, one line warns."""
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
+        return
     except FileExistsError:
         pass
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+        return
+    try:
+        if st.st_uid != os.geteuid():
+            raise PermissionError(errno.EPERM, "owned by another user")
+        os.chmod(path, 0o600)
+    except OSError as e:
+        if path not in _warned_loose:
+            _warned_loose.add(path)
+            print(f"consentscope: warning: {path} is mode {stat.S_IMODE(st.st_mode):04o} (others may read it) "
+                  f"and could not be tightened: {e.strerror or e}", file=sys.stderr)
+        return
+    print(f"consentscope: tightened permissions of {path} to 0600", file=sys.stderr)
 
 
 def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -> Engine:

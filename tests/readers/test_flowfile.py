@@ -119,3 +119,94 @@ def test_cli_replay_of_truncated_capture_keeps_findings(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert [f["host"] for f in doc["findings"]] == ["sdk0.example.net", "sdk1.example.net"]
     assert doc["sessions"][0]["errors"] and str(path) in doc["sessions"][0]["errors"][0]
+
+
+# --- flows too large to hand to mitmproxy (issue 16) ---
+
+
+def _read(path: Path, **kw: object) -> tuple[list, CaptureError | None]:
+    got: list = []
+    try:
+        for item in iter_flowfile(str(path), **kw):  # type: ignore[arg-type]
+            got.append(item)
+    except CaptureError as e:
+        return got, e
+    return got, None
+
+
+def test_a_flow_over_the_limit_is_skipped_and_named(tmp_path: Path) -> None:
+    from consentscope.readers.flowfile import FLOW_TOO_LARGE
+
+    flows = make_flows(4)
+    flows[1].request.content = b"x" * 200_000
+    path = tmp_path / "big.mitm"
+    write_flows(path, flows)
+    anomalies: dict[str, int] = {}
+    got, error = _read(path, anomalies=anomalies, max_flow_bytes=100_000)
+    assert error is None
+    assert [r.host for r in got] == ["sdk0.example.net", "sdk2.example.net", "sdk3.example.net"]
+    assert anomalies == {FLOW_TOO_LARGE: 1}
+    got, error = _read(path)  # the default (64 MiB) keeps it
+    assert error is None and len(got) == 4
+
+
+def test_a_file_cut_inside_a_skipped_flow_names_its_start(tmp_path: Path) -> None:
+    flows = make_flows(3)
+    flows[1].request.content = b"x" * 200_000
+    path = tmp_path / "cut.mitm"
+    ends = write_flows(path, flows)
+    path.write_bytes(path.read_bytes()[: ends[0] + 150_000])
+    anomalies: dict[str, int] = {}
+    got, error = _read(path, anomalies=anomalies, max_flow_bytes=100_000)
+    assert [r.host for r in got] == ["sdk0.example.net"]
+    assert error is not None and error.offset == ends[0] and "flow #2" in str(error)
+    assert anomalies == {}  # not counted: the flow was never whole
+
+
+@pytest.mark.parametrize("tail", [b"", b"12", b"123", b"1234567890123:", b"x", b"12x:", b":"])
+def test_damage_in_a_length_prefix_keeps_the_flows_before(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "tail.mitm"
+    ends = write_flows(path, make_flows(2))
+    path.write_bytes(path.read_bytes() + tail)
+    got, error = _read(path)
+    assert [r.host for r in got] == ["sdk0.example.net", "sdk1.example.net"]
+    if tail:
+        assert error is not None and error.offset == ends[1]
+    else:
+        assert error is None
+
+
+def test_damage_in_a_compressed_flow_file_names_the_flow(tmp_path: Path) -> None:
+    import gzip
+
+    from consentscope.readers._open import open_maybe_compressed
+
+    plain = tmp_path / "f.mitm"
+    ends = write_flows(plain, make_flows(3))
+    packed = bytearray(gzip.compress(plain.read_bytes(), mtime=0))
+    packed[len(packed) // 2 :] = b"\x00" * (len(packed) - len(packed) // 2)  # the deflate stream breaks
+    path = tmp_path / "f.mitm.gz"
+    path.write_bytes(bytes(packed))
+    got: list = []
+    with pytest.raises(CaptureError) as e, open_maybe_compressed(str(path)) as fo:
+        for item in iter_flowfile(str(path), fo):
+            got.append(item)
+    assert e.value.offset in [0, *ends] and e.value.offset == (ends[len(got) - 1] if got else 0)
+    assert e.value.path == str(path)
+
+
+def test_an_httpdns_answer_in_a_flow_file_is_decoded_bounded(tmp_path: Path) -> None:
+    import gzip
+
+    from consentscope.readers.flowfile import flow_to_records
+
+    f = tflow.tflow(resp=True)
+    f.request.host, f.request.path = "203.0.113.53", "/d?dn=a.example.net"
+    f.response.headers["content-encoding"] = "gzip"
+    f.response.raw_content = gzip.compress(b"203.0.113.7,60")
+    contacts = [i for i in flow_to_records(f) if isinstance(i, Contact) and i.via == "httpdns"]
+    assert [(c.host, c.ip) for c in contacts] == [("a.example.net", "203.0.113.7")]
+    f.response.raw_content = gzip.compress(b" " * 10_000_000)  # 10 KB of gzip, 10 MB of text
+    anomalies: dict[str, int] = {}
+    assert [i for i in flow_to_records(f, anomalies=anomalies) if isinstance(i, Contact)] == []
+    assert anomalies == {"httpdns-response-too-large": 1}
