@@ -135,17 +135,13 @@ def _slug(text: str) -> str:
 
 
 def _parse_time(value: str, where: str) -> float:
-    from datetime import UTC, datetime
+    from consentscope.model import parse_iso_time
 
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        dt = datetime.fromisoformat(text)
+        return parse_iso_time(value)
     except ValueError:
         raise BatchError(f"{where}: consent_at: expected an ISO 8601 time such as 2026-03-02T10:00:30Z, "
                          f"got {value!r}") from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
 def _check_regex(value: str | None, where: str, name: str) -> str | None:

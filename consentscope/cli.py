@@ -12,7 +12,6 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from consentscope import __version__
@@ -35,16 +34,12 @@ EXIT_INPUT = 2  # bad profile, broken capture, bad option
 
 
 def parse_time(value: str, option: str) -> float:
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
+    from consentscope.model import parse_iso_time
+
     try:
-        dt = datetime.fromisoformat(text)
+        return parse_iso_time(value)
     except ValueError:
         raise UsageError(f"{option}: expected an ISO 8601 time such as 2026-03-02T10:00:30Z, got {value!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def chain_depth(value: str) -> int:

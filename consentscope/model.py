@@ -107,6 +107,16 @@ def event_rank(name: str) -> int:
     return _EVENT_RANK[name]
 
 
+def parse_iso_time(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (``Z`` or an offset; UTC without one). ValueError
+    when it is not one; each caller words its own error around it."""
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
 def iso_time(t: float) -> str:
     """ISO 8601 UTC with milliseconds: stable text for the same float."""
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -334,4 +344,5 @@ __all__ = [
     "Via",
     "event_rank",
     "iso_time",
+    "parse_iso_time",
 ]

@@ -179,3 +179,13 @@ def b64gzip(data: bytes) -> bytes:
     import gzip
 
     return base64.b64encode(gzip.compress(data, mtime=0))
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """A profile with one IMEI (``861234567890127``) and the app's own domain; a test module
+    that needs more values defines its own ``profile``."""
+    p = tmp_path / "profile.toml"
+    p.write_text('[app]\npackage = "com.example.app"\nfirst_party_domains = ["example-app.com"]\n'
+                 '[device]\nimei = "861234567890127"\n')
+    return p

@@ -22,14 +22,6 @@ pytestmark = pytest.mark.slow
 IMEI = "861234567890127"
 
 
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    p = tmp_path / "profile.toml"
-    p.write_text('[app]\npackage = "com.example.app"\nfirst_party_domains = ["example-app.com"]\n'
-                 f'[device]\nimei = "{IMEI}"\n')
-    return p
-
-
 def start_group(tmp: Path, profile: Path, upstream_port: int) -> Proxy:
     """`consentscope proxy` as the leader of its own process group, as a shell starts it."""
     port = free_port()

@@ -25,14 +25,6 @@ pytestmark = pytest.mark.slow
 IMEI = "861234567890127"
 
 
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    p = tmp_path / "profile.toml"
-    p.write_text('[app]\npackage = "com.example.app"\nfirst_party_domains = ["example-app.com"]\n'
-                 f'[device]\nimei = "{IMEI}"\n')
-    return p
-
-
 def contacts(db: Path) -> list[tuple[str, str, str, str, str]]:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
