@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 #: Version of the JSON output format (bumped on every change of its keys).
-JSON_FORMAT_VERSION = 7
+JSON_FORMAT_VERSION = 8

@@ -70,4 +70,8 @@ def coverage_line(r: SessionResult) -> str:
         n = c.opaque + c.truncated + c.unread_connections
         text += (f"; {n} requests or connections to {', '.join(who[:6])}{' and more' if len(who) > 6 else ''} "
                  "could not be read")
+    if c.unscanned_requests:
+        text += f"; {c.unscanned_requests} scanned only in part (a decoding limit)"
+    if c.skipped:
+        text += "; not read: " + ", ".join(f"{name} {n}" for name, n in sorted(c.skipped.items()))
     return text

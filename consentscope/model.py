@@ -111,7 +111,7 @@ def parse_iso_time(text: str) -> float:
     """Epoch seconds of an ISO 8601 time (``Z`` or an offset; UTC without one). ValueError
     when it is not one; each caller words its own error around it."""
     text = text.strip()
-    if text.endswith("Z"):
+    if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
@@ -216,12 +216,38 @@ class DestinationCoverage:
     unread_connections: int = 0
 
 
+#: Reader anomalies that mean part of a capture was not read: a record skipped (a flow over
+#: the size limit, a HAR entry malformed or over a bound, a packet that does not parse) or
+#: TCP bytes dropped or assembled early by a bound. A session with any of them is not a
+#: complete record of the traffic, so "not seen" cannot be claimed from it.
+READER_SKIPS: frozenset[str] = frozenset({
+    "flow-too-large", "har-entry-malformed", "har-entry-too-large", "har-entry-too-deep",
+    "har-entry-number-too-long", "packet-unparsable", "pcapng-short-block", "ip-fragments-dropped",
+    "tcp-stream-unparsable", "tcp-stream-truncated", "tcp-streams-limit", "tcp-open-bytes-limit",
+})
+
+#: Requests whose unscanned part is listed by name (``Coverage.unscanned``); the rest are counted.
+MAX_UNSCANNED_LISTED = 100
+
+
+@dataclass(frozen=True, slots=True)
+class UnscannedPart:
+    """A request whose scan a limit stopped, and the part of it that was not scanned."""
+
+    flow_id: str
+    url: str
+    part: str  # e.g. "everything after body.form:k19997 (views-limit)"
+
+
 @dataclass(slots=True)
 class Coverage:
     """What share of a session's traffic could be read: "not seen" is only a claim where it was.
 
     Unread connections: TLS handshakes the client aborted (pinning), connections passed
-    through, and in packet captures TLS/QUIC connections whose content was not decrypted."""
+    through, and in packet captures TLS/QUIC connections whose content was not decrypted.
+    ``unscanned``: requests a decoding limit stopped part way, with the part left unscanned
+    (the first ``MAX_UNSCANNED_LISTED``; ``unscanned_requests`` counts them all).
+    ``skipped``: what the capture reader could not read at all, by anomaly (``READER_SKIPS``)."""
 
     requests: int = 0
     readable: int = 0
@@ -230,6 +256,9 @@ class Coverage:
     empty: int = 0
     unread_connections: int = 0
     destinations: dict[str, DestinationCoverage] = field(default_factory=dict)
+    unscanned_requests: int = 0
+    unscanned: list[UnscannedPart] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def _row(self, host: str, d: Destination | None) -> DestinationCoverage:
         row = self.destinations.get(host)
@@ -251,8 +280,20 @@ class Coverage:
         self.unread_connections += 1
         self._row(host, d).unread_connections += 1
 
+    def add_unscanned(self, part: UnscannedPart) -> None:
+        self.unscanned_requests += 1
+        if len(self.unscanned) < MAX_UNSCANNED_LISTED:
+            self.unscanned.append(part)
+
+    def add_skipped(self, anomalies: dict[str, int]) -> None:
+        """Count the reader anomalies of ``anomalies`` that are ``READER_SKIPS``."""
+        for name, n in anomalies.items():
+            if name in READER_SKIPS and n:
+                self.skipped[name] = self.skipped.get(name, 0) + n
+
     def merge(self, other: Coverage) -> None:
-        for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
+        for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections",
+                     "unscanned_requests"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for host, o in other.destinations.items():
             row = self._row(host, None)
@@ -260,11 +301,18 @@ class Coverage:
                 row.sdk, row.vendor, row.party = o.sdk, o.vendor, o.party
             for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
                 setattr(row, name, getattr(row, name) + getattr(o, name))
+        self.unscanned.extend(other.unscanned[: max(0, MAX_UNSCANNED_LISTED - len(self.unscanned))])
+        self.add_skipped(other.skipped)
 
     @property
     def unread(self) -> int:
         """Requests and connections whose content was not (fully) read."""
         return self.opaque + self.truncated + self.unread_connections
+
+    @property
+    def skipped_records(self) -> int:
+        """Records (and TCP stream pieces) the reader could not read at all."""
+        return sum(self.skipped.values())
 
     def unread_third_party(self) -> list[DestinationCoverage]:
         return [d for d in self.sorted() if d.party != "first-party" and (d.opaque or d.unread_connections)]
@@ -325,7 +373,9 @@ class Judgement:
 
 __all__ = [
     "EVENTS",
+    "MAX_UNSCANNED_LISTED",
     "NO_MARKERS",
+    "READER_SKIPS",
     "UNREAD_VIA",
     "AuditContact",
     "AuditFinding",
@@ -341,6 +391,7 @@ __all__ = [
     "SessionResult",
     "Source",
     "TimelineEvent",
+    "UnscannedPart",
     "Via",
     "event_rank",
     "iso_time",

@@ -42,6 +42,7 @@ from consentscope.model import (
     SessionResult,
     Source,
     TimelineEvent,
+    UnscannedPart,
     Via,
 )
 from consentscope.profile import AppInfo, Profile
@@ -168,6 +169,8 @@ class Audit:
             self._requests.append(RequestSummary(record.flow_id, record.time, record.method, record.url,
                                                  record.host, destination.party, destination.sdk))
         self.coverage.add_request(record.host, destination, result.readability)
+        if result.unscanned:
+            self.coverage.add_unscanned(UnscannedPart(record.flow_id, record.url, result.unscanned))
         if result.readability == Readability.OPAQUE and destination.party != "first-party":
             # content hidden, transmission proven: a contact, like a TLS server name in a capture
             opaque = Contact(record.time, record.host, record.server_ip, record.port, Via.OPAQUE_REQUEST,
@@ -318,13 +321,14 @@ def audit_capture(
     audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
                   markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
     found = 0
+    read_anomalies: dict[str, int] = {}
     try:
         from consentscope.readers._keylog import KeyLog
 
         own_keys = KeyLog()
         if keylog is not None:
             own_keys.merge(keylog)
-        for item in read_capture(path, keylog=own_keys):
+        for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
             found += len(audit.feed(item))
             if progress is not None:
                 progress(audit, found)
@@ -332,6 +336,8 @@ def audit_capture(
         audit.errors.append(str(e))
     except OSError as e:
         audit.errors.append(f"{path}: {e.strerror or e}")
+    audit.anomalies.update(read_anomalies)  # what the reader skipped or refused, by name
+    audit.coverage.add_skipped(read_anomalies)  # …and of those, the parts of the capture unread
     for h in hooks:
         for record in h.records:
             found += len(audit.feed(record, Source.HOOK))

@@ -29,11 +29,11 @@ import csv
 import io
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 
 from consentscope.consent import TimelineEvent, normalize_event
 from consentscope.errors import ConsentscopeError
+from consentscope.model import parse_iso_time
 
 #: A larger epoch number is milliseconds: 10^11 s is the year 5138, 10^11 ms is March 1973.
 EPOCH_MS_ABOVE = 1e11
@@ -54,10 +54,9 @@ def _time(value: object, where: str) -> float:
             t = float(text)
         except ValueError:
             try:
-                dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+                return parse_iso_time(text)
             except ValueError:
                 raise TimelineFileError(f"{where}: time {value!r} is not ISO 8601 or epoch seconds") from None
-            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
     else:
         raise TimelineFileError(f"{where}: missing time (ISO 8601 or epoch seconds)")
     if not math.isfinite(t) or t < 0:

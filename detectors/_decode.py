@@ -55,11 +55,14 @@ __all__ = ["DecodedRequest", "decode_request"]
 class DecodedRequest:
     """The views of one request in a stable order (URL, headers, cookies, body) and the
     anomalies met, each named once (``content-encoding-mismatch:gzip``, ``views-limit``…).
-    ``body_scan_truncated``: only the first ``Limits.max_body_scan_bytes`` were decoded."""
+    ``body_scan_truncated``: only the first ``Limits.max_body_scan_bytes`` were decoded.
+    ``unscanned``: the part of the request a limit left unscanned, named for the report
+    ("everything after body.form:k19997 (views-limit)"), empty when all was scanned."""
 
     views: tuple[View, ...]
     anomalies: tuple[str, ...] = ()
     body_scan_truncated: bool = False
+    unscanned: str = ""
 
 
 _MEDIA_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
@@ -337,6 +340,7 @@ def decode_request(
     undoes its steps on the body before the decoders see it."""
     d = _Walker(limits)
     truncated = False
+    unscanned: list[str] = []
     try:
         d.url(record.path)
         ctype = encoding = None
@@ -365,6 +369,8 @@ def decode_request(
             body = body[: limits.max_body_scan_bytes]
             truncated = True
             d.anomaly("body-scan-truncated")
+            unscanned.append(f"the body after byte {limits.max_body_scan_bytes:,} of {len(record.body):,} "
+                             "(body-scan-truncated)")
         if body:
             if encoding:
                 body = d.transport(body, encoding, record.body_truncated or truncated)
@@ -383,10 +389,16 @@ def decode_request(
                 d.content(adapted[0], "body", adapted[1], len(adapted[1]), ctype)
             else:
                 d.content(body, "body", (), 0, ctype)
-    except Budget:
-        pass
+    except Budget:  # views are made in request order: all after the last one went unscanned
+        limit = next((a for a in reversed(d.anomalies) if a in _BUDGET_ANOMALIES), "limit")
+        last = d.views[-1].location if d.views else ""
+        unscanned.insert(0, f"everything after {last} ({limit})" if last else f"the whole request ({limit})")
     except RecursionError:
         d.anomaly("recursion-limit")
     except Exception as e:  # a bug outside the decoders must not cost the request its other views
         d.anomaly(f"decoder-error:{type(e).__name__}")
-    return DecodedRequest(tuple(d.views), tuple(d.anomalies), truncated)
+    return DecodedRequest(tuple(d.views), tuple(d.anomalies), truncated, "; ".join(unscanned))
+
+
+#: the anomalies a spent budget (``Budget``) is raised with
+_BUDGET_ANOMALIES: Final = ("views-limit", "decoded-bytes-limit")

@@ -60,6 +60,8 @@ class ScanResult:
     body_scan_truncated: bool = False
     #: what the decoder made of the payload (``_readability.readability``)
     readability: str = "readable"
+    #: the part of the request a limit left unscanned (``DecodedRequest.unscanned``)
+    unscanned: str = ""
 
 
 @dataclass(slots=True)
@@ -154,13 +156,12 @@ class Scanner:
             findings, more = self._scan_views(decoded.views)
             if more:
                 anomalies = (*anomalies, *(a for a in more if a not in anomalies))
-        if decoded.body_scan_truncated:
-            note = f"body scanned up to {self.limits.max_body_scan_bytes} bytes"
-            findings = [
-                f if not f.location.startswith("body") else _with_detail(f, note) for f in findings
-            ]
+        if decoded.unscanned:  # each finding says what of its request went unscanned
+            note = f"not scanned: {decoded.unscanned}"
+            findings = [_with_detail(f, note) for f in findings]
+        stopped = decoded.body_scan_truncated or bool(decoded.unscanned)
         return ScanResult(tuple(findings), anomalies, decoded.body_scan_truncated,
-                          readability(record, decoded.views, decoded.body_scan_truncated))
+                          readability(record, decoded.views, stopped), decoded.unscanned)
 
     def scan_views(self, views: Sequence[View]) -> list[Finding]:
         return self._scan_views(views)[0]

@@ -365,6 +365,8 @@ def render_html(
         sessions=sessions,
         verdicts=judgement.verdicts,
         coverage=coverage,
+        damaged=sum(1 for s in sessions if s.errors),
+        skipped_text=", ".join(f"{name}: {n}" for name, n in sorted(coverage.skipped.items())),
         unread_rows=unread_rows[:50],
         unread_sdks=", ".join(unread_sdks[:8]) + (f" (+{len(unread_sdks) - 8})" if len(unread_sdks) > 8 else ""),
         timelines=timelines,

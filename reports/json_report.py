@@ -117,6 +117,10 @@ def coverage_json(c: Coverage) -> dict[str, Any]:
              "unread_connections": d.unread_connections}
             for d in sorted(c.destinations.values(), key=lambda d: d.host)
         ],
+        "unscanned_requests": c.unscanned_requests,
+        "unscanned": [{"flow_id": u.flow_id, "url": u.url, "part": u.part}
+                      for u in sorted(c.unscanned, key=lambda u: (u.flow_id, u.url))],
+        "skipped": dict(sorted(c.skipped.items())),
     }
 
 

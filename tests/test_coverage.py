@@ -160,3 +160,88 @@ def test_scanner_reports_readability(encrypted_session) -> None:  # type: ignore
     scanner = Scanner(load_profile(str(profile)).scan_profile())
     assert scanner.scan(post(1, 0, "h.example", "/x", rand(400))).readability == "opaque"
     assert scanner.scan(post(1, 0, "h.example", f"/x?imei={IMEI}", b"")).readability == "readable"
+
+
+# ----------------------------------------------------------------------------- an incomplete capture
+
+
+def _har_entry(n: int, url: str, body: str) -> dict:
+    return {"startedDateTime": f"2026-03-02T10:00:{n:02d}.000Z", "time": 1,
+            "request": {"method": "POST", "url": url, "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": "Content-Type", "value": "application/json"}],
+                        "postData": {"mimeType": "application/json", "text": body}},
+            "response": {"status": 200}}
+
+
+def _clean_har(path: Path, extra: list | None = None) -> Path:
+    entries = [
+        _har_entry(1, "https://api.demoshop.com.cn/v1/config", '{"screen": "home"}'),
+        _har_entry(2, "https://api.demoshop.com.cn/v1/privacy/consent", '{"agree": true}'),
+        _har_entry(3, "https://api.demoshop.com.cn/v1/cart", '{"items": 2}'),
+        *(extra or []),
+    ]
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t"}, "entries": entries}}))
+    return path
+
+
+def test_a_capture_with_entries_the_reader_skipped_is_no_proof_of_absence(encrypted_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Records the reader skipped reach the session's anomalies and the coverage's
+    ``skipped``, and no category is "not seen" from such a capture."""
+    _, profile = encrypted_session
+    marker = ("--consent-marker", "/v1/privacy/consent")
+    r, clean = replay(_clean_har(tmp_path / "clean.har"), profile, tmp_path / "clean.json", *marker)
+    assert r.returncode == 0, r.stderr
+    clean_status = {v["category"]: v["status"] for v in clean["verdicts"]}
+    assert "not-seen" in clean_status.values() and clean["coverage"]["skipped"] == {}
+
+    deep: dict = {"request": {"url": "https://x.example.net/"}}
+    for _ in range(200):  # deeper than Limits.max_har_depth: skipped unread, its bound named
+        deep = {"a": deep}
+    har = _clean_har(tmp_path / "holed.har", [{"not": "an entry"}, deep])
+    r, doc = replay(har, profile, tmp_path / "holed.json", *marker)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert doc["coverage"]["skipped"] == {"har-entry-malformed": 1, "har-entry-too-deep": 1}
+    assert doc["sessions"][0]["anomalies"] == {"har-entry-malformed": 1, "har-entry-too-deep": 1}
+    status = {v["category"]: v for v in doc["verdicts"]}
+    for cat, s in clean_status.items():
+        if s == "not-seen" and cat != "MIIT-6":
+            assert status[cat]["status"] == "cannot-tell", cat
+            assert "har-entry-too-deep: 1" in status[cat]["reason"] and "无法读取" in status[cat]["reason_zh"]
+    assert "not read: har-entry-malformed 1, har-entry-too-deep 1" in r.stdout
+
+
+def test_a_capture_that_ends_in_damage_is_no_proof_of_absence(encrypted_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, profile = encrypted_session
+    text = _clean_har(tmp_path / "whole.har").read_bytes()
+    cut = tmp_path / "cut.har"
+    cut.write_bytes(text[: len(text) - 40])  # inside the last entry
+    r, doc = replay(cut, profile, tmp_path / "cut.json", "--consent-marker", "/v1/privacy/consent")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert doc["sessions"][0]["requests"] == 2 and doc["sessions"][0]["errors"]
+    status = {v["category"]: v for v in doc["verdicts"]}
+    assert "not-seen" not in {s["status"] for c, s in status.items() if c != "MIIT-6"}
+    assert any("end in damage" in s["reason"] for s in status.values())
+
+
+def test_unscanned_parts_are_listed_in_the_coverage(tmp_path: Path) -> None:
+    """A form of 30,000 fields passes the views limit (20,000): the request is truncated and
+    the coverage names it with the part that went unscanned; the HTML report says so."""
+    body = "&".join(f"k{i}=v{i}" for i in range(30_000)) + f"&imei={IMEI}"
+    records = [post(1, 1, "api.demoshop.com.cn", "/v1/form", body.encode(), "application/x-www-form-urlencoded")]
+    capture = tmp_path / "wide.mitm"
+    write_records(records, capture)
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'[app]\npackage = "com.demoshop"\nfirst_party_domains = ["demoshop.com.cn"]\n'
+                       f'[device]\nimei = "{IMEI}"\n')
+    html = tmp_path / "o.html"
+    r, doc = replay(capture, profile, tmp_path / "o.json", "--html", str(html))
+    assert r.returncode == 0, r.stderr
+    cov = doc["coverage"]
+    assert (cov["truncated"], cov["unscanned_requests"]) == (1, 1)
+    [u] = cov["unscanned"]
+    assert u["flow_id"] and u["url"] == "https://api.demoshop.com.cn/v1/form"
+    assert u["part"].startswith("everything after body.form:k") and u["part"].endswith("(views-limit)")
+    assert doc["sessions"][0]["coverage"]["unscanned"] == [u]
+    page = html.read_text()
+    assert 'class="unscanned-row"' in page and "(views-limit)" in page
+    assert "1 scanned only in part" in r.stdout

@@ -48,7 +48,7 @@ def test_json_contract(result) -> None:  # type: ignore[no-untyped-def]
     _, _, doc = result
     assert set(doc) == {"version", "sessions", "findings", "contacts", "timeline", "violations",
                          "suppressed", "verdicts", "coverage"}
-    assert doc["version"] == 7
+    assert doc["version"] == 8
     assert doc["suppressed"] == []  # nothing accepted without a project file
     assert doc["contacts"] == []  # a flow file holds requests, not bare connections
     expected = {"session", "flow_id", "time", "method", "url", "host", "party", "relation", "sdk", "vendor", "category",

@@ -51,6 +51,8 @@ class JsonStream:
         self._lines = 0  # newlines before buf[0]
         self._line_start = 0  # stream offset where the line holding buf[0] starts
         self.problem: str | None = None  # the bound the current value broke
+        #: which bound, as a short name: "too-large", "too-deep" or "number-too-long"
+        self.problem_kind: str | None = None
 
     # ------------------------------------------------------------------ buffer
 
@@ -190,7 +192,7 @@ class JsonStream:
             raise self.fail("truncated: expecting a value", truncated=True)
         start = self.offset()
         self.mark = self.i
-        self.problem = None
+        self.problem = self.problem_kind = None
         try:
             c = self.buf[self.i]
             if c == 0x22:
@@ -200,16 +202,16 @@ class JsonStream:
             else:
                 self._scalar()
             if self.problem is None and (self.mark is None or self.offset() - start > self.max_value):
-                self.problem = f"larger than {self.max_value} bytes"
+                self.problem, self.problem_kind = f"larger than {self.max_value} bytes", "too-large"
             if self.problem is not None:
                 return start, None, self.problem
             return start, bytes(self.buf[start - self.base : self.i]), None
         finally:
             self.mark = None
 
-    def _bound_broken(self, problem: str) -> None:
+    def _bound_broken(self, problem: str, kind: str) -> None:
         if self.problem is None:
-            self.problem = problem
+            self.problem, self.problem_kind = problem, kind
         self.mark = None  # no longer held: only delimited
 
     def _skip_scalar(self, at: int) -> bool:
@@ -217,7 +219,7 @@ class JsonStream:
         chunk (the cursor then on its start, or past its first part if already too long)."""
         end = _SCALAR.match(self.buf, at).end()  # type: ignore[union-attr]
         if end - at > self.max_scalar:
-            self._bound_broken(f"a number or literal longer than {self.max_scalar} characters")
+            self._bound_broken(f"a number or literal longer than {self.max_scalar} characters", "number-too-long")
             self.i = end
             return end < len(self.buf)
         self.i = at
@@ -247,7 +249,7 @@ class JsonStream:
                 if c == 0x5B or c == 0x7B:  # [ {
                     depth += 1
                     if depth > self.max_depth:
-                        self._bound_broken(f"nested deeper than {self.max_depth} levels")
+                        self._bound_broken(f"nested deeper than {self.max_depth} levels", "too-deep")
                     self.i = end + 1
                     continue
                 if c == 0x5D or c == 0x7D:  # ] }

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from consentscope.detectors import DEFAULT_LIMITS, Limits
 
 StreamKey = tuple[str, int, str, int]
+
+#: Anomaly: a direction was assembled early because ``Limits.max_streams`` directions were
+#: open; its later segments start a new direction that may not parse (its content is lost).
+STREAMS_LIMIT: Final = "tcp-streams-limit"
+#: Anomaly: a direction was assembled early because the bytes held across all open
+#: directions passed ``Limits.max_open_stream_bytes``.
+OPEN_BYTES_LIMIT: Final = "tcp-open-bytes-limit"
 _NONE: list = []  # never appended to: the common "nothing to assemble early"
 
 
@@ -85,8 +94,11 @@ def _start(entry: tuple[int, float]) -> int:
 class Streams:
     """Open directions, least recently active first, within the bounds of ``Limits``."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, anomaly: Callable[[str], None] | None = None) -> None:
+        """``anomaly``: called with ``STREAMS_LIMIT`` or ``OPEN_BYTES_LIMIT`` for each
+        direction assembled early, so the reader can say what a bound cost."""
         self.limits = limits
+        self.anomaly = anomaly
         self.max_stream_bytes, self.max_open_stream_bytes = limits.max_stream_bytes, limits.max_open_stream_bytes
         self.open: OrderedDict[StreamKey, Stream] = OrderedDict()
         self.held = 0  # bytes held across all open directions
@@ -100,6 +112,8 @@ class Streams:
         if s is None:
             if len(self.open) >= self.limits.max_streams:
                 evicted = [self.pop_oldest()]
+                if self.anomaly is not None:
+                    self.anomaly(STREAMS_LIMIT)
             self._serial += 1
             s = self.open[key] = Stream(key[0], key[1], key[2], key[3], t, t, self._serial)
         else:
@@ -110,6 +124,8 @@ class Streams:
             evicted = list(evicted)
             while self.held > self.max_open_stream_bytes and self.open:
                 evicted.append(self.pop_oldest())
+                if self.anomaly is not None:
+                    self.anomaly(OPEN_BYTES_LIMIT)
         return evicted
 
     def pop(self, key: StreamKey) -> Stream | None:

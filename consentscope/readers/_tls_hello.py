@@ -28,7 +28,10 @@ class ClientHello:
     sni: str | None
     alpn: tuple[str, ...]
     versions: tuple[int, ...]  # supported_versions, as offered
-    complete: bool  # every extension lay within the bytes given
+    complete: bool  # every field and extension lay within the bytes given
+    session_id: bytes = b""  # legacy_session_id (TLS 1.2 resumption by id)
+    suites: tuple[int, ...] = ()  # cipher suites offered, in order
+    extensions: frozenset[int] = frozenset()  # the extension types offered
 
     @property
     def tls_version(self) -> str | None:
@@ -49,15 +52,20 @@ def parse_client_hello(msg: bytes) -> ClientHello | None:
         if len(random) < 32:
             return None
         i = 38
-        i += 1 + msg[i]  # session id
-        i += 2 + struct.unpack(">H", msg[i : i + 2])[0]  # cipher suites
+        session_id = msg[i + 1 : i + 1 + msg[i]]
+        i += 1 + msg[i]
+        n_suites = struct.unpack(">H", msg[i : i + 2])[0]
+        raw = msg[i + 2 : i + 2 + n_suites]
+        suites = struct.unpack(f">{len(raw) // 2}H", raw[: len(raw) // 2 * 2])
+        i += 2 + n_suites
         i += 1 + msg[i]  # compression methods
     except (IndexError, struct.error):
         return None
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     versions: tuple[int, ...] = ()
-    complete = True
+    types: set[int] = set()
+    complete = i <= len(msg)
     if i + 2 <= len(msg):
         end = min(len(msg), i + 2 + struct.unpack(">H", msg[i : i + 2])[0])
         i += 2
@@ -66,6 +74,7 @@ def parse_client_hello(msg: bytes) -> ClientHello | None:
             data = msg[i + 4 : i + 4 + elen]
             if len(data) < elen:
                 complete = False
+            types.add(etype)
             if etype == EXT_SERVER_NAME:
                 sni = _server_name(data) or sni
             elif etype == EXT_ALPN:
@@ -74,7 +83,7 @@ def parse_client_hello(msg: bytes) -> ClientHello | None:
                 listed = data[1 : 1 + data[0]]
                 versions = tuple(struct.unpack(f">{len(listed) // 2}H", listed[: len(listed) // 2 * 2]))
             i += 4 + elen
-    return ClientHello(legacy_version, random, sni, alpn, versions, complete)
+    return ClientHello(legacy_version, random, sni, alpn, versions, complete, session_id, suites, frozenset(types))
 
 
 def _server_name(data: bytes) -> str | None:

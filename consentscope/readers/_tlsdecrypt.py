@@ -78,6 +78,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from ._keylog import KeyLog
+from ._tls_hello import parse_client_hello
 
 #: Largest TLSCiphertext fragment: 2^14 + 2048 (RFC 5246 6.2.3; TLS 1.3 allows only +256).
 MAX_RECORD = 2**14 + 2048
@@ -93,7 +94,7 @@ REASONS = ("no-key", "unsupported-suite", "handshake-missing", "stream-gap", "ba
 _HRR_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()
 _CT_CCS, _CT_ALERT, _CT_HANDSHAKE, _CT_APPDATA = 20, 21, 22, 23
 _HS_CLIENT_HELLO, _HS_SERVER_HELLO, _HS_EOED, _HS_EE, _HS_FINISHED, _HS_KEY_UPDATE = 1, 2, 5, 8, 20, 24
-_EXT_SNI, _EXT_ALPN, _EXT_ETM, _EXT_EARLY, _EXT_VERSIONS = 0, 16, 22, 42, 43
+_EXT_ALPN, _EXT_ETM, _EXT_EARLY, _EXT_VERSIONS = 16, 22, 42, 43
 _VERSION_NAMES = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
 
 
@@ -366,17 +367,6 @@ class _Hello:
     session_id: bytes
     suites: list[int]
     ext: dict[int, bytes]
-
-
-def _parse_client_hello(body: bytes) -> _Hello:
-    r = _Reader(body)
-    r.take(2)
-    random = r.take(32)
-    sid = r.vec(1)
-    raw = r.vec(2)
-    suites = [struct.unpack(">H", raw[i : i + 2])[0] for i in range(0, len(raw) - 1, 2)]
-    r.vec(1)
-    return _Hello(random, sid, suites, _extensions(r))
 
 
 def _parse_server_hello(body: bytes) -> tuple[int, _Hello]:
@@ -706,23 +696,22 @@ class TlsConnection:
             raise _Fail("handshake-missing")
 
     def _client_hello(self, d: _Dir, body: bytes) -> None:
-        hello = _parse_client_hello(body)
+        # the one ClientHello parser (``_tls_hello``), given the message's type and length back
+        hello = parse_client_hello(bytes((_HS_CLIENT_HELLO,)) + len(body).to_bytes(3, "big") + body)
+        if hello is None or not hello.complete:
+            raise _Fail("bad-record")
         if d.stage == "hrr":  # ClientHello after HelloRetryRequest: same random, now the handshake key
             d.stage = "early?"
             return
         self.client_random = hello.random
         self._client_session_id = hello.session_id
-        self.offered_suites = hello.suites
-        self._etm_offered = _EXT_ETM in hello.ext
-        self._early_offered = _EXT_EARLY in hello.ext
-        sni = hello.ext.get(_EXT_SNI)
-        if sni and len(sni) > 5:
-            r = _Reader(sni)
-            lst = _Reader(r.vec(2))
-            if lst.u8() == 0:
-                self.sni = lst.vec(2).decode("ascii", "replace").lower()
-        if _EXT_ALPN in hello.ext:
-            self.alpn_offered = _alpn_list(hello.ext[_EXT_ALPN])
+        self.offered_suites = list(hello.suites)
+        self._etm_offered = _EXT_ETM in hello.extensions
+        self._early_offered = _EXT_EARLY in hello.extensions
+        if hello.sni:
+            self.sni = hello.sni
+        if _EXT_ALPN in hello.extensions:
+            self.alpn_offered = list(hello.alpn)
         d.stage = "sent-hello"
 
     def _server_hello_msg(self, d: _Dir, body: bytes) -> None:

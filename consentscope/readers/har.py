@@ -270,8 +270,8 @@ class _HarWalk:
                 return
 
     def _entry(self, index: int, offset: int, text: bytes | None, problem: str | None) -> CaptureItem | None:
-        if text is None:
-            self._bad(index, offset, str(problem))
+        if text is None:  # a bound broken: the entry is skipped unread, and the bound named
+            self._bad(index, offset, str(problem), f"har-entry-{self.js.problem_kind or 'malformed'}")
             return None
         try:
             entry = json.loads(text.decode("utf-8", "replace"))
@@ -284,9 +284,11 @@ class _HarWalk:
             self._bad(index, offset, f"{type(e).__name__}: {e}")
             return None
 
-    def _bad(self, index: int, offset: int, why: str) -> None:
+    def _bad(self, index: int, offset: int, why: str, anomaly: str = "har-entry-malformed") -> None:
+        """An entry skipped: ``anomaly`` counted ("har-entry-malformed", or the bound it broke:
+        "har-entry-too-large", "har-entry-too-deep", "har-entry-number-too-long")."""
         if self.anomalies is not None:
-            self.anomalies["har-entry-malformed"] = self.anomalies.get("har-entry-malformed", 0) + 1
+            self.anomalies[anomaly] = self.anomalies.get(anomaly, 0) + 1
         if self.first_error is None:
             self.first_error = (index, why, offset)
 

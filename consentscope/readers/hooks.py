@@ -40,13 +40,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from consentscope.detectors import RequestRecord
 from consentscope.errors import ConsentscopeError
-from consentscope.model import Event, TimelineEvent
+from consentscope.model import Event, TimelineEvent, parse_iso_time
 
 #: Hook logs are a person's or a script's output, not captures: refuse anything larger.
 MAX_HOOK_FILE_BYTES = 256 * 1024 * 1024
@@ -150,10 +150,9 @@ def _time(value: object, where: str) -> float:
     if isinstance(value, str) and value.strip():
         text = value.strip()
         try:
-            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+            return parse_iso_time(text)
         except ValueError:
             raise HookFileError(f"time {value!r} is not ISO 8601 or epoch seconds", where) from None
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
     raise HookFileError("time is missing", where)
 
 

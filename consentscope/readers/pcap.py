@@ -71,7 +71,7 @@ class _PcapReader:
         self.parked: OrderedDict[tuple[str, int, str, int], tuple[bytes, bool]] = OrderedDict()
         self.limits = limits
         self.anomalies = anomalies
-        self.streams = Streams(limits)
+        self.streams = Streams(limits, self.anomaly)
         self.names: OrderedDict[str, str] = OrderedDict()  # ip -> name, from DNS answers
         self.defrag = Defragmenter(limits)
         self.quic = QuicNames(limits)

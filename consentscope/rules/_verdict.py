@@ -87,6 +87,25 @@ def _unread_notes(kind: str, contacts: Sequence[AuditContact]) -> tuple[str, str
             f"有 {n} 个请求或连接无法读取（{who}），其内容未知")
 
 
+def _incomplete_notes(sessions: Sequence[SessionResult], coverage: Coverage) -> tuple[str, str] | None:
+    """Why the capture is no complete record of the traffic, when it is not: records the
+    reader skipped (``Coverage.skipped``) or a capture that ends in damage (``errors``)."""
+    damaged = sum(1 for s in sessions if s.errors)
+    skipped = coverage.skipped
+    if not damaged and not skipped:
+        return None
+    en: list[str] = []
+    zh: list[str] = []
+    if skipped:
+        what = ", ".join(f"{name}: {n}" for name, n in sorted(skipped.items()))
+        en.append(f"parts of the capture could not be read ({what})")
+        zh.append(f"抓包文件中有部分内容无法读取（{what}）")
+    if damaged:
+        en.append(f"{damaged} capture file(s) end in damage; what followed was not read")
+        zh.append(f"{damaged} 个抓包文件在损坏处中断，其后内容未读取")
+    return "; ".join(en), "；".join(zh)
+
+
 def verdicts(sessions: Sequence[SessionResult], profile: Profile | None = None) -> list[Verdict]:
     """One verdict per MIIT category, from the sessions' violations (set by ``evaluate``), their
     timelines and how much of their traffic could be read."""
@@ -103,6 +122,7 @@ def verdicts(sessions: Sequence[SessionResult], profile: Profile | None = None) 
     unread_early_third = [c for c in unread_early if recipient(c.destination) != "first"]
     first_party_opaque = sum(d.opaque for d in coverage.destinations.values() if d.party == "first-party")
     nothing_read = coverage.requests == 0 and not any(s.contacts or s.findings for s in sessions)
+    incomplete = _incomplete_notes(sessions, coverage)
     out = []
     for cat in CATEGORIES.values():
         active = tuple(v for v in all_v if v.category == cat.id and not v.suppressed)
@@ -135,6 +155,9 @@ def verdicts(sessions: Sequence[SessionResult], profile: Profile | None = None) 
         elif cat.id == "MIIT-3" and unread_early_third:
             status = "cannot-tell"
             note_en, note_zh = _unread_notes("before", unread_early_third)
+        elif incomplete is not None and cat.id != "MIIT-6":
+            status = "cannot-tell"
+            note_en, note_zh = incomplete
         elif cat.id not in ("MIIT-1", "MIIT-3", "MIIT-6") and (unread or coverage.opaque or coverage.truncated):
             status = "cannot-tell"
             if unread:

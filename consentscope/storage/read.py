@@ -26,6 +26,7 @@ from consentscope.model import (
     DestinationCoverage,
     SessionResult,
     TimelineEvent,
+    UnscannedPart,
 )
 
 from .schema import ContactRow, EventRow, FindingRow, SessionRow, StorageError, ViolationRow, _sqlite_path
@@ -125,6 +126,10 @@ def coverage_from_json(doc: dict[str, Any] | None) -> Coverage:
         for name in ("requests", "readable", "opaque", "truncated", "empty", "unread_connections"):
             setattr(row, name, int(d.get(name) or 0))
         c.destinations[row.host] = row
+    c.unscanned_requests = int(doc.get("unscanned_requests") or 0)  # JSON format 8 on
+    c.unscanned = [UnscannedPart(str(u.get("flow_id", "")), str(u.get("url", "")), str(u.get("part", "")))
+                   for u in doc.get("unscanned") or ()]
+    c.skipped = {str(k): int(v) for k, v in (doc.get("skipped") or {}).items()}
     return c
 
 

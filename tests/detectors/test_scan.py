@@ -128,14 +128,17 @@ def test_every_finding_in_a_query_or_form_lies_in_a_value_of_that_name() -> None
     assert hits > 100  # the generator does plant values
 
 
-def test_body_scan_truncated_is_said_on_body_findings() -> None:
+def test_body_scan_truncated_is_said_on_every_finding_of_the_request() -> None:
     limits = Limits(max_body_scan_bytes=100)
     r = rec("/?imei=" + IMEI, ("imei=" + IMEI + "&pad=" + "x" * 200).encode(), (FORM,))
     result = Scanner(PROFILE, limits=limits).scan(r)
     assert result.body_scan_truncated and "body-scan-truncated" in result.anomalies
     by_place = {f.location: f.detail for f in result.findings}
     assert set(by_place) == {"url.query:imei", "body.form:imei"}
-    assert "100 bytes" in by_place["body.form:imei"] and "100 bytes" not in (by_place["url.query:imei"] or "")
+    note = "not scanned: the body after byte 100 of 225 (body-scan-truncated)"
+    assert by_place == {"url.query:imei": note, "body.form:imei": note}
+    assert result.unscanned == "the body after byte 100 of 225 (body-scan-truncated)"
+    assert result.readability == "truncated"
     assert decode_request(r, limits).body_scan_truncated
 
 
@@ -163,3 +166,21 @@ def test_compile_and_confirm_bounds_come_from_limits() -> None:
     assert {f.data_type for f in Scanner(macs).scan_views(view)} == {"mac"}
     # no base64 around the fragment decoded: the fragment alone cannot confirm the value
     assert Scanner(macs, limits=Limits(base64_confirm_margin=0)).scan_views(view) == []
+
+
+def test_a_views_limit_names_what_went_unscanned() -> None:
+    """100,001 form fields, then the IMEI: the views limit stops the scan before it; the
+    request is truncated, not readable, and what was left unscanned is named."""
+    body = "&".join(f"k{i}=v{i}" for i in range(100_001)) + "&imei=" + IMEI
+    r = rec("/?imei=" + IMEI, body.encode(), (FORM,))
+    limits = Limits(max_views=1_000)
+    result = Scanner(PROFILE, limits=limits).scan(r)
+    assert "views-limit" in result.anomalies and result.readability == "truncated"
+    assert result.unscanned.startswith("everything after body.form:k") and result.unscanned.endswith("(views-limit)")
+    assert [f.location for f in result.findings] == ["url.query:imei"]
+    assert result.findings[0].detail == f"not scanned: {result.unscanned}"
+
+
+def test_a_fully_scanned_request_names_nothing_unscanned() -> None:
+    result = Scanner(PROFILE).scan(rec("/?imei=" + IMEI, b"a=1", (FORM,)))
+    assert result.unscanned == "" and result.readability == "readable" and result.findings[0].detail in ("", None)

@@ -261,7 +261,7 @@ def test_har_with_a_huge_entry_is_read_in_bounded_memory(tmp_path: Path, kind: s
     got = read_bounded("har", path, peak=DEFAULT_LIMITS.max_har_entry_bytes + 128 * MiB)
     hosts = [h[1] for h in got["hosts"] if h[0] == "RequestRecord"]
     assert hosts == ["before.example.net", "after0.example.net", "after1.example.net", "after2.example.net"]
-    assert got["anomalies"] == {"har-entry-malformed": 1}  # over Limits.max_har_entry_bytes: skipped, named
+    assert got["anomalies"] == {"har-entry-too-large": 1}  # over Limits.max_har_entry_bytes: skipped, named
     assert got["error"] is not None and "entry #2" in got["error"][1]  # and named at the end
 
 
@@ -348,9 +348,8 @@ def test_many_parallel_tcp_streams_stay_within_the_open_stream_budget(tmp_path: 
     records = {h[1] for h in got["hosts"] if h[0] == "RequestRecord"}
     assert {f"s{i}.example.net" for i in range(streams)} <= records
     assert {"after42000.example.net", "after42001.example.net"} <= records
-    # Streams the budget assembles early are not named by the pcap reader (no anomaly for
-    # it exists in readers/pcap.py); the few that pass max_stream_bytes before are.
-    assert set(got["anomalies"]) == {"tcp-stream-truncated"}
+    # streams the budget assembles early are named, and so are those over max_stream_bytes
+    assert set(got["anomalies"]) == {"tcp-stream-truncated", "tcp-open-bytes-limit"}
 
 
 # --- HTTPDNS responses ---

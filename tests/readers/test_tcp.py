@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from consentscope.detectors import Limits
-from consentscope.readers._tcp import Stream, Streams, time_at
+from consentscope.readers._tcp import OPEN_BYTES_LIMIT, STREAMS_LIMIT, Stream, Streams, time_at
 
 DATA = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -60,3 +60,15 @@ def test_stream_count_bound_assembles_the_least_recently_active() -> None:
     streams.segment(("a", 1, "b", 80), 2.0, 2, b"x", False)
     [early] = streams.segment(("a", 3, "b", 80), 3.0, 1, b"x", False)
     assert early.sport == 2 and sorted(k[1] for k in streams.open) == [1, 3]
+
+
+def test_each_bound_that_assembles_a_direction_early_is_named() -> None:
+    named: list[str] = []
+    streams = Streams(Limits(max_streams=2, max_open_stream_bytes=250), named.append)
+    streams.segment(("a", 1, "b", 80), 0.0, 1, b"x" * 100, False)
+    streams.segment(("a", 2, "b", 80), 1.0, 1, b"x" * 100, False)
+    assert named == []
+    streams.segment(("a", 3, "b", 80), 2.0, 1, b"x" * 10, False)  # a third direction: the count bound
+    assert named == [STREAMS_LIMIT]
+    streams.segment(("a", 3, "b", 80), 3.0, 11, b"x" * 200, False)  # 310 bytes held: the byte budget
+    assert named == [STREAMS_LIMIT, OPEN_BYTES_LIMIT] and streams.held <= 250

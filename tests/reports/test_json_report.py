@@ -20,7 +20,7 @@ def test_keys_timeline_and_violations() -> None:
     doc = build_document(judge([result]))
     assert set(doc) == {"version", "sessions", "findings", "contacts", "timeline", "violations", "suppressed",
                         "verdicts", "coverage"}
-    assert doc["version"] == JSON_FORMAT_VERSION == 7
+    assert doc["version"] == JSON_FORMAT_VERSION == 8
     assert all(set(f) == FINDING_KEYS for f in doc["findings"])  # version 6 added "source"
     assert {f["source"] for f in doc["findings"]} == {"flow"}
     assert [v["category"] for v in doc["verdicts"]] == [f"MIIT-{i}" for i in range(1, 9)]
