@@ -622,7 +622,7 @@ def session_paths(out: str, session_id: str) -> tuple[str, str]:
     return (os.path.join(out, "sessions", f"{session_id}.json"), os.path.join(out, "sessions", f"{session_id}.html"))
 
 
-def _finish(task: Task, outcome: TaskOutcome, out: str, engine: Engine | None) -> dict[str, Any]:
+def _finish(task: Task, outcome: TaskOutcome, out: str, engine: Engine | None, lang: str = "en") -> dict[str, Any]:
     """The one writer: database, the session's reports, then the journal entry."""
     from consentscope.reports.summary_report import session_entry
     from consentscope.session import Outputs, store, write_reports
@@ -637,15 +637,16 @@ def _finish(task: Task, outcome: TaskOutcome, out: str, engine: Engine | None) -
                 outcome.status = "error"
                 outcome.error = "; ".join(x for x in (outcome.error, f"database: {e}") if x)
         json_out, html_out = session_paths(out, task.session_id)
-        write_reports(outcome.judgement, Outputs(json=json_out, html=html_out, title=outcome.title),
+        write_reports(outcome.judgement, Outputs(json=json_out, html=html_out, title=outcome.title, lang=lang),
                       outcome.suppressions)
     return session_entry(task, outcome)
 
 
 def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, workers: int = 1,
-              scheduler: str | None = None, progress: Progress | None = None) -> BatchRun:
+              scheduler: str | None = None, progress: Progress | None = None, lang: str = "en") -> BatchRun:
     """Run every task not journaled yet in ``out``, then write the summary files. On Ctrl-C the
-    workers are stopped, what is done is written, and the run says ``interrupted``."""
+    workers are stopped, what is done is written, and the run says ``interrupted``. ``lang``:
+    of the HTML reports (each session's, and the summary)."""
     os.makedirs(out, mode=0o700, exist_ok=True)  # reports hold personal data: owner-only, as every file in it
     os.makedirs(os.path.join(out, "sessions"), mode=0o700, exist_ok=True)
     journal = Journal(out)
@@ -660,7 +661,7 @@ def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, 
         if todo:
             executor = make_executor(workers, scheduler)
             for outcome in executor.run(todo):
-                entry = _finish(by_key[outcome.key], outcome, out, engine)
+                entry = _finish(by_key[outcome.key], outcome, out, engine, lang)
                 journal.append(entry)
                 done[entry["key"]] = entry
                 finished += 1
@@ -674,20 +675,33 @@ def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, 
         if executor is not None:
             executor.stop()
     entries = [done[t.key] for t in tasks if t.key in done]
-    write_summary(out, tasks, entries)
+    write_summary(out, tasks, entries, lang)
     return BatchRun(list(tasks), entries, len(tasks) - len(todo), finished, interrupted, time.monotonic() - t0)
 
 
-def write_summary(out: str, tasks: Sequence[Task], entries: Sequence[dict[str, Any]]) -> None:
+def write_summary(out: str, tasks: Sequence[Task], entries: Sequence[dict[str, Any]], lang: str = "en") -> None:
     """summary.json, summary.csv, summary.html, then manifest.sha256 over inputs and outputs."""
     from consentscope.files import write_private
     from consentscope.reports.summary_report import build_summary, render_summary_csv, render_summary_html
 
     summary = build_summary(entries)
-    write_private(os.path.join(out, "summary.json"), json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-    write_private(os.path.join(out, "summary.csv"), render_summary_csv(summary))
-    write_private(os.path.join(out, "summary.html"), render_summary_html(summary, entries))
+    sinks: list[tuple[str, Callable[[], str]]] = [
+        ("summary.json", lambda: json.dumps(summary, ensure_ascii=False, indent=2) + "\n"),
+        ("summary.csv", lambda: render_summary_csv(summary)),
+        ("summary.html", lambda: render_summary_html(summary, entries, lang=lang)),
+    ]
+    failed = []
+    for name, render in sinks:  # one failing sink costs only itself
+        path = os.path.join(out, name)
+        try:
+            write_private(path, render())
+        except OSError as e:
+            failed.append(f"{path}: {e.strerror or e}")
+        except Exception as e:
+            failed.append(f"{path}: internal error {type(e).__name__}: {e}")
     write_manifest(out, tasks, entries)
+    if failed:
+        raise BatchError("cannot write " + "; ".join(failed))
 
 
 def write_manifest(out: str, tasks: Sequence[Task], entries: Sequence[dict[str, Any]]) -> None:

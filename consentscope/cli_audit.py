@@ -16,6 +16,7 @@ from consentscope.errors import UsageError
 
 EXIT_OK = 0
 EXIT_NEW = 1  # compare --fail-on-new: something new
+EXIT_RULE = 1  # audit --fail-on: a session breaks a named rule
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -63,6 +64,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers: expected 1 or more")
+    from consentscope.cli import _fail_on_patterns
+
+    gate = _fail_on_patterns(args)  # a typo in --fail-on is an error before the batch, not a gate that never fails
     compile_regex(args.consent_marker, "--consent-marker")
     compile_regex(args.refusal_marker, "--refusal-marker")
     defaults = Defaults(
@@ -91,7 +95,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"consentscope: {already} of {len(tasks)} tasks already done in {args.out}; skipping them",
               file=sys.stderr)
     progress = BatchProgress(len(tasks), already, sys.stderr.isatty() and not args.quiet)
-    run = run_batch(tasks, args.out, engine=engine, workers=workers, scheduler=args.scheduler, progress=progress)
+    run = run_batch(tasks, args.out, engine=engine, workers=workers, scheduler=args.scheduler, progress=progress,
+                    lang=args.lang)
     progress.clear()
     findings = sum(e["findings"] for e in run.entries)
     violations = sum(len(e["violations"]) for e in run.entries)
@@ -107,7 +112,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"consentscope: interrupted; {len(run.entries)} of {len(tasks)} tasks are written; "
               f"rerun with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_INPUT if run.failed else EXIT_OK
+    if run.failed:
+        return EXIT_INPUT
+    return _gate(run.entries, gate)
+
+
+def _gate(entries: list[dict], patterns: list[str]) -> int:
+    """``--fail-on``: exit 1 when a session breaks a named rule (not accepted), naming each."""
+    from consentscope.rules import rule_matches
+
+    hits = [(e["id"], rule) for e in entries for rule in e["violations"]
+            if any(rule_matches(rule, p) for p in patterns)]
+    for sid, rule in hits:
+        print(f"consentscope: {sid}: {rule}", file=sys.stderr)
+    return EXIT_RULE if hits else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -132,6 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_audit_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``audit`` and ``compare`` to the main CLI's subparsers."""
+    from consentscope.cli import chain_depth
     from consentscope.detectors import DEFAULT_CHAIN_DEPTH
 
     a = subparsers.add_parser(
@@ -154,7 +173,13 @@ def add_audit_parser(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--resume", action="store_true",
                    help="continue the batch recorded in --out after a crash or Ctrl-C (an error if there is none); "
                    "finished tasks are skipped on any rerun")
-    a.add_argument("--depth", type=int, default=DEFAULT_CHAIN_DEPTH, help="longest hash/encoding chain")
+    a.add_argument("--depth", type=chain_depth, default=DEFAULT_CHAIN_DEPTH,
+                   help="longest hash/encoding chain (1 to 6)")
+    a.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of each session's HTML report and of summary.html (default en)")
+    a.add_argument("--fail-on", metavar="RULES",
+                   help="exit 1 when any session breaks one of these rules (comma-separated IDs or MIIT categories, "
+                   "e.g. MIIT-1,PIPL-23); accepted ones do not count")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     a.set_defaults(func=cmd_audit)
 

@@ -473,6 +473,8 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
             failed.append(f"{path}: is a directory (name a file)")
         except OSError as e:
             failed.append(f"{path}: {e.strerror or e}")
+        except Exception as e:  # a fault in one sink must not cost the others (nor print a traceback)
+            failed.append(f"{path}: internal error {type(e).__name__}: {e}")
     if failed:
         raise ConsentscopeError("cannot write " + "; ".join(failed))
     return written

@@ -127,11 +127,49 @@ def _env() -> Environment:
     return _ENV
 
 
+#: The summary page's words (``--lang``); SDK, vendor, data-type and verdict names come from
+#: ``reports.i18n.Words`` and ``rules.STATUS`` like the session reports'.
+SUMMARY_UI: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "consentscope batch summary",
+        "sessions_line": "{n} sessions: {ok} audited, {failed} failed · format version {version}",
+        "verdict_per_app": "Verdict per app", "session": "session", "app": "app", "label": "label",
+        "status": "status", "requests": "requests", "findings": "findings", "violations": "violations",
+        "ok": "ok", "error": "error",
+        "matrix": "SDK × data type across apps",
+        "matrix_note": "Each cell: apps that sent this data type to this SDK (red: how many of them before consent).",
+        "sdk": "SDK", "vendor": "vendor", "apps": "apps", "before_consent": "before consent",
+        "no_sdk_data": "No data sent to a known SDK.", "sdks": "SDKs contacted",
+        "apps_before": "apps before consent", "types_before": "data types before consent",
+        "errors": "Errors", "capture": "capture",
+    },
+    "zh": {
+        "title": "consentscope 批量审计汇总",
+        "sessions_line": "共 {n} 个会话：{ok} 个已审计，{failed} 个失败 · 格式版本 {version}",
+        "verdict_per_app": "各App结论", "session": "会话", "app": "App", "label": "标签",
+        "status": "状态", "requests": "请求数", "findings": "发现数", "violations": "违规规则",
+        "ok": "完成", "error": "出错",
+        "matrix": "各App中SDK × 数据类型",
+        "matrix_note": "每格：向该SDK发送该类数据的App数（红色：其中在同意前发送的App数）。",
+        "sdk": "SDK", "vendor": "厂商", "apps": "App数", "before_consent": "同意前",
+        "no_sdk_data": "未发现发往已知SDK的数据。", "sdks": "联系过的SDK",
+        "apps_before": "同意前发送的App数", "types_before": "同意前发送的数据类型",
+        "errors": "错误", "capture": "抓包文件",
+    },
+}
+
+
 def render_summary_html(summary: dict[str, Any], entries: Sequence[dict[str, Any]] | None = None,
-                        title: str = "consentscope batch summary") -> str:
+                        title: str | None = None, lang: str = "en") -> str:
     """A per-app verdict table, the SDK × data-type matrix across apps (cells: apps sending
-    that type to that SDK, and how many of them before consent), links to each session's report."""
-    from consentscope.rules import CATEGORIES
+    that type to that SDK, and how many of them before consent), links to each session's report.
+    ``lang``: ``en`` or ``zh`` (names of SDKs, vendors, data types and verdicts too)."""
+    from consentscope.reports.i18n import LANGS, Words
+    from consentscope.rules import CATEGORIES, STATUS
+
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    ui = SUMMARY_UI[lang]
 
     matrix: dict[str, dict[str, list[set[str]]]] = defaultdict(lambda: defaultdict(lambda: [set(), set()]))
     for e in entries or ():
@@ -146,9 +184,10 @@ def render_summary_html(summary: dict[str, Any], entries: Sequence[dict[str, Any
     cells = {sdk: {t: (len(matrix[sdk][t][0]), len(matrix[sdk][t][1])) if t in matrix[sdk] else None for t in types}
              for sdk in sdk_order}
     reports = {e["id"]: e.get("report", True) for e in entries or ()}
+    statuses = {k: (zh if lang == "zh" else en) for k, (en, zh) in STATUS.items()}
     return _env().get_template("summary.html.j2").render(
-        title=title, summary=summary, categories=list(CATEGORIES.values()), types=types, sdk_order=sdk_order,
-        cells=cells, reports=reports,
+        title=title or ui["title"], summary=summary, categories=list(CATEGORIES.values()), types=types,
+        sdk_order=sdk_order, cells=cells, reports=reports, t=ui, w=Words(lang), lang=lang, statuses=statuses,
         ok=sum(s["status"] == "ok" for s in summary["sessions"]),
         failed=sum(s["status"] == "error" for s in summary["sessions"]),
     )

@@ -213,3 +213,35 @@ def test_a_real_dask_cluster_gives_the_same_summary_as_one_worker(tmp_path: Path
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+DEMO = ("captures/demo_session.mitm", "--profile", "captures/demo_profile.toml",
+        "--consent-marker", "/v1/privacy/consent", "--suppressions", "captures/demo_project.toml")
+
+
+def test_lang_zh_and_fail_on(tmp_path: Path) -> None:
+    """``--lang zh`` renders the summary and each session's report in Chinese; ``--fail-on``
+    gates on the rules the sessions break (exit 1, each named), and a typo in it is an
+    error before any task runs."""
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "consentscope", "audit", *DEMO, "--workers", "1", "-q"]
+    typo = subprocess.run([*cmd, "--out", str(tmp_path / "typo"), "--fail-on", "MIIT-99"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert typo.returncode == 2 and "--fail-on" in typo.stderr and not (tmp_path / "typo").exists()
+    out = tmp_path / "zh"
+    r = subprocess.run([*cmd, "--out", str(out), "--lang", "zh", "--fail-on", "MIIT-1"], cwd=root,
+                       capture_output=True, text=True, timeout=600)
+    summary = load(out / "summary.json")
+    [s] = summary["sessions"]
+    assert s["status"] == "ok" and any(v.startswith("MIIT-1") for v in s["violations"]), s
+    assert r.returncode == 1 and f"{s['id']}: MIIT-1" in r.stderr and "Traceback" not in r.stderr
+    page = (out / "summary.html").read_text()
+    assert 'lang="zh-CN"' in page and "各App结论" in page and "联系过的SDK" in page
+    assert "Verdict per app" not in page and "发现问题" in page  # the verdict names too
+    assert "友盟" in page  # SDK names as Chinese privacy policies write them
+    session_page = (out / "sessions" / f"{s['id']}.html").read_text()
+    assert 'lang="zh' in session_page
+    assert summary == load(out / "summary.json")  # the summary JSON does not depend on the language
+    again = subprocess.run([*cmd, "--out", str(tmp_path / "en"), "--fail-on", "PIPL-99.9,MIIT-8"], cwd=root,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode in (0, 1, 2) and "Traceback" not in again.stderr
