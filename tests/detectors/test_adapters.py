@@ -1,45 +1,61 @@
-"""SDK wire-format adapters (``_adapters.py``) and the GrowingIO example.
+"""SDK wire-format adapters (``_adapters.py``), their step modules (``_dec_snappy.py``,
+``_dec_pbdouble.py``) and the GrowingIO adapter.
 
-The GrowingIO packing is taken from the SDK's own code: github.com/growingio/growingio-sdk-go
-at 6467ada31606fe563006f51bd7fdad4699886854, ``internal/core/request_pipe.go``:
-``compress`` is ``snappy.Encode(nil, req.Body)`` with ``X-Compress-Codec: 2``, then
-``encrypt`` does ``encrypted[i] = b ^ byte(req.Timestamp % 256)`` with ``X-Crypt-Codec: 1``;
-``internal/core/request.go`` sends the millisecond timestamp as ``X-Timestamp`` (and
-``?stm=``) with ``Content-Type: application/protobuf``.
+The GrowingIO packing is taken from the SDK's own code:
+github.com/growingio/growingio-sdk-android-autotracker at
+90d1376dace107ffa2b02fa74f6a61983538878d,
+``growingio-data/encoder/src/main/java/com/growingio/android/encoder/EncoderDataFetcher.java``:
+``Snappy.compress(eventUrl.getRequestBody())`` (``growingio-tools/snappy``, the raw block
+format), then ``XORUtils.encrypt(compressData, (int) (currentTimeMillis & 0xFF))``, headers
+``X-Compress-Codec: 2`` and ``X-Crypt-Codec: 1``;
+``growingio-tracker-core/.../middleware/EventHttpSender.java`` posts to
+``v3/projects/<id>/collect`` with ``.addParam("stm", String.valueOf(time))``, the same
+``time``; the body is ``EventV3List`` of ``growingio-data/protobuf/src/main/proto/event_v3.proto``
+(``repeated EventV3Dto values = 1``; ``device_id = 1``, ``platform = 7``, ``double latitude = 44``,
+``double longitude = 45``, ``imei = 46``, ``android_id = 47``, ``oaid = 48``).
+The Go SDK (github.com/growingio/growingio-sdk-go at 6467ada31606fe563006f51bd7fdad4699886854,
+``internal/core/request_pipe.go`` and ``request.go``) packs the same way and sends the
+milliseconds as ``?stm=`` and ``X-Timestamp``.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import struct
+import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import (
     BUILTIN_ADAPTERS,
     GROWINGIO,
     Adapter,
+    GeoPoint,
     Identifier,
+    Limits,
     RequestRecord,
     Scanner,
     ScanProfile,
     decode_request,
 )
-from consentscope.detectors._adapters import unsnappy
-from tests.detectors.helpers import pb_len, rec
+from consentscope.detectors._adapters import form_value
+from consentscope.detectors._dec_snappy import unsnappy
+from tests.detectors.helpers import pb_len, pb_varint, rec
 
 IMEI = "861234567890127"
+ANDROID_ID = "9774d56d682e549c"
+OAID = "1fd9a1f4-3e5b-4c2a-9d0e-7a6b5c4d3e2f"
+LAT, LON = 39.904211, 116.407395
 STM = 1772445600123  # low byte 0x7b
+OPS = Limits().max_snappy_ops
 
 
 def snappy_literal(data: bytes) -> bytes:
-    """A valid raw Snappy block of literals only (what a test needs; real encoders also copy)."""
-    out = bytearray()
-    n = len(data)
-    while True:  # varint
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            break
+    """A valid raw Snappy block of literals only."""
+    out = bytearray(pb_varint(len(data)))
     for i in range(0, len(data), 60):
         chunk = data[i : i + 60]
         out.append((len(chunk) - 1) << 2)
@@ -47,47 +63,178 @@ def snappy_literal(data: bytes) -> bytes:
     return bytes(out)
 
 
+def snappy_compress(data: bytes) -> bytes:
+    """A raw Snappy block as the SDK's ``SnappyCompressor`` makes one: literals, and copies of
+    earlier 4-byte matches (1-byte offsets for short near copies, 2-byte offsets else)."""
+    out = bytearray(pb_varint(len(data)))
+    seen: dict[bytes, int] = {}
+    i = lit = 0
+
+    def literal(end: int) -> None:
+        for j in range(lit, end, 60):
+            chunk = data[j : min(j + 60, end)]
+            out.append((len(chunk) - 1) << 2)
+            out.extend(chunk)
+
+    while i + 4 <= len(data):
+        cand = seen.get(data[i : i + 4])
+        seen[data[i : i + 4]] = i
+        if cand is None or i - cand > 0xFFFF:
+            i += 1
+            continue
+        length = 4
+        while i + length < len(data) and length < 64 and data[cand + length] == data[i + length]:
+            length += 1
+        literal(i)
+        offset = i - cand
+        if length <= 11 and offset < 2048:
+            out += bytes([((offset >> 8) << 5) | ((length - 4) << 2) | 1, offset & 0xFF])
+        else:
+            out += bytes([((length - 1) << 2) | 2]) + offset.to_bytes(2, "little")
+        i += length
+        lit = i
+    literal(len(data))
+    return bytes(out)
+
+
+def pb_double(number: int, value: float) -> bytes:
+    return pb_varint(number << 3 | 1) + struct.pack("<d", value)
+
+
 def xor(data: bytes, byte: int) -> bytes:
     return bytes(b ^ byte for b in data)
 
 
-def growingio_request(payload: bytes, stm: int = STM, sent_stm: int | None = None) -> RequestRecord:
-    body = xor(snappy_literal(payload), stm % 256)
-    headers = [("Content-Type", "application/protobuf"), ("X-Compress-Codec", "2"), ("X-Crypt-Codec", "1"),
-               ("X-Timestamp", str(stm if sent_stm is None else sent_stm))]  # fmt: skip
-    return rec(f"/v3/projects/0a1b4118dd954ec3bcc69da5138bdb96/collect?stm={stm}", body, headers)
+def event_v3(imei: str = IMEI) -> bytes:
+    """One ``EventV3Dto`` as the SDK's protobuf-lite writes it: fields in number order."""
+    return (pb_len(1, b"c2a1b7a0-3e1f-4b57-9a11-2f6f1f0c9d11") + pb_len(7, b"Android")
+            + pb_double(44, LAT) + pb_double(45, LON)
+            + pb_len(46, imei.encode()) + pb_len(47, ANDROID_ID.encode()) + pb_len(48, OAID.encode()))  # fmt: skip
+
+
+def growingio_request(payload: bytes, stm: int = STM, go_sdk: bool = False, sent_stm: int | None = None) -> RequestRecord:
+    body = xor(snappy_compress(payload), stm & 0xFF)
+    headers = [("Content-Type", "application/protobuf"), ("X-Compress-Codec", "2"), ("X-Crypt-Codec", "1")]
+    if go_sdk:
+        headers.append(("X-Timestamp", str(stm)))
+    sent = stm if sent_stm is None else sent_stm
+    return rec(f"/v3/projects/0a1b4118dd954ec3bcc69da5138bdb96/collect?stm={sent}", body, headers)
+
+
+PROFILE = ScanProfile(
+    identifiers=(Identifier("imei", IMEI), Identifier("android_id", ANDROID_ID), Identifier("oaid", OAID)),
+    location=GeoPoint(LAT + 0.0004, LON - 0.0003, precision_m=200),
+)
+
+
+# -- the step modules ------------------------------------------------------------------
 
 
 def test_unsnappy() -> None:
-    assert unsnappy(snappy_literal(b"hello world" * 20), 1000) == b"hello world" * 20
+    assert unsnappy(snappy_literal(b"hello world" * 20), 1000, OPS) == b"hello world" * 20
+    text = json.dumps([{"imei": IMEI, "i": i} for i in range(50)]).encode()
+    block = snappy_compress(text)
+    assert len(block) < len(text) // 2 and unsnappy(block, 1 << 20, OPS) == text
     # "abc" then a 1-byte-offset copy (tag kind 1) of 9 bytes at offset 3: overlapping
     block = bytes([12, 2 << 2]) + b"abc" + bytes([((9 - 4) << 2) | 1, 3])
-    assert unsnappy(block, 100) == b"abcabcabcabc"
-    # a 2-byte-offset copy (kind 2)
+    assert unsnappy(block, 100, OPS) == b"abcabcabcabc"
+    # a 2-byte-offset copy (kind 2), a 4-byte one (kind 3), a literal with a 1-byte length
     block = bytes([8, 3 << 2]) + b"wxyz" + bytes([(3 << 2) | 2, 4, 0])
-    assert unsnappy(block, 100) == b"wxyzwxyz"
-    assert unsnappy(block, 7) is None  # beyond the cap
-    assert unsnappy(bytes([5, 0]) + b"a", 100) is None  # shorter than declared
-    assert unsnappy(bytes([4, 0]) + b"a" + bytes([1, 0]), 100) is None  # offset 0
-    assert unsnappy(b"", 100) is None and unsnappy(b"\xff\xff\xff\xff\xff\xff", 100) is None
+    assert unsnappy(block, 100, OPS) == b"wxyzwxyz"
+    assert unsnappy(bytes([8, 3 << 2]) + b"wxyz" + bytes([(3 << 2) | 3, 4, 0, 0, 0]), 100, OPS) == b"wxyzwxyz"
+    assert unsnappy(bytes([61, 60 << 2, 60]) + b"q" * 61, 100, OPS) == b"q" * 61
+    assert unsnappy(block, 7, OPS) is None  # beyond the cap
+    assert unsnappy(block, 100, 1) is None  # beyond the operations bound
+    assert unsnappy(bytes([5, 0]) + b"a", 100, OPS) is None  # shorter than declared
+    assert unsnappy(bytes([4, 0]) + b"a" + bytes([1, 0]), 100, OPS) is None  # offset 0
+    assert unsnappy(b"", 100, OPS) is None and unsnappy(b"\xff\xff\xff\xff\xff\xff", 100, OPS) is None
 
 
-def test_growingio_protobuf_upload() -> None:
-    event = pb_len(1, pb_len(3, IMEI.encode()) + pb_len(5, b"com.example.app"))
-    request = growingio_request(event)
+def test_hostile_snappy_stops_at_the_operations_bound() -> None:
+    n = 2_000_000
+    block = pb_varint(n) + b"\x00a" * n  # two million one-byte literals
+    start = time.process_time()
+    assert unsnappy(block, 8 << 20, OPS) is None
+    assert time.process_time() - start < 5  # ~0.35 s measured; without the bound ~1.5 s
+    assert unsnappy(pb_varint(1000) + b"\x00a" * 1000, 8 << 20, OPS) == b"a" * 1000
+
+
+def test_form_value() -> None:
+    assert form_value(b"crc=1&gzip=1&data_list=H4s%2B%2Fa%3D+b", "data_list") == b"H4s+/a=+b"
+    assert form_value(b"xgzip=9&gzip=1", "gzip") == b"1"  # not inside another field's name
+    assert form_value(b"gzip=1", "gzip") == b"1" and form_value(b"a=1", "gzip") is None
+    assert form_value(b"a=1&gzip=", "gzip") == b""
+
+
+# -- the format ------------------------------------------------------------------------
+
+
+def test_matching() -> None:
+    a = Adapter("x", ("xor:hex:5a",), host="*.example.com", path="/v1/*", when=(("X-Enc", "1|2"),))
+    assert a.matches(RequestRecord("f", 0.0, "POST", "https", "api.example.com", 443, "/v1/log?a=1", (("X-Enc", "2"),)))
+    assert not a.matches(RequestRecord("f", 0.0, "POST", "https", "API.Example.com", 443, "/v1/log", (("X-Enc", "3"),)))
+    assert not a.matches(RequestRecord("f", 0.0, "POST", "https", "api.example.com", 443, "/v2/log", (("X-Enc", "1"),)))
+    assert not a.matches(rec("/v1/log", b"", [("X-Enc", "1")]))  # host sdk.example.net
+    q = Adapter("q", ("base64",), when=(("query:v", "*"), ("form:k", "7")))
+    assert q.matches(rec("/?v=", b"a=1&k=7"))
+    assert not q.matches(rec("/", b"a=1&k=7")) and not q.matches(rec("/?v=1", b"a=1&k=8"))
+    assert not q.matches(rec("/?v=1", b"a=1&k=7", [("Content-Type", "application/json")]))  # no form
+    assert not GROWINGIO.matches(rec("/", b"", [("X-Crypt-Codec", "1")]))  # no compress codec 2
+    for steps, when in [(("rot13",), ()), (("xor:cookie:k",), ()), (("form:",), ()), (("gzip:x",), ()),
+                        (("sdk-encrypted", "gzip"), ()), (("gzip",), (("query:", "1"),)), (("gzip",), (("X", ""),))]:
+        with pytest.raises(ValueError):
+            Adapter("bad", steps, when=when)
+
+
+def test_xor_with_a_repeated_key_then_gzip() -> None:
+    key = b"k3y!"
+    plain = gzip.compress(json.dumps({"imei": IMEI}).encode(), mtime=0)
+    body = bytes(b ^ key[i % len(key)] for i, b in enumerate(plain))
+    adapter = Adapter("demo", ("xor:header:X-K", "gzip"))
+    request = rec("/", body, [("X-K", key.decode())])
     profile = ScanProfile(identifiers=(Identifier("imei", IMEI),))
-    assert Scanner(profile).scan(request).findings == ()  # XOR'ed snappy: opaque
-    found = Scanner(profile, adapters=BUILTIN_ADAPTERS).scan(request).findings
-    assert [(f.data_type, f.encoding, f.location) for f in found] == [
-        ("imei", ("xor", "snappy", "protobuf"), "body.protobuf:1.3")]  # fmt: skip
+    found = Scanner(profile, adapters=(adapter,)).scan(request).findings
+    assert [(f.encoding, f.location) for f in found] == [(("adapter:demo", "xor", "gzip", "json"), "body.json:$.imei")]
+
+
+def test_every_builtin_adapter_cites_its_source() -> None:
+    names = [a.name for a in BUILTIN_ADAPTERS]
+    assert len(set(names)) == len(names)
+    for a in BUILTIN_ADAPTERS:
+        assert "github.com/" in a.source and "@" in a.source, a.name
+
+
+# -- GrowingIO -------------------------------------------------------------------------
+
+
+def test_growingio_android_upload() -> None:
+    request = growingio_request(pb_len(1, event_v3()) + pb_len(1, event_v3()))
+    assert Scanner(PROFILE).scan(request).findings == ()  # XOR'ed snappy: opaque
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    chain = ("adapter:growingio", "xor", "snappy", "protobuf")
+    assert sorted((f.data_type, f.encoding, f.location) for f in found) == [
+        ("android_id", chain, "body.protobuf:1.47"),
+        ("imei", chain, "body.protobuf:1.46"),
+        ("location", (*chain, "double"), "body.protobuf:1.44"),
+        ("oaid", chain, "body.protobuf:1.48"),
+    ]
+    loc = next(f for f in found if f.data_type == "location")
+    assert "lat 39.904211" in loc.evidence and "lon 116.407395" in loc.evidence
     bare = Scanner(ScanProfile(), patterns=True, adapters=BUILTIN_ADAPTERS).scan(request).findings
-    assert [(f.data_type, f.confidence) for f in bare] == [("imei", "pattern")]
+    assert ("imei", "pattern") in [(f.data_type, f.confidence) for f in bare]
+
+
+def test_growingio_go_sdk_upload() -> None:
+    request = growingio_request(pb_len(1, event_v3()), stm=1772445600000, go_sdk=True)
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    assert {f.data_type for f in found} == {"imei", "android_id", "oaid", "location"}
 
 
 def test_growingio_json_upload() -> None:
     request = growingio_request(json.dumps([{"deviceId": "x", "imei": IMEI}]).encode())
     decoded = decode_request(request, adapters=BUILTIN_ADAPTERS)
-    assert any(v.chain == ("xor", "snappy", "json") and IMEI.encode() in v.data for v in decoded.views)
+    assert any(v.chain == ("adapter:growingio", "xor", "snappy", "json") and IMEI.encode() in v.data
+               for v in decoded.views)  # fmt: skip
 
 
 def test_failing_steps_leave_the_body_as_it_is() -> None:
@@ -97,26 +244,51 @@ def test_failing_steps_leave_the_body_as_it_is() -> None:
     assert decoded.views[-1].location == "body" and decoded.views[-1].chain == ()
 
 
-def test_matching() -> None:
-    a = Adapter("x", ("xor:hex:5a",), host="*.example.com", path="/v1/*", when=(("X-Enc", "1"),))
-    assert a.matches(RequestRecord("f", 0.0, "POST", "https", "api.example.com", 443, "/v1/log?a=1", (("X-Enc", "1"),)))
-    assert not a.matches(RequestRecord("f", 0.0, "POST", "https", "api.example.com", 443, "/v2/log", (("X-Enc", "1"),)))
-    assert not a.matches(rec("/v1/log", b"", [("X-Enc", "1")]))  # host sdk.example.net
-    assert not GROWINGIO.matches(rec("/", b"", [("X-Crypt-Codec", "1")]))  # no compress codec 2
-    with pytest.raises(ValueError):
-        Adapter("bad", ("rot13",))
-    with pytest.raises(ValueError):
-        Adapter("bad", ("xor:cookie:k",))
+def test_doubles_outside_a_coordinate_range_or_not_protobuf_are_not_emitted() -> None:
+    payload = pb_len(1, pb_double(44, 1e300) + pb_double(45, float("nan")) + pb_double(2, 0.0) + pb_len(46, b"x"))
+    decoded = decode_request(growingio_request(payload), adapters=BUILTIN_ADAPTERS)
+    assert not [v for v in decoded.views if v.chain[-1:] == ("double",)]
+    decoded = decode_request(growingio_request(b"not protobuf \xff\xff"), adapters=BUILTIN_ADAPTERS)
+    assert not [v for v in decoded.views if v.chain[-1:] == ("double",)] and not decoded.anomalies
 
 
-def test_xor_with_a_repeated_key_then_gzip() -> None:
-    import gzip
+def test_doubles_spend_the_protobuf_budget() -> None:
+    payload = b"".join(pb_len(1, event_v3()) for _ in range(200))
+    request = growingio_request(payload)
+    decoded = decode_request(request, Limits(max_protobuf_steps=50), adapters=BUILTIN_ADAPTERS)
+    assert "protobuf-limit" in decoded.anomalies
+    full = decode_request(request, adapters=BUILTIN_ADAPTERS)
+    assert len([v for v in full.views if v.chain[-1:] == ("double",)]) == 400
 
-    key = b"k3y!"
-    plain = gzip.compress(json.dumps({"imei": IMEI}).encode(), mtime=0)
-    body = bytes(b ^ key[i % len(key)] for i, b in enumerate(plain))
-    adapter = Adapter("demo", ("xor:header:X-K", "gzip"))
-    request = rec("/", body, [("X-K", key.decode())])
-    profile = ScanProfile(identifiers=(Identifier("imei", IMEI),))
-    found = Scanner(profile, adapters=(adapter,)).scan(request).findings
-    assert [(f.encoding, f.location) for f in found] == [(("xor", "gzip", "json"), "body.json:$.imei")]
+
+# -- hostile input ---------------------------------------------------------------------
+
+_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_FUZZ
+@given(st.binary(max_size=600), st.integers(1, 4096))
+def test_fuzz_unsnappy_is_bounded(data: bytes, cap: int) -> None:
+    out = unsnappy(data, cap, 64)
+    assert out is None or len(out) <= cap
+
+
+@_FUZZ
+@given(st.binary(max_size=600))
+def test_fuzz_unsnappy_roundtrip(data: bytes) -> None:
+    assert unsnappy(snappy_compress(data), len(data), OPS) == data
+
+
+@_FUZZ
+@given(st.binary(max_size=800), st.sampled_from(BUILTIN_ADAPTERS), st.booleans())
+def test_fuzz_adapters_never_raise(body: bytes, adapter: Adapter, framed: bool) -> None:
+    """Any body under any adapter: views within the budgets, no decoder error."""
+    if framed:
+        body = xor(snappy_literal(body), STM & 0xFF)
+    headers = [("X-Crypt-Codec", "1"), ("X-Compress-Codec", "2"), ("TA-Integration-Type", "Android"),
+               ("TA-Datas-Type", "1"), ("Content-Type", "application/x-www-form-urlencoded")]
+    request = rec(f"/sync?stm={STM}", b"gzip=1&data_list=" + body, headers)
+    limits = Limits(max_decoded_bytes=1 << 16, max_protobuf_steps=2000)
+    decoded = decode_request(request, limits, adapters=(adapter,))
+    assert not [a for a in decoded.anomalies if a.startswith("decoder-error")]
+    assert sum(len(v.data) for v in decoded.views) <= (1 << 16) + len(request.path) + 200
