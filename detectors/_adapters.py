@@ -19,7 +19,8 @@ name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body, looked
 when the Content-Type is absent or a form's); ``value`` is ``*`` (present, any value) or
 exact values separated by ``|``.
 
-Steps (``Adapter.steps``):
+Steps (``Adapter.steps``; none when the decoders read the format unaided and the adapter
+only names it):
 
 * ``xor:<key>``: XOR with the key's bytes, repeated; ``xor-int8:<key>``: XOR with one
   byte, the key read as an integer modulo 256 (a millisecond timestamp's low byte);
@@ -31,9 +32,11 @@ Steps (``Adapter.steps``):
 * ``protobuf-doubles``: no change to the data; its protobuf doubles of a coordinate's
   size are emitted as decimal text (``_dec_pbdouble``), for SDKs whose schema sends the
   location so;
-* ``sdk-encrypted``: the last step: what is left is the SDK's own ciphertext (an RSA- or
-  SM2-wrapped AES/SM4 key and payloads nobody outside the vendor can open); the request
-  is named ``sdk-encrypted:<name>`` and its envelope decoded as it is.
+* ``sdk-encrypted``, ``sdk-encrypted:<text>`` (when the data holds ``text``): no change
+  to the data; what it carries is the SDK's own ciphertext (an RSA- or SM2-wrapped AES/SM4
+  key and payloads nobody outside the vendor can open), so the request is named
+  ``sdk-encrypted:<name>`` (a request anomaly, counted per session in the JSON output)
+  and its envelope, and any event left in clear beside it, decoded as usual.
 
 Each shipped entry below cites the vendor's own code it was read from (repository, path,
 commit); the tests build their payloads as that code does.
@@ -77,7 +80,7 @@ class Adapter:
     source: str = ""
 
     def __post_init__(self) -> None:
-        for i, step in enumerate(self.steps):
+        for step in self.steps:
             kind, _, key = step.partition(":")
             if kind in ("xor", "xor-int8"):
                 if key.partition(":")[0] not in _KEY_SOURCES:
@@ -85,10 +88,8 @@ class Adapter:
             elif kind == "form":
                 if not key:
                     raise ValueError(f"adapter {self.name}: {step!r} names no field")
-            elif kind not in _PLAIN_STEPS or key:
+            elif kind not in _PLAIN_STEPS or (key and kind != "sdk-encrypted"):
                 raise ValueError(f"adapter {self.name}: unknown step {step!r}")
-            if kind == "sdk-encrypted" and i != len(self.steps) - 1:
-                raise ValueError(f"adapter {self.name}: sdk-encrypted must be the last step")
         for name, value in self.when:
             if not name or not value or (name.partition(":")[0] in ("query", "form") and not name.partition(":")[2]):
                 raise ValueError(f"adapter {self.name}: bad condition {(name, value)!r}")
@@ -186,8 +187,9 @@ def apply(adapter: Adapter, w: _Walker, record: RequestRecord, body: bytes) -> t
             doubles(w, data, "body", tuple(chain))
             continue
         elif kind == "sdk-encrypted":
-            w.anomaly(f"sdk-encrypted:{adapter.name}")
-            break
+            if not source or source.encode() in data:
+                w.anomaly(f"sdk-encrypted:{adapter.name}")
+            continue
         elif kind == "snappy":
             out = unsnappy(data, w.cap(len(data)), w.limits.max_snappy_ops)
         elif kind in _WBITS:
@@ -230,7 +232,7 @@ GROWINGIO: Final = Adapter(
 #: ciphertext of gzip of each event>], "flush_time": …}]``, not gzipped. Named, not read.
 SENSORSDATA_ENCRYPTED: Final = Adapter(
     name="sensorsdata-encrypted",
-    steps=("form:data_list", "sdk-encrypted"),
+    steps=("sdk-encrypted",),
     when=(("form:gzip", "9|13"), ("form:data_list", "*")),
     source="github.com/sensorsdata/sa-sdk-android@82b48007b69980691a0ceb2ae21df2cea7160105 "
            "module_common/src/main/java/com/sensorsdata/analytics/android/sdk/data/adapter/EncryptDataOperation.java, "
@@ -241,9 +243,10 @@ SENSORSDATA_ENCRYPTED: Final = Adapter(
 #: Sensors Data's Android SDK: a url-encoded POST ``crc=<String.hashCode of data_list>&
 #: gzip=1&data_list=<base64 of gzip of the JSON array of events>`` (``Uri.Builder``
 #: escapes the base64), to the customer's own server URL (any host: the form decides).
+#: No step: the decoders read the form, base64 and gzip themselves; the adapter names it.
 SENSORSDATA: Final = Adapter(
     name="sensorsdata",
-    steps=("form:data_list", "base64", "gzip"),
+    steps=(),
     when=(("form:gzip", "1"), ("form:data_list", "*")),
     source="github.com/sensorsdata/sa-sdk-android@82b48007b69980691a0ceb2ae21df2cea7160105 "
            "module_common/src/main/java/com/sensorsdata/analytics/android/sdk/AnalyticsMessages.java "
@@ -251,32 +254,23 @@ SENSORSDATA: Final = Adapter(
            ".../sdk/data/adapter/DbParams.java (GZIP_DATA_EVENT)",
 )
 
-#: ThinkingData's Android SDK with encryption on: ``TA-Datas-Type: 1``, and events of the
-#: batch replaced by ``{"ekey": …, "pkv": …, "payload": <ciphertext>}``. Named, not read.
-THINKINGDATA_ENCRYPTED: Final = Adapter(
-    name="thinkingdata-encrypted",
-    path="*/sync",
-    steps=("base64", "gzip", "sdk-encrypted"),
-    when=(("TA-Datas-Type", "1"),),
-    source="github.com/ThinkingDataAnalytics/android-sdk@f97b04828e64afa80253e237c27a8dd16fddcc70 "
-           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/data/DataHandle.java (createExtraHeaders), "
-           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/encrypt/ThinkingDataEncrypt.java (encryptTrackData)",
-)
-
 #: ThinkingData's Android SDK: ``POST <server>/sync`` with ``Content-Type: text/plain`` and
 #: the body base64 of gzip of ``{"data": [events], "#app_id": …, "#flush_time": …}``,
-#: headers ``TA-Integration-Type``/``-Version``/``-Count``/``-Extra``.
+#: headers ``TA-Integration-Type``/``-Version``/``-Count``/``-Extra``. With encryption on,
+#: each event is ``{"ekey": …, "pkv": …, "payload": <ciphertext>}`` (named, not read);
+#: ``TA-Datas-Type: 1`` says so only for events encrypted at flush, not at insert.
 THINKINGDATA: Final = Adapter(
     name="thinkingdata",
     path="*/sync",
-    steps=("base64", "gzip"),
+    steps=("base64", "gzip", 'sdk-encrypted:"ekey"'),
     when=(("TA-Integration-Type", "*"),),
     source="github.com/ThinkingDataAnalytics/android-sdk@f97b04828e64afa80253e237c27a8dd16fddcc70 "
            "thinkingsdk/src/main/java/cn/thinkingdata/analytics/utils/HttpService.java (performRequest, encodeData), "
            "thinkingsdk/src/main/java/cn/thinkingdata/analytics/data/DatabaseAdapter.java (generateDataString), "
-           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/TDConfig.java (\"/sync\")",
+           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/TDConfig.java (\"/sync\"), "
+           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/encrypt/ThinkingDataEncrypt.java (encryptTrackData)",
 )
 
 #: the adapters shipped, most specific first (the first that matches is used):
 #: ``Scanner(..., adapters=BUILTIN_ADAPTERS)``
-BUILTIN_ADAPTERS: Final = (GROWINGIO, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA_ENCRYPTED, THINKINGDATA)
+BUILTIN_ADAPTERS: Final = (GROWINGIO, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA)
