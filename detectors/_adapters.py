@@ -12,7 +12,7 @@ request is used; a request none matches, or whose steps fail (the failure is nam
 Findings read through an adapter name it first in their encoding chain:
 ``("adapter:growingio", "xor", "snappy", "protobuf")``. A new SDK format is one entry
 below, with the source it was read from, plus at most one small step module
-(``_dec_snappy``, ``_dec_pbdouble``) and its line in ``apply``.
+(``_dec_snappy``, ``_dec_lz4``, ``_dec_pbdouble``) and its line in ``apply``.
 
 Conditions (``Adapter.when``, all must hold): ``(name, value)`` where ``name`` is a header
 name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body, looked for only
@@ -27,8 +27,9 @@ only names it):
   keys: ``header:<Name>``, ``query:<name>``, ``hex:<bytes>``, ``text:<string>``;
 * ``form:<field>``: the value of one field of a url-encoded body, percent-decoded (a
   ``+`` is kept: base64 values are sent with it unescaped);
-* ``snappy`` (the raw block format, ``_dec_snappy``), ``gzip``, ``zlib``, ``deflate``,
-  ``base64``, ``hex``: decompressions bounded like every other;
+* ``snappy`` (the raw block format, ``_dec_snappy``), ``lz4`` (a bare LZ4 block,
+  ``_dec_lz4``), ``gzip``, ``zlib``, ``deflate``, ``base64``, ``hex``: decodings bounded like
+  every other;
 * ``protobuf-doubles``: no change to the data; its protobuf doubles of a coordinate's
   size are emitted as decimal text (``_dec_pbdouble``), for SDKs whose schema sends the
   location so;
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from . import _compress as _z
+from ._dec_lz4 import unlz4
 from ._dec_pbdouble import doubles
 from ._dec_snappy import unsnappy
 from ._record import RequestRecord
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
 
 _KEY_SOURCES: Final = frozenset({"header", "query", "hex", "text"})
 _PLAIN_STEPS: Final = frozenset(
-    {"snappy", "gzip", "zlib", "deflate", "base64", "hex", "protobuf-doubles", "sdk-encrypted"}
+    {"snappy", "lz4", "gzip", "zlib", "deflate", "base64", "hex", "protobuf-doubles", "sdk-encrypted"}
 )
 _WBITS: Final = {"gzip": 31, "zlib": 15, "deflate": -15}
 
@@ -191,7 +193,9 @@ def apply(adapter: Adapter, w: _Walker, record: RequestRecord, body: bytes) -> t
                 w.anomaly(f"sdk-encrypted:{adapter.name}")
             continue
         elif kind == "snappy":
-            out = unsnappy(data, w.cap(len(data)), w.limits.max_snappy_ops)
+            out = unsnappy(data, w.cap(len(data)), w.limits.max_block_ops)
+        elif kind == "lz4":
+            out = unlz4(data, w.cap(len(data)), w.limits.max_block_ops)
         elif kind in _WBITS:
             inflated, status = _z.inflate(data, _WBITS[kind], w.cap(len(data)))
             out = inflated if status == _z.OK else None
@@ -224,6 +228,38 @@ GROWINGIO: Final = Adapter(
            "growingio-data/protobuf/src/main/proto/event_v3.proto; "
            "github.com/growingio/growingio-sdk-go@6467ada31606fe563006f51bd7fdad4699886854 "
            "internal/core/request_pipe.go, internal/core/request.go",
+)
+
+_GROWINGIO_IOS: Final = (
+    "github.com/growingio/growingio-sdk-ios-autotracker@6b7a90def6b5fe69100f7c905e1b074ad547d420 "
+    "Modules/DefaultServices/GrowingEventRequestCompressionAdapter.m (priority 10), "
+    "Modules/DefaultServices/GrowingEventRequestEncryptionAdapter.m (priority 20), "
+    "Services/Compression/GrowingDataCompression.m, Services/Encryption/GrowingDataEncoder.m, "
+    "GrowingTrackerCore/Network/Request/GrowingEventRequest.m (query stm), "
+    "Services/Network/GrowingNetworkManager.m (adapters in ascending priority)"
+)
+
+#: GrowingIO's iOS SDK: ``GROW_LZ4_compress`` (a bare LZ4 block) with ``X-Compress-Codec: 3``
+#: when ``compressEnabled``, then, when ``encryptEnabled``, every byte XORed with
+#: ``stm & 0xFF`` with ``X-Crypt-Codec: 1``; ``?stm=`` in the URL as on Android. Each
+#: half is configurable: one entry per combination, the fullest first.
+GROWINGIO_IOS: Final = Adapter(
+    name="growingio-ios",
+    steps=("xor-int8:query:stm", "lz4", "protobuf-doubles"),
+    when=(("X-Crypt-Codec", "1"), ("X-Compress-Codec", "3")),
+    source=_GROWINGIO_IOS,
+)
+GROWINGIO_IOS_LZ4: Final = Adapter(
+    name="growingio-ios-lz4",
+    steps=("lz4", "protobuf-doubles"),
+    when=(("X-Compress-Codec", "3"),),
+    source=_GROWINGIO_IOS,
+)
+GROWINGIO_XOR: Final = Adapter(
+    name="growingio-xor",
+    steps=("xor-int8:query:stm", "protobuf-doubles"),
+    when=(("X-Crypt-Codec", "1"),),
+    source=_GROWINGIO_IOS,
 )
 
 #: Sensors Data's Android SDK, encrypted modes: ``gzip=9`` (event encryption) or ``13``
@@ -273,4 +309,6 @@ THINKINGDATA: Final = Adapter(
 
 #: the adapters shipped, most specific first (the first that matches is used):
 #: ``Scanner(..., adapters=BUILTIN_ADAPTERS)``
-BUILTIN_ADAPTERS: Final = (GROWINGIO, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA)
+BUILTIN_ADAPTERS: Final = (
+    GROWINGIO, GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA
+)

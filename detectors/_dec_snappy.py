@@ -4,7 +4,7 @@
 The block is a varint (the uncompressed length) and a run of operations, each a literal
 (bytes copied from the input) or a copy (bytes repeated from the output so far). The
 output is bounded by the caller's cap before anything is allocated (the varint is
-checked first) and the operations by ``Limits.max_snappy_ops``, since each is a Python
+checked first) and the operations by ``Limits.max_block_ops``, since each is a Python
 step: a hostile body of one-byte literals would otherwise cost one step per byte.
 """
 

@@ -13,6 +13,13 @@ format), then ``XORUtils.encrypt(compressData, (int) (currentTimeMillis & 0xFF))
 ``time``; the body is ``EventV3List`` of ``growingio-data/protobuf/src/main/proto/event_v3.proto``
 (``repeated EventV3Dto values = 1``; ``device_id = 1``, ``platform = 7``, ``double latitude = 44``,
 ``double longitude = 45``, ``imei = 46``, ``android_id = 47``, ``oaid = 48``).
+The iOS SDK (github.com/growingio/growingio-sdk-ios-autotracker at
+6b7a90def6b5fe69100f7c905e1b074ad547d420) compresses with ``GROW_LZ4_compress``, a bare LZ4
+block (``Services/Compression/GrowingDataCompression.m``), with ``X-Compress-Codec: 3``
+(``Modules/DefaultServices/GrowingEventRequestCompressionAdapter.m``, priority 10), then XORs
+every byte with ``stm & 0xFF`` (``Services/Encryption/GrowingDataEncoder.m``,
+``GrowingEventRequestEncryptionAdapter.m``, priority 20; ``GrowingNetworkManager.m`` applies
+adapters in ascending priority) with ``X-Crypt-Codec: 1``; each half is a setting.
 The Go SDK (github.com/growingio/growingio-sdk-go at 6467ada31606fe563006f51bd7fdad4699886854,
 ``internal/core/request_pipe.go`` and ``request.go``) packs the same way and sends the
 milliseconds as ``?stm=`` and ``X-Timestamp``.
@@ -41,7 +48,8 @@ from consentscope.detectors import (
     ScanProfile,
     decode_request,
 )
-from consentscope.detectors._adapters import form_value
+from consentscope.detectors._adapters import GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, form_value
+from consentscope.detectors._dec_lz4 import unlz4
 from consentscope.detectors._dec_snappy import unsnappy
 from tests.detectors.helpers import pb_len, pb_varint, rec
 
@@ -50,7 +58,7 @@ ANDROID_ID = "9774d56d682e549c"
 OAID = "1fd9a1f4-3e5b-4c2a-9d0e-7a6b5c4d3e2f"
 LAT, LON = 39.904211, 116.407395
 STM = 1772445600123  # low byte 0x7b
-OPS = Limits().max_snappy_ops
+OPS = Limits().max_block_ops
 
 
 def snappy_literal(data: bytes) -> bytes:
@@ -95,6 +103,42 @@ def snappy_compress(data: bytes) -> bytes:
         lit = i
     literal(len(data))
     return bytes(out)
+
+
+def lz4_compress(data: bytes) -> bytes:
+    """A bare LZ4 block as ``LZ4_compress`` makes one: sequences of literals and a match of
+    4 bytes or more (2-byte offsets), the last 5 bytes literals, no match starting within
+    the last 12 bytes."""
+    out = bytearray()
+    seen: dict[bytes, int] = {}
+    i = lit = 0
+
+    def lengths(n: int) -> bytes:
+        return bytes([255] * (n // 255) + [n % 255])
+
+    while i + 12 <= len(data):
+        cand = seen.get(data[i : i + 4])
+        seen[data[i : i + 4]] = i
+        if cand is None or i - cand > 0xFFFF:
+            i += 1
+            continue
+        length = 4
+        while i + length < len(data) - 5 and data[cand + length] == data[i + length]:
+            length += 1
+        n_lit, n_match = i - lit, length - 4
+        out.append((min(n_lit, 15) << 4) | min(n_match, 15))
+        if n_lit >= 15:
+            out += lengths(n_lit - 15)
+        out += data[lit:i] + (i - cand).to_bytes(2, "little")
+        if n_match >= 15:
+            out += lengths(n_match - 15)
+        i += length
+        lit = i
+    n_lit = len(data) - lit
+    out.append(min(n_lit, 15) << 4)
+    if n_lit >= 15:
+        out += lengths(n_lit - 15)
+    return bytes(out + data[lit:])
 
 
 def pb_double(number: int, value: float) -> bytes:
@@ -148,6 +192,20 @@ def test_unsnappy() -> None:
     assert unsnappy(bytes([5, 0]) + b"a", 100, OPS) is None  # shorter than declared
     assert unsnappy(bytes([4, 0]) + b"a" + bytes([1, 0]), 100, OPS) is None  # offset 0
     assert unsnappy(b"", 100, OPS) is None and unsnappy(b"\xff\xff\xff\xff\xff\xff", 100, OPS) is None
+
+
+def test_unlz4() -> None:
+    text = json.dumps([{"imei": IMEI, "i": i} for i in range(50)]).encode()
+    block = lz4_compress(text)
+    assert len(block) < len(text) // 2 and unlz4(block, 1 << 20, OPS) == text
+    assert unlz4(lz4_compress(b"a" * 1000), 1000, OPS) == b"a" * 1000  # long overlapping matches
+    assert unlz4(lz4_compress(b"a" * 1000), 999, OPS) is None  # beyond the cap
+    assert unlz4(block, 1 << 20, 2) is None  # beyond the sequences bound
+    assert unlz4(bytes([0x40]) + b"abc", 100, OPS) is None  # fewer literals than the token says
+    assert unlz4(bytes([0x30]) + b"abc" + bytes([4, 0]), 100, OPS) is None  # offset beyond the output
+    assert unlz4(bytes([0x30]) + b"abc" + bytes([0, 0]), 100, OPS) is None  # offset 0
+    assert unlz4(bytes([0xF0]) + b"\xff" * 10_000, 1 << 30, OPS) is None  # a length claiming more than the input
+    assert unlz4(b"", 100, OPS) is None
 
 
 def test_hostile_snappy_stops_at_the_operations_bound() -> None:
@@ -244,6 +302,35 @@ def test_failing_steps_leave_the_body_as_it_is() -> None:
     assert decoded.views[-1].location == "body" and decoded.views[-1].chain == ()
 
 
+def growingio_ios_request(payload: bytes, compress: bool, encrypt: bool) -> RequestRecord:
+    body, headers = payload, [("Content-Type", "application/protobuf"), ("X-Timestamp", str(STM))]
+    if compress:
+        body = lz4_compress(body)
+        headers.append(("X-Compress-Codec", "3"))
+    if encrypt:
+        body = xor(body, STM & 0xFF)
+        headers.append(("X-Crypt-Codec", "1"))
+    return rec(f"/v3/projects/0a1b4118dd954ec3bcc69da5138bdb96/collect?stm={STM}", body, headers)
+
+
+@pytest.mark.parametrize(("compress", "encrypt", "adapter", "chain"), [
+    (True, True, GROWINGIO_IOS, ("adapter:growingio-ios", "xor", "lz4", "protobuf")),
+    (True, False, GROWINGIO_IOS_LZ4, ("adapter:growingio-ios-lz4", "lz4", "protobuf")),
+    (False, True, GROWINGIO_XOR, ("adapter:growingio-xor", "xor", "protobuf")),
+])  # fmt: skip
+def test_growingio_ios_upload(compress: bool, encrypt: bool, adapter: Adapter, chain: tuple[str, ...]) -> None:
+    events = b"".join(pb_len(1, event_v3()) for _ in range(3))
+    request = growingio_ios_request(events, compress, encrypt)
+    assert next(a for a in BUILTIN_ADAPTERS if a.matches(request)) is adapter
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    assert sorted((f.data_type, f.encoding, f.location) for f in found) == [
+        ("android_id", chain, "body.protobuf:1.47"),
+        ("imei", chain, "body.protobuf:1.46"),
+        ("location", (*chain, "double"), "body.protobuf:1.44"),
+        ("oaid", chain, "body.protobuf:1.48"),
+    ]
+
+
 def test_doubles_outside_a_coordinate_range_or_not_protobuf_are_not_emitted() -> None:
     payload = pb_len(1, pb_double(44, 1e300) + pb_double(45, float("nan")) + pb_double(2, 0.0) + pb_len(46, b"x"))
     decoded = decode_request(growingio_request(payload), adapters=BUILTIN_ADAPTERS)
@@ -280,14 +367,34 @@ def test_fuzz_unsnappy_roundtrip(data: bytes) -> None:
 
 
 @_FUZZ
+@given(st.binary(max_size=600), st.integers(1, 4096))
+def test_fuzz_unlz4_is_bounded(data: bytes, cap: int) -> None:
+    out = unlz4(data, cap, 64)
+    assert out is None or len(out) <= cap
+
+
+@_FUZZ
+@given(st.binary(min_size=1, max_size=600))
+def test_fuzz_unlz4_roundtrip(data: bytes) -> None:
+    assert unlz4(lz4_compress(data), len(data), OPS) == data
+
+
+@_FUZZ
 @given(st.binary(max_size=800), st.sampled_from(BUILTIN_ADAPTERS), st.booleans())
 def test_fuzz_adapters_never_raise(body: bytes, adapter: Adapter, framed: bool) -> None:
-    """Any body under any adapter: views within the budgets, no decoder error."""
+    """Any body under any adapter, on a request its conditions match: views within the
+    budgets, no decoder error."""
     if framed:
-        body = xor(snappy_literal(body), STM & 0xFF)
-    headers = [("X-Crypt-Codec", "1"), ("X-Compress-Codec", "2"), ("TA-Integration-Type", "Android"),
-               ("TA-Datas-Type", "1"), ("Content-Type", "application/x-www-form-urlencoded")]
-    request = rec(f"/sync?stm={STM}", b"gzip=1&data_list=" + body, headers)
+        body = xor(snappy_literal(body) if "snappy" in adapter.steps else lz4_compress(body), STM & 0xFF)
+    headers, form = [], b""
+    for name, value in adapter.when:
+        got = "1" if value == "*" else value.split("|")[0]
+        if name.startswith("form:"):
+            form += f"{name[5:]}={got}&".encode()
+        else:
+            headers.append((name, got))
+    request = rec(f"/v1/sync?stm={STM}", form + b"data_list=" + body if form else body, headers)
+    assert adapter.matches(request)
     limits = Limits(max_decoded_bytes=1 << 16, max_protobuf_steps=2000)
     decoded = decode_request(request, limits, adapters=(adapter,))
     assert not [a for a in decoded.anomalies if a.startswith("decoder-error")]
