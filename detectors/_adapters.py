@@ -276,7 +276,7 @@ SENSORSDATA_ENCRYPTED: Final = Adapter(
            "module_encrypt/src/main/java/com/sensorsdata/analytics/android/sdk/encrypt/biz/SAEventEncryptTools.java",
 )
 
-#: Sensors Data's Android SDK: a url-encoded POST ``crc=<String.hashCode of data_list>&
+#: Sensors Data's Android and iOS SDKs: a url-encoded POST ``crc=<String.hashCode of data_list>&
 #: gzip=1&data_list=<base64 of gzip of the JSON array of events>`` (``Uri.Builder``
 #: escapes the base64), to the customer's own server URL (any host: the form decides).
 #: No step: the decoders read the form, base64 and gzip themselves; the adapter names it.
@@ -287,10 +287,12 @@ SENSORSDATA: Final = Adapter(
     source="github.com/sensorsdata/sa-sdk-android@82b48007b69980691a0ceb2ae21df2cea7160105 "
            "module_common/src/main/java/com/sensorsdata/analytics/android/sdk/AnalyticsMessages.java "
            "(sendData, sendHttpRequest), .../sdk/util/SADataHelper.java (gzipData), "
-           ".../sdk/data/adapter/DbParams.java (GZIP_DATA_EVENT)",
+           ".../sdk/data/adapter/DbParams.java (GZIP_DATA_EVENT); "
+           "github.com/sensorsdata/sa-sdk-ios@6a6ea5b178fa366ba5c1c2c62a8c169b6f5c425a "
+           "SensorsAnalyticsSDK/Core/Interceptor/Flush/SAFlushHTTPBodyInterceptor.m (gzip 1 or 9)",
 )
 
-#: ThinkingData's Android SDK: ``POST <server>/sync`` with ``Content-Type: text/plain`` and
+#: ThinkingData's Android and iOS SDKs: ``POST <server>/sync`` with ``Content-Type: text/plain`` and
 #: the body base64 of gzip of ``{"data": [events], "#app_id": …, "#flush_time": …}``,
 #: headers ``TA-Integration-Type``/``-Version``/``-Count``/``-Extra``. With encryption on,
 #: each event is ``{"ekey": …, "pkv": …, "payload": <ciphertext>}`` (named, not read);
@@ -304,7 +306,10 @@ THINKINGDATA: Final = Adapter(
            "thinkingsdk/src/main/java/cn/thinkingdata/analytics/utils/HttpService.java (performRequest, encodeData), "
            "thinkingsdk/src/main/java/cn/thinkingdata/analytics/data/DatabaseAdapter.java (generateDataString), "
            "thinkingsdk/src/main/java/cn/thinkingdata/analytics/TDConfig.java (\"/sync\"), "
-           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/encrypt/ThinkingDataEncrypt.java (encryptTrackData)",
+           "thinkingsdk/src/main/java/cn/thinkingdata/analytics/encrypt/ThinkingDataEncrypt.java (encryptTrackData); "
+           "github.com/ThinkingDataAnalytics/ios-sdk@e24b2d42b55c2b980c96e3f22b5576dd40443b50 "
+           "ThinkingSDK/Source/Network/TDAnalyticsNetwork.m (flushEvents, buildRequestWithJSONString), "
+           "ThinkingSDK/Source/Config/TDConfig.m (\"%@/sync\")",
 )
 
 #: the adapters shipped, most specific first (the first that matches is used):

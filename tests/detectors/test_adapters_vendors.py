@@ -11,7 +11,11 @@ body by ``HttpURLConnection``, whose default Content-Type is a form's);
 ``.../sdk/util/SADataHelper.java`` (``gzipData``: ``GZIPOutputStream`` then
 ``Base64Coder.encode``); encrypted modes in ``.../sdk/data/adapter/EncryptDataOperation.java``
 (``gzip`` "9", ``data_list`` the JSON array of ``{"ekey", "pkv", "payloads", "flush_time"}``,
-not gzipped), ``TransportEncryption.java`` ("13") and ``DbParams.java``.
+not gzipped), ``TransportEncryption.java`` ("13") and ``DbParams.java``. The iOS SDK
+(github.com/sensorsdata/sa-sdk-ios at 6a6ea5b178fa366ba5c1c2c62a8c169b6f5c425a,
+``SensorsAnalyticsSDK/Core/Interceptor/Flush/SAFlushHTTPBodyInterceptor.m``) builds the same
+body with ``stringWithFormat:@"crc=%d&gzip=%d&data_list=%@"``, percent-encoding all but
+alphanumerics.
 
 ThinkingData: github.com/ThinkingDataAnalytics/android-sdk at
 f97b04828e64afa80253e237c27a8dd16fddcc70.
@@ -23,7 +27,10 @@ then ``Base64Coder.encode``); ``.../analytics/data/DatabaseAdapter.java``
 ``TA-Integration-Type``, ``-Version``, ``-Count``, ``-Extra``, ``TA-Datas-Type``);
 ``.../analytics/TDConfig.java`` (``serverUrl + "/sync"``);
 ``.../analytics/encrypt/ThinkingDataEncrypt.java`` (``encryptTrackData``: ``{"ekey", "pkv",
-"payload"}``).
+"payload"}``). The iOS SDK (github.com/ThinkingDataAnalytics/ios-sdk at
+e24b2d42b55c2b980c96e3f22b5576dd40443b50, ``ThinkingSDK/Source/Network/TDAnalyticsNetwork.m``)
+sends the same body (``td_gzipData`` then ``base64EncodedStringWithOptions:0``) and headers,
+``TA-Integration-Extra: iOS``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ import json
 import struct
 import zlib
 from urllib.parse import quote
+
+import pytest
 
 from consentscope.detectors import BUILTIN_ADAPTERS, Identifier, RequestRecord, Scanner, ScanProfile, decode_request
 from consentscope.detectors._adapters import SENSORSDATA, SENSORSDATA_ENCRYPTED, THINKINGDATA
@@ -91,16 +100,18 @@ def sa_event(i: int) -> dict[str, object]:
             "lib": {"$lib": "Android", "$lib_version": "6.8.0"}}  # fmt: skip
 
 
-def sensorsdata_request(gzip: str, data: str) -> RequestRecord:
-    query = f"crc={java_hash(data)}&gzip={gzip}&data_list={uri_encode(data)}"
+def sensorsdata_request(gzip: str, data: str, ios: bool = False) -> RequestRecord:
+    escaped = quote(data, safe="") if ios else uri_encode(data)  # iOS: all but alphanumerics
+    query = f"crc={java_hash(data)}&gzip={gzip}&data_list={escaped}"
     headers = (("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", "sensorsdata2015jssdkcross=x"))
     return RequestRecord("f1", 0.0, "POST", "https", "sa.example.com", 8106, "/sa?project=default", headers,
                          query.encode())  # fmt: skip
 
 
-def test_sensorsdata_gzipped_batch() -> None:
+@pytest.mark.parametrize("ios", [False, True])
+def test_sensorsdata_gzipped_batch(ios: bool) -> None:
     raw = org_json([sa_event(0), sa_event(1)])
-    request = sensorsdata_request("1", base64.b64encode(java_gzip(raw.encode())).decode())
+    request = sensorsdata_request("1", base64.b64encode(java_gzip(raw.encode())).decode(), ios)
     assert SENSORSDATA.matches(request) and not SENSORSDATA_ENCRYPTED.matches(request)
     result = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request)
     chain = ("adapter:sensorsdata", "base64", "gzip", "json")
@@ -149,18 +160,19 @@ def td_encrypted(i: int) -> str:
     return org_json({"ekey": ciphertext(f"k{i}", 256), "pkv": 1, "payload": ciphertext(f"p{i}", 480)})
 
 
-def thinkingdata_request(events: list[str], datas_type: str = "0") -> RequestRecord:
+def thinkingdata_request(events: list[str], datas_type: str = "0", extra: str = "Android") -> RequestRecord:
     body = "{" + '"data": [' + ",".join(events) + "]," + '"#app_id":"' + "22e445595b0f42bd8c5fe35bc44b88d6" + '",' \
         + '"#flush_time":' + str(FLUSH_MS) + "}"  # fmt: skip
     headers = (("Content-Type", "text/plain"), ("TA-Integration-Type", "Android"),
                ("TA-Integration-Version", "3.0.2"), ("TA-Integration-Count", str(len(events))),
-               ("TA-Integration-Extra", "Android"), ("TA-Datas-Type", datas_type))  # fmt: skip
+               ("TA-Integration-Extra", extra), ("TA-Datas-Type", datas_type))  # fmt: skip
     payload = base64.b64encode(java_gzip(body.encode())).decode().encode()
     return RequestRecord("f1", 0.0, "POST", "https", "receiver.ta.thinkingdata.cn", 443, "/sync", headers, payload)
 
 
-def test_thinkingdata_batch() -> None:
-    request = thinkingdata_request([td_event(0), td_event(1)])
+@pytest.mark.parametrize("extra", ["Android", "iOS"])
+def test_thinkingdata_batch(extra: str) -> None:
+    request = thinkingdata_request([td_event(0), td_event(1)], extra=extra)
     result = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request)
     assert {f.data_type for f in result.findings} == {"android_id", "imei", "oaid"}
     assert {f.encoding for f in result.findings} == {("adapter:thinkingdata", "base64", "gzip", "json")}
