@@ -312,8 +312,24 @@ THINKINGDATA: Final = Adapter(
            "ThinkingSDK/Source/Config/TDConfig.m (\"%@/sync\")",
 )
 
+#: Zhuge's Android SDK (诸葛io): a url-encoded POST ``method=event_statis_srv.upload&
+#: compress=1&event=<base64 of zlib (``Deflater``) of the JSON batch>`` to
+#: ``u.zhugeapi.com/apipool`` or a private deployment. No step: the decoders read it; the
+#: adapter names it.
+ZHUGEIO: Final = Adapter(
+    name="zhugeio",
+    steps=(),
+    when=(("form:method", "event_statis_srv.upload"), ("form:compress", "1")),
+    source="github.com/zhugesdk/zhugeio-sdk-android@b452e0458d0c12a0c922e3c8fa3e30f5fe58d5ca "
+           "zhugeioanalytics/src/main/java/com/zhuge/analysis/stat/ZGCore.java (flush, uploadSDKData), "
+           "zhugeioanalytics/src/main/java/com/zhuge/analysis/util/Utils.java (compress), "
+           "zhugeioanalytics/src/main/java/com/zhuge/analysis/util/HttpServices.java (requestApi), "
+           "zhugeioanalytics/src/main/java/com/zhuge/analysis/stat/ZGAppInfo.java (wrapDataWithString)",
+)
+
 #: the adapters shipped, most specific first (the first that matches is used):
 #: ``Scanner(..., adapters=BUILTIN_ADAPTERS)``
 BUILTIN_ADAPTERS: Final = (
-    GROWINGIO, GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA
+    GROWINGIO, GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA,
+    ZHUGEIO,
 )

@@ -1,4 +1,4 @@
-"""The Sensors Data and ThinkingData adapters (``_adapters.py``), with payloads built as
+"""The Sensors Data, ThinkingData and Zhuge adapters (``_adapters.py``), with payloads built as
 each SDK's own code builds them.
 
 Sensors Data: github.com/sensorsdata/sa-sdk-android at
@@ -31,6 +31,16 @@ then ``Base64Coder.encode``); ``.../analytics/data/DatabaseAdapter.java``
 e24b2d42b55c2b980c96e3f22b5576dd40443b50, ``ThinkingSDK/Source/Network/TDAnalyticsNetwork.m``)
 sends the same body (``td_gzipData`` then ``base64EncodedStringWithOptions:0``) and headers,
 ``TA-Integration-Extra: iOS``.
+
+Zhuge: github.com/zhugesdk/zhugeio-sdk-android at b452e0458d0c12a0c922e3c8fa3e30f5fe58d5ca.
+``zhugeioanalytics/src/main/java/com/zhuge/analysis/stat/ZGCore.java`` (the flush:
+``Base64.encodeToString(Utils.compress(postData.toString().getBytes("UTF-8")),
+Base64.DEFAULT)`` with ``\r`` and ``\n`` removed, in a ``HashMap`` of ``method``,
+``compress`` and ``event``); ``.../util/Utils.java`` (``compress``: ``Deflater`` through a
+``DeflaterOutputStream``, a zlib stream); ``.../util/HttpServices.java`` (``requestApi``: the
+map's entries through ``Uri.Builder.appendQueryParameter`` as the POST body);
+``.../stat/ZGAppInfo.java`` (``wrapDataWithString``: ``{"ak", "data", "debug", "sln", "sdk",
+"owner", "pl", "sdkv", "tz", "usr"}``).
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ from urllib.parse import quote
 import pytest
 
 from consentscope.detectors import BUILTIN_ADAPTERS, Identifier, RequestRecord, Scanner, ScanProfile, decode_request
-from consentscope.detectors._adapters import SENSORSDATA, SENSORSDATA_ENCRYPTED, THINKINGDATA
+from consentscope.detectors._adapters import SENSORSDATA, SENSORSDATA_ENCRYPTED, THINKINGDATA, ZHUGEIO
 
 IMEI = "861234567890127"
 ANDROID_ID = "9774d56d682e549c"
@@ -201,3 +211,26 @@ def test_thinkingdata_debug_upload_is_not_adapted() -> None:
     debug = RequestRecord("f1", 0.0, "POST", "https", request.host, 443, "/data_debug", request.headers, b"a=1")
     assert THINKINGDATA.matches(request) and not THINKINGDATA.matches(debug)
     assert not decode_request(debug, adapters=BUILTIN_ADAPTERS).anomalies
+
+
+# -- Zhuge -----------------------------------------------------------------------------
+
+
+def test_zhugeio_batch() -> None:
+    batch = org_json({"ak": "1b5c3e0f2d7a4c9e8f6b5a4d3c2b1a09", "debug": 0, "sln": "itn", "sdk": "zg_android",
+                      "owner": "zg", "pl": "and", "sdkv": "3.4.2", "tz": 28800000,
+                      "usr": {"did": ANDROID_ID},
+                      "data": [{"dt": "evt", "pr": {"$eid": "open", "$imei": IMEI, "$oaid": OAID}}]})  # fmt: skip
+    event = base64.encodebytes(zlib.compress(batch.encode())).decode().replace("\r", "").replace("\n", "")
+    params = {"method": "event_statis_srv.upload", "compress": "1", "event": event}
+    body = "&".join(f"{k}={uri_encode(v)}" for k, v in sorted(params.items())).encode()  # HashMap: any order
+    headers = (("Content-Type", "application/x-www-form-urlencoded"),)
+    request = RequestRecord("f1", 0.0, "POST", "https", "u.zhugeapi.com", 443, "/apipool", headers, body)
+    assert next(a for a in BUILTIN_ADAPTERS if a.matches(request)) is ZHUGEIO
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    assert sorted((f.data_type, f.location) for f in found) == [
+        ("android_id", "body.form:event>json:$.usr.did"),
+        ("imei", "body.form:event>json:$.data[0].pr['$imei']"),
+        ("oaid", "body.form:event>json:$.data[0].pr['$oaid']"),
+    ]
+    assert {f.encoding for f in found} == {("adapter:zhugeio", "base64", "zlib", "json")}
