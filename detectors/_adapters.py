@@ -12,7 +12,7 @@ request is used; a request none matches, or whose steps fail (the failure is nam
 Findings read through an adapter name it first in their encoding chain:
 ``("adapter:growingio", "xor", "snappy", "protobuf")``. A new SDK format is one entry
 below, with the source it was read from, plus at most one small step module
-(``_dec_snappy``, ``_dec_lz4``, ``_dec_pbdouble``) and its line in ``apply``.
+(``_step_snappy``, ``_step_lz4``, ``_step_pbdouble``) and its line in ``apply``.
 
 Conditions (``Adapter.when``, all must hold): ``(name, value)`` where ``name`` is a header
 name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body, looked for only
@@ -27,11 +27,11 @@ only names it):
   keys: ``header:<Name>``, ``query:<name>``, ``hex:<bytes>``, ``text:<string>``;
 * ``form:<field>``: the value of one field of a url-encoded body, percent-decoded (a
   ``+`` is kept: base64 values are sent with it unescaped);
-* ``snappy`` (the raw block format, ``_dec_snappy``), ``lz4`` (a bare LZ4 block,
-  ``_dec_lz4``), ``gzip``, ``zlib``, ``deflate``, ``base64``, ``hex``: decodings bounded like
+* ``snappy`` (the raw block format, ``_step_snappy``), ``lz4`` (a bare LZ4 block,
+  ``_step_lz4``), ``gzip``, ``zlib``, ``deflate``, ``base64``, ``hex``: decodings bounded like
   every other;
 * ``protobuf-doubles``: no change to the data; its protobuf doubles of a coordinate's
-  size are emitted as decimal text (``_dec_pbdouble``), for SDKs whose schema sends the
+  size are emitted as decimal text (``_step_pbdouble``), for SDKs whose schema sends the
   location so;
 * ``sdk-encrypted``, ``sdk-encrypted:<text>`` (when the data holds ``text``): no change
   to the data; what it carries is the SDK's own ciphertext (an RSA- or SM2-wrapped AES/SM4
@@ -53,10 +53,10 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from . import _compress as _z
-from ._dec_lz4 import unlz4
-from ._dec_pbdouble import doubles
-from ._dec_snappy import unsnappy
 from ._record import RequestRecord
+from ._step_lz4 import unlz4
+from ._step_pbdouble import doubles
+from ._step_snappy import unsnappy
 
 if TYPE_CHECKING:
     from ._decode import _Walker

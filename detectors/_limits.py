@@ -77,7 +77,7 @@ MAX_PATTERN_CANDIDATES = 5_000
 
 
 #: Operations (literals and copies) one Snappy or LZ4 block may take to decode (adapter
-#: steps, ``_dec_snappy``, ``_dec_lz4``): each is a Python step. A real encoder copies only
+#: steps, ``_step_snappy``, ``_step_lz4``): each is a Python step. A real encoder copies only
 #: matches of 4 bytes or more, so it needs at most 2 operations per 5 bytes (a 1 MB SDK
 #: batch: under 400,000; in practice far fewer, literals run long); a hostile block of
 #: one-byte literals stops here (500,000 of them took 0.35 s, measured), not after one

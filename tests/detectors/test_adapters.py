@@ -1,5 +1,5 @@
-"""SDK wire-format adapters (``_adapters.py``), their step modules (``_dec_snappy.py``,
-``_dec_pbdouble.py``) and the GrowingIO adapter.
+"""SDK wire-format adapters (``_adapters.py``), their step modules (``_step_snappy.py``,
+``_step_pbdouble.py``) and the GrowingIO adapter.
 
 The GrowingIO packing is taken from the SDK's own code:
 github.com/growingio/growingio-sdk-android-autotracker at
@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import struct
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import consentscope.detectors as detectors
 from consentscope.detectors import (
     BUILTIN_ADAPTERS,
     GROWINGIO,
@@ -49,8 +52,8 @@ from consentscope.detectors import (
     decode_request,
 )
 from consentscope.detectors._adapters import GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, form_value
-from consentscope.detectors._dec_lz4 import unlz4
-from consentscope.detectors._dec_snappy import unsnappy
+from consentscope.detectors._step_lz4 import unlz4
+from consentscope.detectors._step_snappy import unsnappy
 from tests.detectors.helpers import pb_len, pb_varint, rec
 
 IMEI = "861234567890127"
@@ -253,6 +256,15 @@ def test_xor_with_a_repeated_key_then_gzip() -> None:
     profile = ScanProfile(identifiers=(Identifier("imei", IMEI),))
     found = Scanner(profile, adapters=(adapter,)).scan(request).findings
     assert [(f.encoding, f.location) for f in found] == [(("adapter:demo", "xor", "gzip", "json"), "body.json:$.imei")]
+
+
+def test_step_modules_hold_no_bound_of_their_own() -> None:
+    """As ``test_limits`` asks of the decoders: every bound is a ``Limits`` field."""
+    folder = Path(detectors.__file__).parent
+    paths = [*folder.glob("_step_*.py"), folder / "_adapters.py"]
+    assert len(paths) == 4
+    for path in paths:
+        assert not re.search(r"^(MAX|MIN)_\w+\s*(?::[^=]+)?=", path.read_text(encoding="utf-8"), re.M), path.name
 
 
 def test_every_builtin_adapter_cites_its_source() -> None:
