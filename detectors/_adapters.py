@@ -16,8 +16,8 @@ below, with the source it was read from, plus at most one small step module
 
 Conditions (``Adapter.when``, all must hold): ``(name, value)`` where ``name`` is a header
 name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body, looked for only
-when the Content-Type is absent or a form's); ``value`` is ``*`` (present, any value) or
-exact values separated by ``|``.
+when the Content-Type is absent or a form's); ``value`` is one glob or several separated
+by ``|`` (``*``: present, any value; ``9|13``; ``application/octet-stream;tt-data=*``).
 
 Steps (``Adapter.steps``; none when the decoders read the format unaided and the adapter
 only names it):
@@ -120,7 +120,7 @@ class Adapter:
 def _accepts(wanted: str, got: str | None) -> bool:
     if got is None:
         return False
-    return wanted == "*" or got in wanted.split("|")
+    return wanted == "*" or any(fnmatchcase(got, alt) for alt in wanted.split("|"))
 
 
 def _query(record: RequestRecord, name: str) -> str | None:
@@ -327,9 +327,24 @@ ZHUGEIO: Final = Adapter(
            "zhugeioanalytics/src/main/java/com/zhuge/analysis/stat/ZGAppInfo.java (wrapDataWithString)",
 )
 
+#: ByteDance's AppLog (DataRangers; Volcengine's Android SDK) with ``setEncryptAndCompress``:
+#: the body is the closed ``com.bytedance.applog.encryptor`` library's ciphertext of gzip
+#: of the JSON, sent as ``Content-Type: application/octet-stream;tt-data=<encryptor type>``
+#: (``a`` by default); the query's other parameters travel as ``tt_info``, URL-safe base64
+#: of the same encryption. Named, not read.
+BYTEDANCE_APPLOG: Final = Adapter(
+    name="bytedance-applog",
+    steps=("sdk-encrypted",),
+    when=(("Content-Type", "application/octet-stream;tt-data=*"),),
+    source="github.com/volcengine/datarangers-sdk-android@cb9cee9d7de93d97a258bb34e0575d71de8c5cc2 "
+           "agent/src/main/java/com/bytedance/applog/util/EncryptUtils.java (transformStrToByte, encrypt, "
+           "encryptUrl, putContentTypeHeader), agent/src/main/java/com/bytedance/applog/server/Api.java, "
+           "agent/src/main/java/com/bytedance/applog/encryptor/IEncryptorType.java",
+)
+
 #: the adapters shipped, most specific first (the first that matches is used):
 #: ``Scanner(..., adapters=BUILTIN_ADAPTERS)``
 BUILTIN_ADAPTERS: Final = (
     GROWINGIO, GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, SENSORSDATA_ENCRYPTED, SENSORSDATA, THINKINGDATA,
-    ZHUGEIO,
+    ZHUGEIO, BYTEDANCE_APPLOG,
 )

@@ -1,4 +1,4 @@
-"""The Sensors Data, ThinkingData and Zhuge adapters (``_adapters.py``), with payloads built as
+"""The Sensors Data, ThinkingData, Zhuge and ByteDance AppLog adapters (``_adapters.py``), with payloads built as
 each SDK's own code builds them.
 
 Sensors Data: github.com/sensorsdata/sa-sdk-android at
@@ -41,6 +41,14 @@ Base64.DEFAULT)`` with ``\r`` and ``\n`` removed, in a ``HashMap`` of ``method``
 map's entries through ``Uri.Builder.appendQueryParameter`` as the POST body);
 ``.../stat/ZGAppInfo.java`` (``wrapDataWithString``: ``{"ak", "data", "debug", "sln", "sdk",
 "owner", "pl", "sdkv", "tz", "usr"}``).
+
+ByteDance AppLog: github.com/volcengine/datarangers-sdk-android at
+cb9cee9d7de93d97a258bb34e0575d71de8c5cc2.
+``agent/src/main/java/com/bytedance/applog/util/EncryptUtils.java`` (``transformStrToByte``:
+``GZIPOutputStream`` then ``encrypt``, the closed ``com.bytedance.applog.encryptor.EncryptorUtil``;
+``putContentTypeHeader``: ``application/octet-stream;tt-data=`` and the encryptor type, ``a``
+by default in ``.../applog/encryptor/IEncryptorType.java``); ``.../applog/UriConfig.java``
+(``PATH_SEND = "/service/2/app_log/"``).
 """
 
 from __future__ import annotations
@@ -55,7 +63,13 @@ from urllib.parse import quote
 import pytest
 
 from consentscope.detectors import BUILTIN_ADAPTERS, Identifier, RequestRecord, Scanner, ScanProfile, decode_request
-from consentscope.detectors._adapters import SENSORSDATA, SENSORSDATA_ENCRYPTED, THINKINGDATA, ZHUGEIO
+from consentscope.detectors._adapters import (
+    BYTEDANCE_APPLOG,
+    SENSORSDATA,
+    SENSORSDATA_ENCRYPTED,
+    THINKINGDATA,
+    ZHUGEIO,
+)
 
 IMEI = "861234567890127"
 ANDROID_ID = "9774d56d682e549c"
@@ -234,3 +248,30 @@ def test_zhugeio_batch() -> None:
         ("oaid", "body.form:event>json:$.data[0].pr['$oaid']"),
     ]
     assert {f.encoding for f in found} == {("adapter:zhugeio", "base64", "zlib", "json")}
+
+
+# -- ByteDance AppLog ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encryptor", ["a", "custom-sm4"])
+def test_bytedance_applog_encrypted_upload_is_named(encryptor: str) -> None:
+    # the library's ciphertext of gzip(JSON): a stand-in, since the encryptor is closed
+    body = base64.b64decode(ciphertext("applog", 900))
+    headers = (("Content-Type", f"application/octet-stream;tt-data={encryptor}"),)
+    path = "/service/2/app_log/?aid=10000001&device_platform=android&iid=0&version_code=100"
+    request = RequestRecord("f1", 0.0, "POST", "https", "log.snssdk.com", 443, path, headers, body)
+    assert next(a for a in BUILTIN_ADAPTERS if a.matches(request)) is BYTEDANCE_APPLOG
+    result = Scanner(PROFILE, patterns=True, adapters=BUILTIN_ADAPTERS).scan(request)
+    assert "sdk-encrypted:bytedance-applog" in result.anomalies
+    assert result.findings == () and result.readability == "opaque"
+
+
+def test_bytedance_applog_in_clear_is_no_adapter_s() -> None:
+    """Without ``setEncryptAndCompress`` the SDK posts ``application/json; charset=utf-8``."""
+    body = org_json({"header": {"device_id": "7123456789012345678", "openudid": ANDROID_ID}, "event_v3": []})
+    headers = (("Content-Type", "application/json; charset=utf-8"),)
+    request = RequestRecord("f1", 0.0, "POST", "https", "log.snssdk.com", 443, "/service/2/app_log/", headers,
+                            body.encode())  # fmt: skip
+    assert not any(a.matches(request) for a in BUILTIN_ADAPTERS)
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    assert [(f.data_type, f.encoding) for f in found] == [("android_id", ("json",))]
