@@ -211,7 +211,7 @@ def apply(adapter: Adapter, w: _Walker, record: RequestRecord, body: bytes) -> t
     return data, tuple(chain)
 
 
-#: GrowingIO's SDKs (Android autotracker and Go): ``Snappy.compress`` (raw block) with
+#: GrowingIO's SDKs (Android autotracker, the older Android SaaS SDK, Go): ``Snappy.compress`` (raw block) with
 #: ``X-Compress-Codec: 2``, then every byte XORed with the send time's low byte
 #: (``currentTimeMillis & 0xFF``) with ``X-Crypt-Codec: 1``; the same milliseconds go in
 #: the URL as ``?stm=`` (the Go SDK also sends them as ``X-Timestamp``). The body is an
@@ -227,7 +227,9 @@ GROWINGIO: Final = Adapter(
            "growingio-tracker-core/src/main/java/com/growingio/android/sdk/track/middleware/EventHttpSender.java, "
            "growingio-data/protobuf/src/main/proto/event_v3.proto; "
            "github.com/growingio/growingio-sdk-go@6467ada31606fe563006f51bd7fdad4699886854 "
-           "internal/core/request_pipe.go, internal/core/request.go",
+           "internal/core/request_pipe.go, internal/core/request.go; "
+           "github.com/growingio/growingio-sdk-android-saas@6df3c935028575a54b3db008986cd6adc6f2bba1 "
+           "vds-subscriber-data/src/main/java/com/growingio/android/sdk/data/db/MessageUploader.java (a JSON array)",
 )
 
 _GROWINGIO_IOS: Final = (

@@ -307,6 +307,25 @@ def test_growingio_json_upload() -> None:
                for v in decoded.views)  # fmt: skip
 
 
+def test_growingio_saas_sdk_upload() -> None:
+    """The older SaaS SDK (github.com/growingio/growingio-sdk-android-saas at
+    6df3c935028575a54b3db008986cd6adc6f2bba1, ``vds-subscriber-data/.../db/MessageUploader.java``):
+    ``jsonArray.toString()`` through ``Snappy.compress`` and ``XORUtils.encrypt(…,
+    currentTimeMillis & 0xFF)`` to ``%s/%s/android/%s?stm=%d``, the same two headers."""
+    events = json.dumps([{"u": "c2a1b7a0", "s": "9d11", "t": "vst", "imei": IMEI, "androidId": ANDROID_ID,
+                          "lat": LAT, "lng": LON}], separators=(",", ":")).encode()  # fmt: skip
+    body = xor(snappy_compress(events), STM & 0xFF)
+    headers = [("X-Compress-Codec", "2"), ("X-Crypt-Codec", "1")]
+    request = rec(f"/0a1b4118dd954ec3/android/pv?stm={STM}", body, headers)
+    found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
+    chain = ("adapter:growingio", "xor", "snappy", "json")
+    assert sorted((f.data_type, f.encoding, f.location) for f in found) == [
+        ("android_id", chain, "body.json:$[0].androidId"),
+        ("imei", chain, "body.json:$[0].imei"),
+        ("location", chain, "body.json:$[0].lat"),
+    ]
+
+
 def test_failing_steps_leave_the_body_as_it_is() -> None:
     request = growingio_request(b"\x0a\x0fhello", sent_stm=STM + 1)  # the wrong key byte
     decoded = decode_request(request, adapters=BUILTIN_ADAPTERS)
