@@ -15,9 +15,10 @@ below, with the source it was read from, plus at most one small step module
 (``_step_snappy``, ``_step_lz4``, ``_step_pbdouble``) and its line in ``apply``.
 
 Conditions (``Adapter.when``, all must hold): ``(name, value)`` where ``name`` is a header
-name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body, looked for only
-when the Content-Type is absent or a form's); ``value`` is one glob or several separated
-by ``|`` (``*``: present, any value; ``9|13``; ``application/octet-stream;tt-data=*``).
+name, ``query:<name>`` or ``form:<name>`` (a field of a url-encoded body as captured,
+before any Content-Encoding, looked for only when the Content-Type is absent or a
+form's); ``value`` is one glob or several separated by ``|`` (``*``: present, any value;
+``9|13``; ``application/octet-stream;tt-data=*``).
 
 Steps (``Adapter.steps``; none when the decoders read the format unaided and the adapter
 only names it):

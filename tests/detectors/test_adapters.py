@@ -53,6 +53,7 @@ from consentscope.detectors import (
 )
 from consentscope.detectors._adapters import GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, form_value
 from consentscope.detectors._step_lz4 import unlz4
+from consentscope.detectors._step_pbdouble import _walk
 from consentscope.detectors._step_snappy import unsnappy
 from tests.detectors.helpers import pb_len, pb_varint, rec
 
@@ -395,6 +396,31 @@ def test_fuzz_unsnappy_is_bounded(data: bytes, cap: int) -> None:
 @given(st.binary(max_size=600))
 def test_fuzz_unsnappy_roundtrip(data: bytes) -> None:
     assert unsnappy(snappy_compress(data), len(data), OPS) == data
+
+
+@_FUZZ
+@given(st.lists(st.tuples(st.integers(1, 60), st.sampled_from([0, 1, 2, 5]), st.binary(max_size=24)), max_size=30),
+       st.binary(max_size=4))
+def test_fuzz_protobuf_doubles_walk(fields: list[tuple[int, int, bytes]], junk: bytes) -> None:
+    """Messages of every wire type, nested or broken: the walk returns only
+    coordinate-sized doubles, within its field bound, or None."""
+    msg = b""
+    for number, wire, value in fields:
+        tag = pb_varint(number << 3 | wire)
+        if wire == 0:
+            msg += tag + pb_varint(int.from_bytes(value[:8], "little"))
+        elif wire == 1:
+            msg += tag + value[:8].ljust(8, b"\0")
+        elif wire == 5:
+            msg += tag + value[:4].ljust(4, b"\0")
+        else:
+            msg += tag + pb_varint(len(value)) + value
+    for data in (msg, msg + junk, junk + msg):
+        walked = _walk(data, 20)
+        if walked is not None:
+            found, nested, count = walked
+            assert count <= 20 and all(0 < abs(x) <= 180 for _, x in found)
+            assert all(value in data for _, value in nested)
 
 
 @_FUZZ
