@@ -86,8 +86,11 @@ class Adapter:
         for step in self.steps:
             kind, _, key = step.partition(":")
             if kind in ("xor", "xor-int8"):
-                if key.partition(":")[0] not in _KEY_SOURCES:
+                source, _, name = key.partition(":")
+                if source not in _KEY_SOURCES or not name:
                     raise ValueError(f"adapter {self.name}: unknown key source in {step!r}")
+                if source == "hex":
+                    bytes.fromhex(name)  # ValueError when it is no hex
             elif kind == "form":
                 if not key:
                     raise ValueError(f"adapter {self.name}: {step!r} names no field")
@@ -212,13 +215,14 @@ def apply(adapter: Adapter, w: _Walker, record: RequestRecord, body: bytes) -> t
     return data, tuple(chain)
 
 
-#: GrowingIO's SDKs (Android autotracker, the older Android SaaS SDK, Go): ``Snappy.compress`` (raw block) with
-#: ``X-Compress-Codec: 2``, then every byte XORed with the send time's low byte
-#: (``currentTimeMillis & 0xFF``) with ``X-Crypt-Codec: 1``; the same milliseconds go in
-#: the URL as ``?stm=`` (the Go SDK also sends them as ``X-Timestamp``). The body is an
-#: ``EventV3List``, whose ``EventV3Dto`` sends ``double latitude = 44; double longitude =
-#: 45`` next to ``imei = 46``, ``android_id = 47``, ``oaid = 48``. Collector hosts are per
-#: deployment, so the headers decide, not the host.
+#: GrowingIO's SDKs (Android autotracker, the older Android SaaS SDK, Go):
+#: ``Snappy.compress`` (raw block) with ``X-Compress-Codec: 2``, then every byte XORed with
+#: the send time's low byte (``currentTimeMillis & 0xFF``) with ``X-Crypt-Codec: 1``; the
+#: same milliseconds go in the URL as ``?stm=`` (the Go SDK also sends them as
+#: ``X-Timestamp``). The body is an ``EventV3List``, whose ``EventV3Dto`` sends ``double
+#: latitude = 44; double longitude = 45`` next to ``imei = 46``, ``android_id = 47``,
+#: ``oaid = 48`` (the SaaS SDK: a JSON array). Collector hosts are per deployment, so the
+#: headers decide, not the host.
 GROWINGIO: Final = Adapter(
     name="growingio",
     steps=("xor-int8:query:stm", "snappy", "protobuf-doubles"),

@@ -242,7 +242,7 @@ def test_matching() -> None:
     assert not q.matches(rec("/", b"a=1&k=7")) and not q.matches(rec("/?v=1", b"a=1&k=8"))
     assert not q.matches(rec("/?v=1", b"a=1&k=7", [("Content-Type", "application/json")]))  # no form
     assert not GROWINGIO.matches(rec("/", b"", [("X-Crypt-Codec", "1")]))  # no compress codec 2
-    for steps, when in [(("rot13",), ()), (("xor:cookie:k",), ()), (("form:",), ()), (("gzip:x",), ()),
+    for steps, when in [(("rot13",), ()), (("xor:cookie:k",), ()), (("form:",), ()), (("gzip:x",), ()), (("xor:hex:zz",), ()), (("xor:query:",), ()),
                         (("gzip",), (("query:", "1"),)), (("gzip",), (("X", ""),))]:
         with pytest.raises(ValueError):
             Adapter("bad", steps, when=when)
