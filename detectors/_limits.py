@@ -76,6 +76,14 @@ MAX_LOCATION_ANCHOR_STEPS = 4000
 MAX_PATTERN_CANDIDATES = 5_000
 
 
+#: Operations (literals and copies) one Snappy or LZ4 block may take to decode (adapter
+#: steps, ``_step_snappy``, ``_step_lz4``): each is a Python step. A real encoder copies only
+#: matches of 4 bytes or more, so it needs at most 2 operations per 5 bytes (a 1 MB SDK
+#: batch: under 400,000; in practice far fewer, literals run long); a hostile block of
+#: one-byte literals stops here (500,000 of them took 0.35 s, measured), not after one
+#: step per byte of an 8 MB body.
+MAX_BLOCK_OPS = 500_000
+
 # --- reader limits (pcap/HAR) ---
 # The capture readers (consentscope/readers/) keep their bounds here too, so one ``Limits``
 # overrides every bound from file to finding. A capture is as hostile as the traffic in it:
@@ -154,6 +162,7 @@ class Limits:
     base64_confirm_margin: int = BASE64_CONFIRM_MARGIN
     max_location_anchor_steps: int = MAX_LOCATION_ANCHOR_STEPS
     max_pattern_candidates: int = MAX_PATTERN_CANDIDATES
+    max_block_ops: int = MAX_BLOCK_OPS
     max_stream_bytes: int = MAX_STREAM_BYTES
     max_streams: int = MAX_STREAMS
     max_open_stream_bytes: int = MAX_OPEN_STREAM_BYTES
