@@ -155,10 +155,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         consent=compile_regex(args.consent_marker, "--consent-marker"),
         refusal=compile_regex(args.refusal_marker, "--refusal-marker"),
     )
-    from consentscope.detectors import BUILTIN_ADAPTERS
-
-    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns,
-                      adapters=BUILTIN_ADAPTERS)
+    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns)
     progress = Progress(sys.stderr.isatty() and not args.quiet)
     results = []
     status = EXIT_OK

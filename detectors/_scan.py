@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._adapters import Adapter
+from ._adapters import BUILTIN_ADAPTERS, Adapter
 from ._decode import decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
 from ._finding import Finding
@@ -106,14 +106,15 @@ class Scanner:
         max_chain_depth: int = DEFAULT_CHAIN_DEPTH,
         limits: Limits = DEFAULT_LIMITS,
         patterns: bool = False,
-        adapters: Sequence[Adapter] = (),
+        adapters: Sequence[Adapter] | None = None,
     ) -> None:
         """``patterns``: also find PI by validated patterns (``_patterns.py``), with
         ``confidence="pattern"``; with an empty ``ScanProfile()`` that is a profile-less
         audit. Off, the scan does no pattern work at all. ``adapters``: SDK wire formats
-        undone before decoding (``_adapters.py``, ``BUILTIN_ADAPTERS``)."""
+        undone before decoding (``_adapters.py``); by default ``BUILTIN_ADAPTERS``, so every
+        door (replay, live, batch) reads the same SDK formats; ``()`` for none."""
         self.profile = profile
-        self.adapters = tuple(adapters)
+        self.adapters = tuple(BUILTIN_ADAPTERS if adapters is None else adapters)
         self.limits = limits
         self._patterns = PatternScan(limits.max_pattern_candidates, EVIDENCE_CONTEXT) if patterns else None
         self.needles: list[Needle] = expand(profile.identifiers, max_chain_depth)

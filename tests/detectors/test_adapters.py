@@ -280,7 +280,7 @@ def test_every_builtin_adapter_cites_its_source() -> None:
 
 def test_growingio_android_upload() -> None:
     request = growingio_request(pb_len(1, event_v3()) + pb_len(1, event_v3()))
-    assert Scanner(PROFILE).scan(request).findings == ()  # XOR'ed snappy: opaque
+    assert Scanner(PROFILE, adapters=()).scan(request).findings == ()  # without the adapter, XOR'ed snappy is opaque
     found = Scanner(PROFILE, adapters=BUILTIN_ADAPTERS).scan(request).findings
     chain = ("adapter:growingio", "xor", "snappy", "protobuf")
     assert sorted((f.data_type, f.encoding, f.location) for f in found) == [
@@ -456,3 +456,12 @@ def test_fuzz_adapters_never_raise(body: bytes, adapter: Adapter, framed: bool) 
     decoded = decode_request(request, limits, adapters=(adapter,))
     assert not [a for a in decoded.anomalies if a.startswith("decoder-error")]
     assert sum(len(v.data) for v in decoded.views) <= (1 << 16) + len(request.path) + 200
+
+
+def test_every_door_reads_the_builtin_formats_by_default() -> None:
+    """The live engine, batch tasks and replay all build ``Scanner(profile)``: the SDK formats
+    are on unless a caller turns them off."""
+    from consentscope.detectors import BUILTIN_ADAPTERS, Scanner, ScanProfile
+
+    assert Scanner(ScanProfile()).adapters == tuple(BUILTIN_ADAPTERS) and len(BUILTIN_ADAPTERS) >= 9
+    assert Scanner(ScanProfile(), adapters=()).adapters == ()
