@@ -65,7 +65,8 @@ def foreign_words(text: str) -> list[str]:
     return [w for w in _LATIN.findall(text) if w not in ALLOWED_WORDS]
 
 
-def synthetic() -> list[Violation]:
+@cache
+def synthetic() -> tuple[Violation, ...]:
     """Sessions that make every rule and every check fire."""
     out: list[Violation] = []
     pre = session(
@@ -103,10 +104,11 @@ def synthetic() -> list[Violation]:
                    (50, "api-read", "imei  [unknown caller]")])
     hidden = contact(5, "ulogs.umeng.com", tl, via="opaque-request")
     out += evaluate(session_of([item(25, "sdk.e.qq.com", "imei", tl)], tl, [hidden]), SHOP)
-    return out
+    return tuple(out)
 
 
-def demo() -> list[Violation]:
+@cache
+def demo() -> tuple[Violation, ...]:
     from consentscope.detectors import Scanner
     from consentscope.profile import load_profile
     from consentscope.session import audit_capture
@@ -115,7 +117,7 @@ def demo() -> list[Violation]:
     markers = ConsentMarkers(consent=re.compile("/v1/privacy/consent"))
     result = audit_capture(str(ROOT / "captures" / "demo_session.mitm"), "demo", profile,
                            Scanner(profile.scan_profile()), markers=markers)
-    return evaluate(result, profile)
+    return tuple(evaluate(result, profile))
 
 
 def test_every_rule_fires_in_the_synthetic_sessions() -> None:
@@ -159,3 +161,18 @@ def test_english_explanations_are_unchanged() -> None:
 
 if __name__ == "__main__":  # writes the golden file: python -m tests.rules.test_explanation_zh
     GOLDEN_EN.write_text(json.dumps(english_texts(), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
+def test_verdict_notes_name_unread_sdks_in_chinese() -> None:
+    from consentscope.rules import verdicts
+
+    tl = timeline([(100, "consent")])
+    hidden = [contact(5, "ulogs.umeng.com", tl), contact(6, "tsis.jpush.cn", tl, via="quic-sni")]
+    result = session_of([], tl, hidden)
+    result.violations = evaluate(result, SHOP)
+    notes = {v.category.id: (v.note("en"), v.note("zh")) for v in verdicts([result], SHOP)}
+    en, zh = notes["MIIT-1"]
+    assert en == ("2 request(s) or connection(s) to third parties before consent could not be read "
+                  "(JPush, Umeng Analytics (U-App)): encrypted, pinned or passed through")
+    assert "极光推送SDK" in zh and "友盟+统计分析SDK (U-App)" in zh
+    assert foreign_words(zh) == []
