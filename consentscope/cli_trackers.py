@@ -10,13 +10,15 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from consentscope.destination import DestinationClassifier
 from consentscope.tracker_db import CATEGORIES, FORMATS, DataError, Rule, TrackerDB, import_file
 
-__all__ = ["LOOKUP_JSON_KEYS", "add_trackers_parser", "split_target"]
+__all__ = ["LOOKUP_JSON_KEYS", "VENDOR_ONLY_JSON_KEYS", "VendorOnly", "add_trackers_parser", "split_target",
+           "vendor_only"]
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -101,6 +103,64 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Keys of ``trackers vendor-only --json`` objects, in this order.
+VENDOR_ONLY_JSON_KEYS = ("domain", "company", "group", "country", "sdk_rules", "reason", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class VendorOnly:
+    """A registrable domain of an SDK vendor that lookups answer by vendor only: no SDK rule
+    names the domain itself. ``sdk_rules`` counts the host/suffix rules naming hosts under it
+    (those hosts do get their SDK). ``reason`` is the ownership row's own reason; rows taken
+    from v2fly, which carry none, get one from where they come from."""
+
+    domain: str
+    company: str
+    group: str
+    country: str
+    sdk_rules: int
+    reason: str
+    source: str
+
+
+def vendor_only(db: TrackerDB) -> list[VendorOnly]:
+    """Every domain the tool names only by vendor, each with why (sorted by company, domain)."""
+    vendors = {r.vendor for r in db.rules}
+    named = {r.pattern for r in db.rules if r.kind in ("host", "suffix")}
+    under: Counter[str] = Counter()
+    for r in db.rules:
+        if r.kind not in ("host", "suffix"):
+            continue
+        labels = r.pattern.split(".")
+        for i in range(1, len(labels) - 1):
+            under[".".join(labels[i:])] += 1
+    out = []
+    for domain, o in db.owners.items():
+        if o.company not in vendors or domain in named:
+            continue
+        n = under[domain]
+        reason = o.reason or (
+            f"the company's own services; {n} rule(s) name the SDK hosts under it" if n else
+            "the company's own service domain (listed under the company by v2fly); no SDK host of it is known"
+        )
+        out.append(VendorOnly(domain, o.company, o.group, o.country, n, reason, o.source))
+    return sorted(out, key=lambda v: (v.company.lower(), v.domain))
+
+
+def cmd_vendor_only(args: argparse.Namespace) -> int:
+    rows = [
+        v for v in vendor_only(TrackerDB.default())
+        if (args.country is None or v.country == args.country.upper())
+        and (args.company is None or v.company.lower() == args.company.lower())
+    ]
+    if args.json:
+        print(json.dumps([asdict(v) for v in rows], ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for v in rows:
+        print(f"{v.domain}\t{v.company}\t{v.sdk_rules}\t{v.reason}")
+    return EXIT_OK
+
+
 def cmd_stats(_args: argparse.Namespace) -> int:
     db = TrackerDB.default()
     sdks = db.sdks()
@@ -158,6 +218,12 @@ def add_trackers_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     ls.add_argument("--source", action="store_true",
                     help="one line per rule with its dataset, licence and source")
     ls.set_defaults(func=cmd_list)
+
+    vo = sub.add_parser("vendor-only", help="domains of SDK vendors answered by vendor only, with why")
+    vo.add_argument("--country", metavar="CC", help="ISO country code of the company, e.g. CN")
+    vo.add_argument("--company", metavar="NAME", help="one company, as tracker_db names it")
+    vo.add_argument("--json", action="store_true", help="a JSON list of objects")
+    vo.set_defaults(func=cmd_vendor_only)
 
     st = sub.add_parser("stats", help="counts of rules, SDKs, owners, apps")
     st.set_defaults(func=cmd_stats)

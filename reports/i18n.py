@@ -48,6 +48,9 @@ DATA_TYPES_ZH: dict[str, str] = {
     "location_precise": "精确位置",
     "location_coarse": "粗略位置",
     "installed_apps": "已安装应用列表",
+    "search_history": "搜索记录",
+    "browsing_history": "浏览记录",
+    "app_usage_records": "App使用记录",
     "contacts": "通讯录",
     "contact_phone": "联系电话",
     "sms": "短信",
@@ -95,6 +98,23 @@ CATEGORIES_ZH: dict[str, str] = {
     "payment": "支付",
     "push": "推送",
     "social/login": "社交/登录",
+}
+
+#: Chinese names of the permission groups a user sees in the dialog (``rules._vocab.permission_group``),
+#: as Android's Chinese system settings name them. Unknown permissions are shown as written.
+PERMISSIONS_ZH: dict[str, str] = {
+    "location": "位置",
+    "contacts": "通讯录",
+    "phone": "电话",
+    "call_log": "通话记录",
+    "sms": "短信",
+    "camera": "相机",
+    "microphone": "麦克风",
+    "calendar": "日历",
+    "storage": "存储",
+    "nearby_devices": "附近的设备",
+    "notifications": "通知",
+    "app_list": "应用列表",
 }
 
 #: how a connection was seen (``consentscope.model.Via``)
@@ -407,6 +427,9 @@ class Words:
 
     def event(self, event: str) -> str:
         return EVENTS_ZH.get(event, event) if self.zh else event
+
+    def permission(self, group: str) -> str:
+        return PERMISSIONS_ZH.get(group, group) if self.zh else group
 
     def via(self, via: str) -> str:
         return VIA_ZH.get(via, via) if self.zh else via

@@ -13,7 +13,19 @@ from consentscope.consent import BEFORE_CONSENT, PHASE_AFTER, ConsentTimeline
 from consentscope.model import Event, SessionResult, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
+from ._evidence import (
+    ZH,
+    data_types,
+    destinations,
+    en_list,
+    flows,
+    requests,
+    sdk_zh,
+    types_zh,
+    who,
+    who_zh,
+    zh_list,
+)
 from ._model import Thresholds, Violation
 
 _WHEN = {
@@ -37,6 +49,8 @@ def rule_without_consent(result: SessionResult, profile: Profile, th: Thresholds
             proof = [e for e in transitions if e.event == name]
         first = hits[0]
         third = sorted({d for f in hits if f.destination.party != "first-party" for d in destinations([f])})
+        names_zh = {who(f): who_zh(f) for f in hits}
+        third_zh = [names_zh[d] for d in third]
         dests = destinations(hits)
         types = data_types(hits)
         n = requests(hits)
@@ -47,8 +61,8 @@ def rule_without_consent(result: SessionResult, profile: Profile, th: Thresholds
             f"{' (' + en_list(third) + ')' if third else ''}; the first at {iso_time(first.time)} to {first.host}.",
             flows(hits), tuple(iso_time(e.time) for e in proof), result.id, types,
             explanation_zh=(
-                f"{when_zh}，已有 {n} 个请求将个人信息（{zh_list(types)}）发往 {len(dests)} 个目的地，"
-                f"其中第三方 {len(third)} 个{'（' + zh_list(third) + '）' if third else ''}；"
+                f"{when_zh}，已有 {n} 个请求将个人信息（{types_zh(types)}）发往 {len(dests)} 个目的地，"
+                f"其中第三方 {len(third)} 个{'（' + zh_list(third_zh) + '）' if third else ''}；"
                 f"最早一次于 {iso_time(first.time)} 发往 {first.host}。"
             ),
             check=phase, destinations=dests,
@@ -77,7 +91,7 @@ def _api_reads(result: SessionResult) -> list[Violation]:
         apis = tuple(sorted({p.api for _, p in parsed if p is not None and p.api}))
         first = hits[0]
         who_en = f" by {en_list(sdks)}" if sdks else ""
-        who_zh = f"（调用方：{zh_list(sdks)}）" if sdks else ""
+        callers_zh = f"（调用方：{zh_list([sdk_zh(s) for s in sdks])}）" if sdks else ""
         out.append(Violation(
             rule, "high", "medium",
             f"{when_en[0].upper()}{when_en[1:]}, the app read personal information ({en_list(types)}) "
@@ -85,8 +99,8 @@ def _api_reads(result: SessionResult) -> list[Violation]:
             f"{iso_time(first.time)} (hook log).",
             (), tuple(iso_time(e.time) for e in hits[:50]), result.id, types,
             explanation_zh=(
-                f"{when_zh}，App 通过隐私接口（{zh_list(apis[:5])}）读取个人信息（{zh_list(types)}）{len(hits)} 次"
-                f"{who_zh}；最早一次于 {iso_time(first.time)}（hook 日志）。"
+                f"{when_zh}，App 通过隐私接口（{zh_list(apis[:5])}）读取个人信息（{types_zh(types)}）{len(hits)} 次"
+                f"{callers_zh}；最早一次于 {iso_time(first.time)}（{ZH.source('hook')}）。"
             ),
             check="api-read", destinations=sdks,
         ))

@@ -29,11 +29,13 @@ from ._evidence import (
     contact_violation,
     data_types,
     destinations,
+    destinations_zh,
     en_list,
     finding_violation,
     flows,
     recipient,
     requests,
+    types_zh,
     zh_list,
 )
 from ._model import Thresholds, Violation
@@ -131,8 +133,8 @@ def rule_no_notice(result: SessionResult, profile: Profile, th: Thresholds) -> l
         f"information ({en_list(types)}) to {en_list(who)}: the user had not been told what is collected.",
         flows(hits), tuple(iso_time(t) for t in (starts[0], *notices[:1])), result.id, types,
         explanation_zh=(
-            f"App 于 {iso_time(starts[0])} 启动后，{when_zh}，已有 {requests(hits)} 个请求向 {zh_list(who)} "
-            f"发送个人信息（{zh_list(types)}）：用户尚未被告知收集规则。"
+            f"App 于 {iso_time(starts[0])} 启动后，{when_zh}，已有 {requests(hits)} 个请求向 "
+            f"{zh_list(destinations_zh(hits))} 发送个人信息（{types_zh(types)}）：用户尚未被告知收集规则。"
         ),
         check="no-notice", destinations=who,
     )]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
+from ._evidence import data_types, destinations, destinations_zh, en_list, flows, requests, types_zh, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import ACCOUNT_DELETION
 
@@ -33,8 +33,8 @@ def rule_after_account_deletion(result: SessionResult, profile: Profile, th: Thr
         f"data ({en_list(types)}) to {en_list(who)}: check whether the deletion was carried out.",
         flows(hits), tuple(iso_time(t) for t in deletions), result.id, types,
         explanation_zh=(
-            f"{iso_time(deletions[0])} 注销账号后，仍有 {requests(hits)} 个请求向 {zh_list(who)} 发送账号相关信息"
-            f"（{zh_list(types)}）：请核实注销是否真正完成。"
+            f"{iso_time(deletions[0])} 注销账号后，仍有 {requests(hits)} 个请求向 {zh_list(destinations_zh(hits))} "
+            f"发送账号相关信息（{types_zh(types)}）：请核实注销是否真正完成。"
         ),
         check="after-deletion", destinations=who,
     )]

@@ -24,7 +24,7 @@ from collections import defaultdict
 from consentscope.model import AuditFinding, SessionResult, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import en_list, flows, who, zh_list
+from ._evidence import destinations_zh, en_list, flows, types_zh, who, who_zh, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import BACKGROUND, FOREGROUND, last_event_before, state_at
 from ._vocab import is_device_or_location, slug
@@ -58,8 +58,10 @@ def _stats(times: list[float]) -> dict[str, float]:
 
 def rule_frequency(result: SessionResult, profile: Profile, th: Thresholds) -> list[Violation]:
     groups: dict[tuple[str, str], list[AuditFinding]] = defaultdict(list)
+    dest_zh: dict[str, str] = {}
     for f in result.findings:
         groups[(who(f), f.finding.data_type)].append(f)
+        dest_zh.setdefault(who(f), who_zh(f))
     # (destination, flows) -> data types, check, numbers: one violation per pattern
     patterns: dict[tuple[str, tuple[str, ...]], tuple[list[str], str, dict[str, float], list[AuditFinding]]] = {}
     for (dest, dtype), fs in sorted(groups.items()):
@@ -99,7 +101,8 @@ def rule_frequency(result: SessionResult, profile: Profile, th: Thresholds) -> l
             f"at ≤ {th.repeat_interval_s:g} s or at regular spacing (a heuristic: no regulation gives a number).",
             flow_ids, (), result.id, tuple(dtypes),
             explanation_zh=(
-                f"{zh_list(dtypes)} {how_zh}发往 {dest} 共 {n['uploads']} 次：中位间隔 {n['median_interval_s']:g} 秒，"
+                f"{types_zh(dtypes)} {how_zh}发往 {dest_zh[dest]} 共 {n['uploads']} 次："
+                f"中位间隔 {n['median_interval_s']:g} 秒，"
                 f"历时 {n['span_s']:g} 秒，每分钟 {n['per_minute']:g} 次；阈值为 {th.repeat_count} 次且间隔 ≤ "
                 f"{th.repeat_interval_s:g} 秒或间隔规律（经验阈值，法规未规定具体次数）。"
             ),
@@ -131,7 +134,7 @@ def _background(result: SessionResult, profile: Profile) -> list[Violation]:
         "silent collection in the background is named in the MIIT 2020 campaign (M164-1.2).",
         flows(hits), tuple(iso_time(t) for t in proof), result.id, types,
         explanation_zh=(
-            f"App 处于后台时，{n} 个请求向 {zh_list(dests)} 发送了 {zh_list(types)}："
+            f"App 处于后台时，{n} 个请求向 {zh_list(destinations_zh(hits))} 发送了 {types_zh(types)}："
             "后台静默收集属于工信部2020年专项行动（164号文）所列情形。"
         ),
         check="background", destinations=dests, observed=(("uploads", n),),

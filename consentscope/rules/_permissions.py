@@ -19,7 +19,7 @@ from consentscope.consent import PHASE_AFTER
 from consentscope.model import SessionResult, TimelineEvent, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
+from ._evidence import ZH, data_types, destinations, destinations_zh, en_list, flows, requests, types_zh, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import PERMISSION_ASKED, PERMISSION_DENIED, PERMISSION_GRANTED
 from ._vocab import permission_group, slug
@@ -62,7 +62,8 @@ def rule_permission_reasked(result: SessionResult, profile: Profile, th: Thresho
             f"{first_gap_h:.1f} h after the denial (within {window_h:g} h: app-store practice, not a regulation).",
             (), tuple(dict.fromkeys(iso_time(t) for pair in pairs for t in pair)), result.id, (),
             explanation_zh=(
-                f"用户拒绝 {g} 权限后，App 又 {len(pairs)} 次申请该权限，首次在拒绝后 {first_gap_h:.1f} 小时"
+                f"用户拒绝{ZH.permission(g)}权限后，App 又 {len(pairs)} 次申请该权限，"
+                f"首次在拒绝后 {first_gap_h:.1f} 小时"
                 f"（{window_h:g} 小时内：应用商店审核惯例，非法规规定）。"
             ),
             check="reask", destinations=(), observed=(("permission", g), ("reasks", len(pairs))),
@@ -88,7 +89,8 @@ def rule_permission_before_consent(result: SessionResult, profile: Profile, th: 
         f"policy (first at {iso_time(early[0].time)}, decision at {iso_time(decision.time)}).",
         (), (*dict.fromkeys(iso_time(e.time) for e in early), iso_time(decision.time)), result.id, (),
         explanation_zh=(
-            f"用户对隐私政策作出选择前，App 已申请 {zh_list(groups)} 权限（首次于 {iso_time(early[0].time)}，"
+            f"用户对隐私政策作出选择前，App 已申请{zh_list([ZH.permission(g) for g in groups])}权限"
+            f"（首次于 {iso_time(early[0].time)}，"
             f"用户选择于 {iso_time(decision.time)}）。"
         ),
         check="before-consent", observed=(("permissions", ",".join(groups)),),
@@ -124,7 +126,8 @@ def rule_location_after_denial(result: SessionResult, profile: Profile, th: Thre
         "the user authorised.",
         flows(hits), proof, result.id, types,
         explanation_zh=(
-            f"用户拒绝位置权限后，仍有 {requests(hits)} 个请求向 {zh_list(who)} 发送位置类信息（{zh_list(types)}）："
+            f"用户拒绝位置权限后，仍有 {requests(hits)} 个请求向 {zh_list(destinations_zh(hits))} 发送位置类信息"
+            f"（{types_zh(types)}）："
             "通过Wi-Fi、缓存或其他途径获取位置，超出用户授权范围。"
         ),
         check="location-denied", destinations=who,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from consentscope.model import SessionResult, iso_time
 from consentscope.profile import Profile
 
-from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
+from ._evidence import data_types, destinations, destinations_zh, en_list, flows, requests, types_zh, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import PERSONALIZATION_OFF, PERSONALIZATION_ON, last_event_before, state_at
 from ._vocab import BEHAVIOUR_SLUGS, slug
@@ -42,8 +42,8 @@ def rule_targeted_push(result: SessionResult, profile: Profile, th: Thresholds) 
             f"{en_list(types)} to advertising/push SDKs ({en_list(who)}).",
             flows(off), proof, result.id, types,
             explanation_zh=(
-                f"用户关闭个性化推荐后，仍有 {requests(off)} 个请求将 {zh_list(types)} "
-                f"发送给广告/推送类SDK（{zh_list(who)}）。"
+                f"用户关闭个性化推荐后，仍有 {requests(off)} 个请求将 {types_zh(types)} "
+                f"发送给广告/推送类SDK（{zh_list(destinations_zh(off))}）。"
             ),
             check="after-personalization-off", destinations=who,
         ))
@@ -55,7 +55,8 @@ def rule_targeted_push(result: SessionResult, profile: Profile, th: Thresholds) 
         "(check the UI).",
         flows(hits), (), result.id, types,
         explanation_zh=(
-            f"{zh_list(types)} 被发送给广告/推送类SDK（{zh_list(who)}），共 {requests(hits)} 个请求："
+            f"{types_zh(types)} 被发送给广告/推送类SDK（{zh_list(destinations_zh(hits))}），"
+            f"共 {requests(hits)} 个请求："
             "这是定向推送和精准营销所用的数据。"
             "App 应明示并显著标识，并提供关闭选项（请在界面中核实）。"
         ),

@@ -18,10 +18,10 @@ from consentscope.appdata import app_types
 from consentscope.model import AuditFinding, SessionResult
 from consentscope.profile import Profile
 
-from ._evidence import data_types, destinations, en_list, flows, requests, zh_list
+from ._evidence import data_types, destinations, destinations_zh, en_list, flows, requests, types_zh, zh_list
 from ._model import Thresholds, Violation
 from ._timeline import FULL, NECESSARY_ONLY, scope_at
-from ._vocab import allowed_slugs, is_sensitive, slug
+from ._vocab import allowed_slugs, is_sensitive, label, slug
 
 
 def rule_beyond_scope(result: SessionResult, profile: Profile, th: Thresholds) -> list[Violation]:
@@ -36,7 +36,7 @@ def rule_beyond_scope(result: SessionResult, profile: Profile, th: Thresholds) -
         if s is not None and s not in allowed:
             by_scope.setdefault(scope_at(events, f.time), []).append(f)
     need_en = ", ".join(app_type.necessary_pi) or "no personal information"
-    need_zh = "、".join(app_type.necessary_pi) or "无需任何个人信息"
+    need_zh = "、".join(label(s, "zh") for s in app_type.necessary_pi) or "无需任何个人信息"
     kind_en = f"Apps of the type \u201c{app_type.name_en}\u201d"
     kind_zh = app_type.name_zh
     out = []
@@ -62,7 +62,7 @@ def rule_beyond_scope(result: SessionResult, profile: Profile, th: Thresholds) -
             flows(hits), (), result.id, types,
             explanation_zh=(
                 f"{kind_zh}App 的基本功能所需个人信息为：{need_zh}；本次有 {requests(hits)} 个请求另外发送了"
-                f"{zh_list(types)}。{tail_zh}"
+                f"{types_zh(types)}。{tail_zh}"
             ),
             check=scope or "scope-unknown", destinations=destinations(hits),
         ))
@@ -94,8 +94,8 @@ def rule_sensitive(result: SessionResult, profile: Profile, th: Thresholds) -> l
         "and separate consent (PIPL-28/29).",
         flows(hits), (), result.id, types,
         explanation_zh=(
-            f"{requests(hits)} 个请求向 {zh_list(destinations(hits))} 发送了敏感个人信息"
-            f"（{zh_list(slugs)}）；{why_zh}。"
+            f"{requests(hits)} 个请求向 {zh_list(destinations_zh(hits))} 发送了敏感个人信息"
+            f"（{zh_list([label(s, 'zh') for s in slugs])}）；{why_zh}。"
             "处理敏感个人信息须有特定目的和充分必要性，并取得单独同意（个人信息保护法第二十八、二十九条）。"
         ),
         check="sensitive", destinations=destinations(hits),

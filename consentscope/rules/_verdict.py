@@ -24,7 +24,7 @@ from consentscope.consent import NO_CONSENT_RECORDED
 from consentscope.model import UNREAD_VIA, AuditContact, Coverage, SessionResult, Via
 from consentscope.profile import Profile
 
-from ._evidence import recipient
+from ._evidence import contact_zh, recipient, zh_list
 from ._model import CATEGORIES, Category, Violation
 from ._timeline import PERMISSION_ASKED, PERMISSION_DENIED, WITHOUT_CONSENT
 
@@ -69,22 +69,27 @@ def _unread(c: AuditContact) -> bool:
     return (c.contact.via in UNREAD_VIA or c.contact.via == Via.OPAQUE_REQUEST) and not c.contact.decrypted
 
 
-def _who(contacts: Sequence[AuditContact]) -> str:
-    names = sorted({c.destination.sdk or c.contact.host or c.contact.ip or "?" for c in contacts})
-    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+def _who(contacts: Sequence[AuditContact]) -> tuple[str, str]:
+    """The destinations in English and in Chinese (the SDKs' Chinese names)."""
+    names: dict[str, str] = {}
+    for c in contacts:
+        names.setdefault(c.destination.sdk or c.contact.host or c.contact.ip or "?", contact_zh(c))
+    keys = sorted(names)
+    en = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return en, zh_list([names[k] for k in keys])
 
 
 def _unread_notes(kind: str, contacts: Sequence[AuditContact]) -> tuple[str, str]:
     n = len(contacts)
-    who = _who(contacts)
+    who, who_zh = _who(contacts)
     if kind == "before":
         third = all(recipient(c.destination) != "first" for c in contacts)
         return (f"{n} request(s) or connection(s) {'to third parties ' if third else ''}before consent could not "
                 f"be read ({who}): encrypted, pinned or passed through",
-                f"同意前有 {n} 个{'发往第三方的' if third else ''}请求或连接无法读取（{who}）："
+                f"同意前有 {n} 个{'发往第三方的' if third else ''}请求或连接无法读取（{who_zh}）："
                 "内容加密、证书固定或被直通")
     return (f"{n} request(s) or connection(s) could not be read ({who}); what they carried is unknown",
-            f"有 {n} 个请求或连接无法读取（{who}），其内容未知")
+            f"有 {n} 个请求或连接无法读取（{who_zh}），其内容未知")
 
 
 def _incomplete_notes(sessions: Sequence[SessionResult], coverage: Coverage) -> tuple[str, str] | None:

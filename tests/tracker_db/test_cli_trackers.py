@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from consentscope.cli_trackers import LOOKUP_JSON_KEYS, add_trackers_parser, split_target
+from consentscope.cli_trackers import (
+    LOOKUP_JSON_KEYS,
+    VENDOR_ONLY_JSON_KEYS,
+    add_trackers_parser,
+    split_target,
+    vendor_only,
+)
 from consentscope.tracker_db import TrackerDB
 
 
@@ -142,3 +148,29 @@ def test_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text("[1, 2")
     code, _, err = run(["trackers", "import", str(bad), "--format", "exodus"], capsys)
     assert code == 2 and "bad.json: not JSON" in err and "Traceback" not in err
+
+
+def test_every_vendor_only_domain_says_why(shipped_db: TrackerDB) -> None:
+    rows = vendor_only(shipped_db)
+    assert rows and all(v.reason.strip() for v in rows)
+    by_domain = {v.domain: v for v in rows}
+    # a domain an SDK rule names is never vendor-only; one our own ownership row explains keeps that reason
+    assert "umeng.com" not in by_domain and "jpush.cn" not in by_domain
+    assert by_domain["snssdk.com"].reason == shipped_db.owners["snssdk.com"].reason
+    assert by_domain["snssdk.com"].sdk_rules > 0
+    # the SDK hosts under a vendor-only domain are named by their own rules
+    assert shipped_db.lookup("log.snssdk.com").sdk == "ByteDance AppLog"
+    assert shipped_db.lookup("mpush-api.aliyun.com").sdk == "Alibaba Cloud Mobile Push (EMAS)"
+
+
+def test_vendor_only_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["trackers", "vendor-only", "--company", "bytedance", "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc and all(tuple(d) == VENDOR_ONLY_JSON_KEYS for d in doc)
+    assert {d["company"] for d in doc} == {"ByteDance"}
+    assert "snssdk.com" in {d["domain"] for d in doc}
+    code, out, _ = run(["trackers", "vendor-only", "--country", "cn"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines and all(len(line.split("\t")) == 4 for line in lines)
+    assert all(line.split("\t")[3] for line in lines)
