@@ -674,6 +674,8 @@ def run_batch(tasks: Sequence[Task], out: str, *, engine: Engine | None = None, 
     finally:
         if executor is not None:
             executor.stop()
+    if interrupted:  # Ctrl-C may land between a journal line and its entry here: the journal is the record
+        done = journal.load()
     entries = [done[t.key] for t in tasks if t.key in done]
     write_summary(out, tasks, entries, lang)
     return BatchRun(list(tasks), entries, len(tasks) - len(todo), finished, interrupted, time.monotonic() - t0)
