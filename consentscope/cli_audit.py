@@ -137,13 +137,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_private(args.json, render_compare_json(doc))
     if args.html:
         write_private(args.html, render_compare_html(doc))
-    counts = {s: sum(c["status"] == s for c in doc["changes"]) for s in ("fixed", "persisting", "new")}
+    counts = {s: sum(c["status"] == s for c in doc["changes"]) for s in ("fixed", "persisting", "new", "not-retested")}
     if not args.quiet:
         for c in doc["changes"]:
             what = " ".join(x for x in (c["rule"], c["data_type"]) if x) or "-"
             to = c["sdk"] or c["host"] or "-"
-            print(f"{c['status']:10s} {c['kind']:9s} {what} -> {to} {c['phase'] or ''}".rstrip())
-    print(f"compare: {counts['fixed']} fixed, {counts['persisting']} persisting, {counts['new']} new",
+            print(f"{c['status']:12s} {c['app']}: {c['kind']:9s} {what} -> {to} {c['phase'] or ''}".rstrip())
+    missing = f", {counts['not-retested']} not retested" if counts["not-retested"] else ""
+    print(f"compare: {counts['fixed']} fixed, {counts['persisting']} persisting, {counts['new']} new{missing}",
           file=sys.stderr if args.quiet else sys.stdout)
     return EXIT_NEW if args.fail_on_new and counts["new"] else EXIT_OK
 

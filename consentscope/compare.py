@@ -9,13 +9,18 @@ after consent is therefore ``fixed`` in one phase and ``new`` in the other: that
 change the re-test is for.
 
 Sides: a session JSON report (``replay``, ``report``, a batch's ``sessions/<id>.json``), a
-batch's ``summary.json`` (every session report it links, taken together), or a session id in
-a database. The JSON document::
+batch's ``summary.json`` (every session report it links), or a session id in a database.
+Two single sessions are compared with each other whatever their apps; sides of several
+sessions (batches) are paired app by app (the session's app package, else its label), each
+app's sessions taken together: an app's groups are only compared with the same app's. An
+app on the old side that the new side does not have is ``not-retested`` (absent is not
+fixed); an app only on the new side has only ``new`` groups. The JSON document::
 
-    {"version": 1, "old": "<side>", "new": "<side>",
-     "changes": [{"status", "kind": "violation"|"finding", "rule", "host", "sdk", "data_type", "phase"}]}
+    {"version": 2, "old": "<side>", "new": "<side>",
+     "changes": [{"status", "app", "kind": "violation"|"finding", "rule", "host", "sdk", "data_type", "phase"}]}
 
-sorted new, persisting, fixed, then by kind, rule, SDK, host, data type and phase.
+sorted by app, then new, persisting, fixed, not-retested, then by kind, rule, SDK, host,
+data type and phase. Version 1 had no ``app`` and no ``not-retested``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from typing import Any
 from consentscope.errors import ConsentscopeError
 
 #: Version of the comparison JSON (bumped whenever a key changes).
-COMPARE_FORMAT_VERSION = 1
-STATUS_ORDER = ("new", "persisting", "fixed")
-CHANGE_KEYS = ("status", "kind", "rule", "host", "sdk", "data_type", "phase")
+COMPARE_FORMAT_VERSION = 2
+STATUS_ORDER = ("new", "persisting", "fixed", "not-retested")
+CHANGE_KEYS = ("status", "app", "kind", "rule", "host", "sdk", "data_type", "phase")
 
 Group = tuple[str, str | None, str | None, str | None, str | None, str | None]  # kind, rule, host, sdk, type, phase
 
@@ -95,21 +100,45 @@ def groups(docs: Iterable[dict[str, Any]]) -> set[Group]:
     return out
 
 
+def app_of(doc: dict[str, Any]) -> str:
+    """The app a session report is of: its package, else its label, else its id."""
+    sessions = doc.get("sessions") or [{}]
+    s = sessions[0] if isinstance(sessions[0], dict) else {}
+    return str(s.get("app") or s.get("label") or s.get("id") or "")
+
+
+def _by_app(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        out.setdefault(app_of(d), []).append(d)
+    return out
+
+
 def compare(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], old_name: str = "old",
             new_name: str = "new") -> dict[str, Any]:
-    a, b = groups(old), groups(new)
-    changes = [(("fixed" if g not in b else "persisting"), g) for g in a] + [("new", g) for g in b - a]
+    old_docs, new_docs = list(old), list(new)
+    if len(old_docs) == 1 and len(new_docs) == 1:  # two sessions the user put side by side
+        pairs = {app_of(new_docs[0]) or app_of(old_docs[0]): (old_docs, new_docs)}
+    else:
+        old_apps, new_apps = _by_app(old_docs), _by_app(new_docs)
+        pairs = {app: (old_apps.get(app, []), new_apps.get(app, [])) for app in {*old_apps, *new_apps}}
+    changes: list[tuple[str, str, Group]] = []
+    for app, (o, n) in pairs.items():
+        a, b = groups(o), groups(n)
+        gone = "fixed" if n else "not-retested"
+        changes += [(gone if g not in b else "persisting", app, g) for g in a] + [("new", app, g) for g in b - a]
 
-    def order(item: tuple[str, Group]) -> tuple:
-        status, (kind, rule, host, sdk, data_type, phase) = item
-        return (STATUS_ORDER.index(status), kind != "violation", rule or "", sdk or "", host or "",
+    def order(item: tuple[str, str, Group]) -> tuple:
+        status, app, (kind, rule, host, sdk, data_type, phase) = item
+        return (app, STATUS_ORDER.index(status), kind != "violation", rule or "", sdk or "", host or "",
                 data_type or "", phase or "")
 
     return {
         "version": COMPARE_FORMAT_VERSION,
         "old": old_name,
         "new": new_name,
-        "changes": [dict(zip(CHANGE_KEYS, (status, *g), strict=True)) for status, g in sorted(changes, key=order)],
+        "changes": [dict(zip(CHANGE_KEYS, (status, app, *g), strict=True))
+                    for status, app, g in sorted(changes, key=order)],
     }
 
 
@@ -132,6 +161,7 @@ __all__ = [
     "CHANGE_KEYS",
     "COMPARE_FORMAT_VERSION",
     "CompareError",
+    "app_of",
     "compare",
     "compare_inputs",
     "groups",

@@ -104,3 +104,27 @@ def test_bad_sides_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "neither a session report" in r.stderr and "Traceback" not in r.stderr
     r = cli("compare", str(tmp_path / "missing.json"), str(tmp_path / "x.json"))
     assert r.returncode == 2 and "missing.json: cannot read" in r.stderr
+
+
+def _doc(app: str, *findings: tuple[str, str, str]) -> dict:
+    """A session report reduced to what comparing reads: its app and its findings."""
+    return {"sessions": [{"id": app, "app": app}], "violations": [],
+            "findings": [{"flow_id": f"{app}-{i}", "host": h, "sdk": s, "data_type": t, "phase": "before-consent"}
+                         for i, (h, s, t) in enumerate(findings)]}
+
+
+def test_batches_are_paired_app_by_app() -> None:
+    """Two apps sending the same thing to the same SDK: one fixed it, the other did not; an
+    app left out of the re-test is not-retested, never fixed; a new app is all new."""
+    from consentscope.compare import compare
+
+    leak = ("ulogs.umeng.com", "Umeng", "imei")
+    old = [_doc("com.a", leak), _doc("com.b", leak), _doc("com.c", leak)]
+    new = [_doc("com.a"), _doc("com.b", leak), _doc("com.d", leak)]
+    doc = compare(old, new)
+    assert doc["version"] == COMPARE_FORMAT_VERSION == 2
+    assert [(c["app"], c["status"]) for c in doc["changes"]] == [
+        ("com.a", "fixed"), ("com.b", "persisting"), ("com.c", "not-retested"), ("com.d", "new")]
+    # merged, as version 1 did, com.b's persisting leak would have hidden com.a's fix
+    two = compare([_doc("com.a", leak)], [_doc("com.a-v2")])  # two single sessions: compared with each other
+    assert [(c["app"], c["status"]) for c in two["changes"]] == [("com.a-v2", "fixed")]
