@@ -72,10 +72,8 @@ import struct
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from ._keylog import KeyLog
 from ._tls_hello import parse_client_hello
@@ -166,15 +164,20 @@ SUITES = _suites()
 # ----------------------------------------------------------------------------- key derivation
 
 
-def _hash(name: str) -> hashes.HashAlgorithm:
-    return hashes.SHA384() if name == "sha384" else hashes.SHA256()
-
-
 def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int, hash_name: str) -> bytes:
-    """RFC 8446 7.1: HKDF-Expand(Secret, HkdfLabel, Length), HkdfLabel = length, "tls13 "+label, context."""
+    """RFC 8446 7.1: HKDF-Expand(Secret, HkdfLabel, Length), HkdfLabel = length, "tls13 "+label, context.
+    HKDF-Expand itself (RFC 5869 2.3) with the standard library's one-shot HMAC: every key and
+    IV of a connection is one or two HMACs, and small connections are most of a capture."""
     full = b"tls13 " + label
     info = struct.pack(">H", length) + bytes([len(full)]) + full + bytes([len(context)]) + context
-    return HKDFExpand(_hash(hash_name), length, info).derive(secret)
+    block = b""
+    out = b""
+    i = 1
+    while len(out) < length:
+        block = hmac.digest(secret, block + info + bytes((i,)), hash_name)
+        out += block
+        i += 1
+    return out[:length]
 
 
 def prf12(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
@@ -183,14 +186,14 @@ def prf12(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int)
     out = bytearray()
     a = seed
     while len(out) < length:
-        a = hmac.new(secret, a, hash_name).digest()
-        out += hmac.new(secret, a + seed, hash_name).digest()
+        a = hmac.digest(secret, a, hash_name)
+        out += hmac.digest(secret, a + seed, hash_name)
     return bytes(out[:length])
 
 
 def _xor_nonce(iv: bytes, seq: int) -> bytes:
-    padded = seq.to_bytes(len(iv), "big")
-    return bytes(a ^ b for a, b in zip(iv, padded, strict=True))
+    """RFC 8446 5.3: the IV XOR the record sequence number, left-padded to the IV's length."""
+    return (int.from_bytes(iv, "big") ^ seq).to_bytes(len(iv), "big")
 
 
 class _Tls13Keys:
