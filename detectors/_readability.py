@@ -42,7 +42,7 @@ BLOB_RUN = 65
 BLOB_MIN_DISTINCT = 12
 
 _BLOB = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
-_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
 
@@ -58,7 +58,7 @@ def _text_bytes(data: bytes) -> int:
     if not data:
         return 0
     sample = data[:4096]
-    printable = sum(1 for b in sample if b in _PRINTABLE)
+    printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):
         try:
             data.decode("utf-8")  # Chinese text is not binary

@@ -68,6 +68,8 @@ class _ListHits:
 
 
 def _printable(s: str) -> str:
+    if s.isprintable():
+        return s
     return "".join(ch if ch.isprintable() else "·" for ch in s)
 
 
