@@ -57,12 +57,30 @@ def test_object_keys_resolve_to_their_object() -> None:
     assert jsonpath_at(data, data.index(b"apps")) == "$"
 
 
-def test_locator_builds_its_table_once() -> None:
+def test_locator_answers_as_the_table_in_any_order() -> None:
+    """The locator walks lazily as far as asked; every offset, asked in increasing order
+    (as the scanner does), in random order, and twice, gets the table's answer."""
     from consentscope.detectors._jsonpath import JsonLocator
 
-    data = json.dumps({"a": [1, {"b": "x-value"}], "c": "y-value"}).encode()
+    rng = random.Random(5)
+    for round_ in range(60):
+        doc = {"root": random_doc(rng), "n": [4242424242, {"m": "tail-value", "é k": ["ü", -1.5e3]}]}
+        text = json.dumps(doc, ensure_ascii=round_ % 2 == 0, separators=(rng.choice([",", ", "]), rng.choice([":", ": "])))
+        data = text.encode() + (b"\n" if round_ % 3 == 0 else b"")
+        expected = ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(len(data) + 1)]
+        locate = JsonLocator(data, "body.json:")
+        offsets = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, 40)))
+        assert [locate(at) for at in offsets] == [expected[at] for at in offsets]
+        shuffled = list(range(len(data) + 1))
+        rng.shuffle(shuffled)
+        assert [locate(at) for at in shuffled] == [expected[at] for at in shuffled]
+        fresh = JsonLocator(data, "body.json:")
+        assert [fresh(at) for at in range(len(data) + 1)] == expected
+
+
+def test_locator_of_a_text_that_is_no_token_stream_uses_the_table() -> None:
+    from consentscope.detectors._jsonpath import JsonLocator
+
+    data = b'{"a": 1, "b": ["x"]} \x0c'  # a byte no token or whitespace covers
     locate = JsonLocator(data, "body.json:")
-    assert locate(data.index(b"x-value")) == "body.json:$.a[1].b"
-    assert locate(data.index(b"y-value")) == "body.json:$.c"
-    assert locate(0) == "body.json:$"
-    assert len(locate._cache) == 1
+    assert [locate(at) for at in range(len(data))] == ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(len(data))]
