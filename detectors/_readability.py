@@ -41,7 +41,10 @@ BLOB_RUN = 65
 #: 128 (random hex has 16, random base64 ~55; padding such as "xxxx…" or "0000…" has one).
 BLOB_MIN_DISTINCT = 12
 
-_BLOB = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
+#: maximal runs (not inside a longer one: the look-behind keeps the engine from trying
+#: every position of every shorter run again, 64 characters ahead, which was a fifth of
+#: the detection time of typical requests); the same matches ``finditer`` found without it
+_BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
