@@ -25,3 +25,19 @@ def test_text_bytes_discounts_random_runs_only() -> None:
     assert _text_bytes(b'{"d":"' + blob + b'"}') == 8
     assert _text_bytes(b'{"d":"' + b"0" * 200 + b'"}') == 208  # padding, not ciphertext
     assert _text_bytes(bytes(range(256)) * 4) == 0
+
+
+def test_text_bytes_equals_the_plain_count() -> None:
+    """The no-blob shortcut (one ``find`` over marks) changes no count."""
+    rng = random.Random(12)
+    pieces = [b"A" * 70, b"Zz09+/=_-" * 9, b"0" * 66, b" ", b'"', b"\n", "中文".encode(), b"\x01", b"ab" * 20]
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if not data:
+            continue
+        want = len(data) - sum(m.end() - m.start() for m in _PLAIN.finditer(data)
+                               if len(set(data[m.start():m.start() + 128])) >= 12)
+        got = _text_bytes(data)
+        assert got in (want, 0), data  # 0: binary, decided before blobs are counted
+        if got == 0:
+            assert data.translate(None, bytes(range(0x20, 0x7F)) + b"\t\n\r")
