@@ -67,6 +67,7 @@ def test_locator_answers_as_the_table_in_any_order() -> None:
         doc = {"root": random_doc(rng), "n": [4242424242, {"m": "tail-value", "é k": ["ü", -1.5e3]}]}
         text = json.dumps(doc, ensure_ascii=round_ % 2 == 0, separators=(rng.choice([",", ", "]), rng.choice([":", ": "])))
         data = text.encode() + (b"\n" if round_ % 3 == 0 else b"")
+
         expected = ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(len(data) + 1)]
         locate = JsonLocator(data, "body.json:")
         offsets = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, 40)))
@@ -76,11 +77,14 @@ def test_locator_answers_as_the_table_in_any_order() -> None:
         assert [locate(at) for at in shuffled] == [expected[at] for at in shuffled]
         fresh = JsonLocator(data, "body.json:")
         assert [fresh(at) for at in range(len(data) + 1)] == expected
+        assert locate._table is None and fresh._table is None  # valid JSON: the lazy walk answered
 
 
 def test_locator_of_a_text_that_is_no_token_stream_uses_the_table() -> None:
     from consentscope.detectors._jsonpath import JsonLocator
 
-    data = b'{"a": 1, "b": ["x"]} \x0c'  # a byte no token or whitespace covers
+    data = b'{"a": 1, @"b": ["x"]} '  # a byte no token or whitespace covers
     locate = JsonLocator(data, "body.json:")
+    assert locate(data.index(b"x")) == "body.json:$.b[0]"
+    assert locate._table is not None
     assert [locate(at) for at in range(len(data))] == ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(len(data))]
