@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import chain
+from typing import Final
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_RE = re.compile(
@@ -71,43 +71,34 @@ def token_paths(data: bytes) -> list[tuple[int, int, str]]:
     return out
 
 
-#: ``_TOKEN_RE``'s tokens as (whitespace, token, the ',' or ':' after it): ``findall`` lists
-#: them without a match object each, each one's offset is the running sum of the lengths
-#: before it, and a separator rides with the token before it, which halves the walk.
-#: Strings as ``"[^"\\]*(?:\\.[^"\\]*)*"``, the same language as ``_TOKEN_RE``'s, in a
-#: third of the time (no alternation per character).
-_TOKENS_RE = re.compile(
-    rb'(\s*)("[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null|NaN|-?Infinity|[{}\[\]])(\s*[,:]?)'
-)
-
-
-def _lazy_path(frames: list[list]) -> str:
-    """``_path`` of frames whose object keys are still their raw token (quotes included)."""
-    path = "$"
-    for is_arr, key in frames:
-        path = f"{path}[{key}]" if is_arr else json_key(path, key[1:-1].decode("utf-8", "replace"))
-    return path
+_BRACKETS: Final = re.compile(rb"[{}\[\]]")
+_COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
+#: bytes that end a number or a literal (or stand between tokens): outside strings, any
+#: other byte is part of one
+_BETWEEN: Final = frozenset(b" \t\r\n,:}]")
+_ARRAY: Final = 91  # [
 
 
 class JsonLocator:
     """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:").
 
-    The same answer as a lookup in ``token_paths(data)``, without building the table: the
-    tokens are listed once (C-level ``findall``), then walked only as far as the offsets
-    asked, and a path string is built only for the token holding an offset. The scanner
-    asks in increasing order (hits sorted by offset), so a document with a hundred hits
-    costs one partial walk; an earlier offset restarts the walk. On real SDK uploads the
-    eager table was half of the scan's time. Valid JSON only (what the decoder parsed);
-    text that is not one token stream end to end gets the table. (A plain class: one is
-    made per JSON view, and a dataclass's ``__init__`` cost more than the rest of emitting it.)"""
+    The same answer as a lookup in ``token_paths(data)`` (the path of the scalar, key or
+    opening bracket holding the offset, else "$"), without walking the tokens: the decoder
+    gives this view escape-free JSON, where every '"' opens or closes a string, so one
+    C-level pass blanks the strings' insides (``_mask``), the brackets are paired once, and
+    a hit's path is read from the brackets around it, ``rfind``/``count`` of the commas at
+    their level and the key after the last one. On real SDK uploads the token table was
+    half of the scan's time; this is a few µs per hit. Text with a backslash, or whose
+    quotes or brackets do not pair, gets the token table. (A plain class: one is made per
+    JSON view, and a dataclass's ``__init__`` cost more than the rest of emitting it.)"""
 
-    __slots__ = ("_frames", "_held", "_i", "_pos", "_prev", "_table", "_tokens", "base", "data")
+    __slots__ = ("_children", "_close", "_commas", "_mask", "_opens", "_parent", "_table", "base", "data")
 
     def __init__(self, data: bytes, base: str) -> None:
         self.data = data
         self.base = base
-        self._tokens: list[tuple[bytes, bytes, bytes]] | None = None  # listed on the first call
-        self._table: tuple[list[int], list[tuple[int, int, str]]] | None = None  # fallback: tokens not contiguous
+        self._mask: bytes | None = None  # built on the first call
+        self._table: tuple[list[int], list[tuple[int, int, str]]] | None = None  # the fallback
 
     def __eq__(self, other: object) -> bool:  # two decodings of one request compare equal
         if not isinstance(other, JsonLocator):
@@ -117,67 +108,105 @@ class JsonLocator:
     def __hash__(self) -> int:
         return hash((self.data, self.base))
 
-    def _restart(self) -> None:
-        self._i = 0  # next token
-        self._pos = 0  # where it starts (its whitespace)
-        self._frames: list[list] = []  # [is array, key token or index] of each open container
-        self._held = (-1, -1, "$")  # the last token whose path was built: start, end, path
-        self._prev = -1  # the last offset asked
+    def _prepare(self) -> None:
+        data = self.data
+        parts = data.split(b'"')
+        if b"\\" not in data and len(parts) & 1:
+            parts[1::2] = map(b" ".__mul__, map(len, parts[1::2]))  # C-level: no frame per string
+            mask = b'"'.join(parts)
+            opens: list[int] = []
+            close: dict[int, int] = {}
+            parent: dict[int, int] = {}
+            children: dict[int, list[int]] = {}
+            stack: list[int] = []
+            for m in _BRACKETS.finditer(mask):
+                at = m.start()
+                if mask[at] in b"{[":
+                    parent[at] = stack[-1] if stack else -1
+                    children[at] = []
+                    if stack:
+                        children[stack[-1]].append(at)
+                    stack.append(at)
+                    opens.append(at)
+                elif stack and mask[stack[-1]] + 2 == mask[at]:  # "{" + 2 == "}", "[" + 2 == "]"
+                    close[stack.pop()] = at
+                else:
+                    break
+            else:
+                if not stack:
+                    self._mask, self._opens, self._close, self._parent = mask, opens, close, parent
+                    self._children = children
+                    self._commas: dict[int, int] = {}  # commas inside a container, counted once
+                    return
+        table = token_paths(data)
+        self._table = ([t[0] for t in table], table)
+        self._mask = b""
 
     def __call__(self, offset: int) -> str:
-        if self._tokens is None:
-            tokens = _TOKENS_RE.findall(self.data)
-            if sum(map(len, chain.from_iterable(tokens))) != len(self.data):
-                table = token_paths(self.data)  # not one token stream end to end: the eager table
-                self._table = ([t[0] for t in table], table)
-            self._tokens = tokens
-            self._restart()
+        if self._mask is None:
+            self._prepare()
         if self._table is not None:
             starts, table = self._table
             i = bisect_right(starts, offset) - 1
             inside = i >= 0 and table[i][0] <= offset < table[i][1]
             return self.base + (table[i][2] if inside else "$")
-        if offset < self._prev:
-            self._restart()
-        self._prev = offset
-        held = self._held
-        if held[0] <= offset < held[1]:
-            return self.base + held[2]
-        tokens, frames, pos, i = self._tokens, self._frames, self._pos, self._i
-        top = frames[-1] if frames else None
-        n = len(tokens)
-        path = None
-        while i < n:
-            ws, tok, tail = tokens[i]
-            start = pos + len(ws) if ws else pos
-            if start > offset:
-                break
-            end = start + len(tok)
-            pos = end + len(tail) if tail else end
-            i += 1
-            c = tok[0]
-            if c == 123 or c == 91:  # { [
-                if end > offset:
-                    path = _lazy_path(frames)
-                    held = (start, end, path)
-                top = [c == 91, 0]
-                frames.append(top)
-                continue
-            if c == 125 or c == 93:  # } ]
-                if frames:
-                    frames.pop()
-                    top = frames[-1] if frames else None
-            elif tail and tail[-1] == 58:  # an object key and its ':'
-                if top is not None:
-                    top[1] = tok
-                if end > offset:
-                    path = _lazy_path(frames[:-1])
-                    held = (start, end, path)
-                continue
-            elif end > offset:  # the scalar holding the offset
-                path = _lazy_path(frames)
-                held = (start, end, path)
-            if tail and top is not None and top[0] and tail[-1] == 44:  # ',' in an array
-                top[1] += 1
-        self._pos, self._i, self._held = pos, i, held
-        return self.base + ("$" if path is None else path)
+        data = self.data
+        if not 0 <= offset < len(data):
+            return self.base + "$"
+        c = data[offset]
+        quotes = data.count(b'"', 0, offset)
+        if quotes & 1 or c == 34:  # in a string, its quotes included
+            start = data.rfind(b'"', 0, offset) if quotes & 1 else offset
+            end = data.find(b'"', start + 1) + 1
+            steps = self._steps(start)
+            if _COLON_NEXT.match(self._mask or b"", end):  # an object key: the object's path
+                steps.pop()
+            return self.base + _steps_path(data, steps)
+        if c in _BETWEEN:
+            return self.base + "$"
+        return self.base + _steps_path(data, self._steps(offset))  # a number, literal or "{" / "["
+
+    def _steps(self, at: int) -> list[tuple[bool, int]]:
+        """(is array, index or key position) of each container around ``at``, outermost first."""
+        mask, close, parent = self._mask, self._close, self._parent
+        assert mask is not None
+        i = bisect_right(self._opens, at - 1) - 1  # the last container opened before ``at``
+        o = self._opens[i] if i >= 0 else -1
+        while o != -1 and close[o] < at:
+            o = parent[o]
+        steps: list[tuple[bool, int]] = []
+        target = at  # where the member of ``o`` we look for lies
+        while o != -1:
+            kids = self._children[o]
+            if mask[o] == _ARRAY:
+                index = mask.count(b",", o + 1, target)
+                for kid in kids:
+                    if kid >= target:
+                        break
+                    n = self._commas.get(kid)
+                    if n is None:
+                        n = self._commas[kid] = mask.count(b",", kid, close[kid])
+                    index -= n
+                steps.append((True, index))
+            else:
+                comma = mask.rfind(b",", o + 1, target)
+                while comma != -1:  # the last comma at this level: skip those inside members
+                    j = bisect_right(kids, comma) - 1
+                    if j < 0 or close[kids[j]] < comma:
+                        break
+                    comma = mask.rfind(b",", o + 1, kids[j])
+                steps.append((False, mask.find(b'"', (o if comma == -1 else comma) + 1)))
+            target = o
+            o = parent[o]
+        steps.reverse()
+        return steps
+
+
+def _steps_path(data: bytes, steps: list[tuple[bool, int]]) -> str:
+    path = "$"
+    for is_array, at in steps:
+        if is_array:
+            path = f"{path}[{at}]"
+        else:
+            path = json_key(path, data[at + 1 : data.find(b'"', at + 1)].decode("utf-8", "replace"))
+    return path
