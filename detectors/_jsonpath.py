@@ -8,7 +8,8 @@ something was found. The answer is the same path a full walk would give.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate, repeat
 from typing import Final
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -77,6 +78,14 @@ _COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
 #: other byte is part of one
 _BETWEEN: Final = frozenset(b" \t\r\n,:}]")
 _ARRAY: Final = 91  # [
+#: Bytes of C-level counting (``count``/``rfind`` from a hit back to its containers) one
+#: document may cost before the token table takes over: a 2 KB SDK upload with a hundred
+#: hits spends about 200 KB; a megabyte of hits would spend hits x size without a cap.
+DIRECT_BYTES: Final = 1 << 22
+
+
+class _OverBudget(Exception):
+    """``DIRECT_BYTES`` spent: the token table answers from here on."""
 
 
 class JsonLocator:
@@ -89,10 +98,13 @@ class JsonLocator:
     a hit's path is read from the brackets around it, ``rfind``/``count`` of the commas at
     their level and the key after the last one. On real SDK uploads the token table was
     half of the scan's time; this is a few µs per hit. Text with a backslash, or whose
-    quotes or brackets do not pair, gets the token table. (A plain class: one is made per
-    JSON view, and a dataclass's ``__init__`` cost more than the rest of emitting it.)"""
+    quotes or brackets do not pair, gets the token table. Each hit's C-level counting may
+    span the document, so a hostile one (a megabyte of hits) could cost hits x size: past
+    ``DIRECT_BYTES`` of it per document, the token table (one pass, then a lookup per
+    hit) answers instead. (A plain class: one is made per JSON view, and a dataclass's
+    ``__init__`` cost more than the rest of emitting it.)"""
 
-    __slots__ = ("_children", "_close", "_commas", "_mask", "_opens", "_parent", "_table", "base", "data")
+    __slots__ = ("_children", "_close", "_commas", "_mask", "_opens", "_parent", "_spent", "_table", "base", "data")
 
     def __init__(self, data: bytes, base: str) -> None:
         self.data = data
@@ -136,77 +148,100 @@ class JsonLocator:
                 if not stack:
                     self._mask, self._opens, self._close, self._parent = mask, opens, close, parent
                     self._children = children
-                    self._commas: dict[int, int] = {}  # commas inside a container, counted once
+                    self._commas: dict[int, list[int]] = {}  # an array's members' inner commas, running sums
                     return
-        table = token_paths(data)
+        self._use_table()
+
+    def _use_table(self) -> None:
+        table = token_paths(self.data)
         self._table = ([t[0] for t in table], table)
         self._mask = b""
 
+    def _spend(self, n: int) -> None:
+        """Charge ``n`` bytes of C-level counting to the document (``DIRECT_BYTES``)."""
+        self._spent += n
+        if self._spent > DIRECT_BYTES:
+            raise _OverBudget
+
     def __call__(self, offset: int) -> str:
         if self._mask is None:
+            self._spent = 0
             self._prepare()
-        if self._table is not None:
-            starts, table = self._table
-            i = bisect_right(starts, offset) - 1
-            inside = i >= 0 and table[i][0] <= offset < table[i][1]
-            return self.base + (table[i][2] if inside else "$")
+        if self._table is None:
+            try:
+                return self.base + self._direct(offset)
+            except _OverBudget:
+                self._use_table()
+        assert self._table is not None
+        starts, table = self._table
+        i = bisect_right(starts, offset) - 1
+        inside = i >= 0 and table[i][0] <= offset < table[i][1]
+        return self.base + (table[i][2] if inside else "$")
+
+    def _direct(self, offset: int) -> str:
         data = self.data
         if not 0 <= offset < len(data):
-            return self.base + "$"
+            return "$"
         c = data[offset]
+        self._spend(offset)
         quotes = data.count(b'"', 0, offset)
         if quotes & 1 or c == 34:  # in a string, its quotes included
             start = data.rfind(b'"', 0, offset) if quotes & 1 else offset
             end = data.find(b'"', start + 1) + 1
+            self._spend(end - start)
             steps = self._steps(start)
             if _COLON_NEXT.match(self._mask or b"", end):  # an object key: the object's path
                 steps.pop()
-            return self.base + _steps_path(data, steps)
+            return _steps_path(data, steps)
         if c in _BETWEEN:
-            return self.base + "$"
-        return self.base + _steps_path(data, self._steps(offset))  # a number, literal or "{" / "["
+            return "$"
+        return _steps_path(data, self._steps(offset))  # a number, literal or "{" / "["
 
-    def _steps(self, at: int) -> list[tuple[bool, int]]:
-        """(is array, index or key position) of each container around ``at``, outermost first."""
+    def _steps(self, at: int) -> list[tuple[bool, int, int]]:
+        """(is array, index or key's opening quote, key's closing quote) of each container
+        around ``at``, outermost first."""
         mask, close, parent = self._mask, self._close, self._parent
         assert mask is not None
         i = bisect_right(self._opens, at - 1) - 1  # the last container opened before ``at``
         o = self._opens[i] if i >= 0 else -1
         while o != -1 and close[o] < at:
             o = parent[o]
-        steps: list[tuple[bool, int]] = []
+        steps: list[tuple[bool, int, int]] = []
         target = at  # where the member of ``o`` we look for lies
         while o != -1:
             kids = self._children[o]
             if mask[o] == _ARRAY:
-                index = mask.count(b",", o + 1, target)
-                for kid in kids:
-                    if kid >= target:
-                        break
-                    n = self._commas.get(kid)
-                    if n is None:
-                        n = self._commas[kid] = mask.count(b",", kid, close[kid])
-                    index -= n
-                steps.append((True, index))
+                inner = self._commas.get(o)
+                if inner is None:  # commas inside each member container, summed: once per array
+                    self._spend(close[o] - o)
+                    counts = map(mask.count, repeat(b","), kids, map(close.get, kids))
+                    inner = self._commas[o] = [0, *accumulate(counts)]
+                self._spend(target - o)
+                index = mask.count(b",", o + 1, target) - inner[bisect_left(kids, target)]
+                steps.append((True, index, 0))
             else:
+                self._spend(target - o)
                 comma = mask.rfind(b",", o + 1, target)
                 while comma != -1:  # the last comma at this level: skip those inside members
                     j = bisect_right(kids, comma) - 1
                     if j < 0 or close[kids[j]] < comma:
                         break
                     comma = mask.rfind(b",", o + 1, kids[j])
-                steps.append((False, mask.find(b'"', (o if comma == -1 else comma) + 1)))
+                key = mask.find(b'"', (o if comma == -1 else comma) + 1)
+                key_end = mask.find(b'"', key + 1)
+                self._spend(key_end - key)
+                steps.append((False, key, key_end))
             target = o
             o = parent[o]
         steps.reverse()
         return steps
 
 
-def _steps_path(data: bytes, steps: list[tuple[bool, int]]) -> str:
+def _steps_path(data: bytes, steps: list[tuple[bool, int, int]]) -> str:
     path = "$"
-    for is_array, at in steps:
+    for is_array, at, end in steps:
         if is_array:
             path = f"{path}[{at}]"
         else:
-            path = json_key(path, data[at + 1 : data.find(b'"', at + 1)].decode("utf-8", "replace"))
+            path = json_key(path, data[at + 1 : end].decode("utf-8", "replace"))
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from consentscope.detectors._jsonpath import json_key, jsonpath_at
 
@@ -94,3 +95,23 @@ def test_locator_of_escaped_or_unpaired_text_uses_the_table() -> None:
         got = [locate(at) for at in range(-1, len(data) + 2)]
         assert locate._table is not None
         assert got == ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(-1, len(data) + 2)]
+
+
+def test_many_hits_in_a_large_document_cost_one_table() -> None:
+    """Each hit's counting may span the document; past ``DIRECT_BYTES`` the token table
+    answers (one pass), so hits x size stays bounded, with the same answers."""
+    import time
+
+    from consentscope.detectors._jsonpath import DIRECT_BYTES, JsonLocator
+
+    value = b'"861234567890127"'
+    data = b'{"' + b"k" * 1000 + b'": [' + b",".join([value] * 40_000) + b"]}"
+    hits = [m.start() for m in re.finditer(b"8612", data)]
+    locate = JsonLocator(data, "body.json:")
+    t0 = time.process_time()
+    got = [locate(at) for at in hits]
+    assert time.process_time() - t0 < 5  # hits x size would be 40,000 x 700 KB
+    assert locate._table is not None and locate._spent > DIRECT_BYTES
+    key = "$." + "k" * 1000
+    assert got[0] == f"body.json:{key}[0]" and got[-1] == f"body.json:{key}[39999]"
+    assert [got[i] for i in (1, 2)] == ["body.json:" + (jsonpath_at(data, hits[i]) or "$") for i in (1, 2)]
