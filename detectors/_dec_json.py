@@ -162,7 +162,8 @@ def _needs_walk(w: _Walker, text: bytes) -> bool:
             if FORM_RE.fullmatch(m.group(1)):
                 return True
     blobs = _json_blobs(w.min_len).findall(text)
-    return bool(blobs) and any(w.blob_child(raw) is not None for raw in blobs)
+    # each distinct string once: SDK documents repeat their ids in every event
+    return bool(blobs) and any(w.blob_child(raw) is not None for raw in dict.fromkeys(blobs))
 
 
 def _walk(w: _Walker, node: dict | list, path: str, chain: tuple[str, ...], depth: int, level: int) -> None:

@@ -67,12 +67,20 @@ def walk(data: bytes, max_fields: int) -> list[Field] | None:
         if number == 0 or number > LAST_FIELD_NUMBER:
             return None
         if wire == VARINT:
-            value, i = _varint(data, i, n)
-            if i < 0:
-                return None
+            if i < n and data[i] < 0x80:  # one-byte values: flags, small counts
+                value = data[i]
+                i += 1
+            else:
+                value, i = _varint(data, i, n)
+                if i < 0:
+                    return None
             append((number, VARINT, value))
         elif wire == LEN:
-            length, i = _varint(data, i, n)
+            if i < n and data[i] < 0x80:  # lengths below 128: most strings and small messages
+                length = data[i]
+                i += 1
+            else:
+                length, i = _varint(data, i, n)
             if i < 0 or i + length > n:
                 return None
             append((number, LEN, data[i : i + length]))
@@ -107,23 +115,30 @@ def message(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: in
     else:
         prefix = w.join(loc, "protobuf", "")
         chain = (*chain, "protobuf")
+    min_len = w.min_len
+    emit = w.emit
     for number, wire, value in fields:
         where = f"{prefix}{number}"
         if wire == VARINT:
-            w.emit(str(value).encode(), where, chain)
-            continue
-        assert isinstance(value, bytes)
-        if not value:
-            continue
-        if all_printable(value):
-            w.leaf(value, where, chain, depth + 1)
-            continue
-        if level >= w.limits.max_structure_depth:
-            w.anomaly("protobuf-depth-exceeded")
-        elif message(w, value, where, chain, depth, level + 1):
-            continue
-        w.content(value, where, chain, depth + 1, skip=SNIFFED)
+            raw = str(value).encode()
+        else:
+            assert isinstance(value, bytes)
+            if not value:
+                continue
+            if not all_printable(value):
+                if level >= w.limits.max_structure_depth:
+                    w.anomaly("protobuf-depth-exceeded")
+                elif message(w, value, where, chain, depth, level + 1):
+                    continue
+                w.content(value, where, chain, depth + 1, skip=SNIFFED)
+                continue
+            if len(value) >= min_len or b"%" in value:
+                w.leaf(value, where, chain, depth + 1)
+                continue
+            raw = value  # a short string: plain, as ``leaf`` would find (``shape``)
+        emit(raw, where, chain)
     return True
+
 
 
 class DeclaredProtobuf:

@@ -8,7 +8,9 @@ something was found. The answer is the same path a full walk would give.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate, repeat
+from typing import Final
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_RE = re.compile(
@@ -70,19 +72,45 @@ def token_paths(data: bytes) -> list[tuple[int, int, str]]:
     return out
 
 
+_BRACKETS: Final = re.compile(rb"[{}\[\]]")
+_COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
+#: bytes that end a number or a literal (or stand between tokens): outside strings, any
+#: other byte is part of one
+_BETWEEN: Final = frozenset(b" \t\r\n,:}]")
+_ARRAY: Final = 91  # [
+#: Bytes of C-level counting (``count``/``rfind`` from a hit back to its containers) one
+#: document may cost before the token table takes over: a 2 KB SDK upload with a hundred
+#: hits spends about 200 KB; a megabyte of hits would spend hits x size without a cap.
+DIRECT_BYTES: Final = 1 << 22
+
+
+class _OverBudget(Exception):
+    """``DIRECT_BYTES`` spent: the token table answers from here on."""
+
+
 class JsonLocator:
     """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:").
 
-    The token table is built on the first call and kept: a document with a hundred hits
-    costs one pass, not a hundred. (A plain class: one is made per JSON view, and a
-    dataclass's ``__init__`` cost more than the rest of emitting it.)"""
+    The same answer as a lookup in ``token_paths(data)`` (the path of the scalar, key or
+    opening bracket holding the offset, else "$"), without walking the tokens: the decoder
+    gives this view escape-free JSON, where every '"' opens or closes a string, so one
+    C-level pass blanks the strings' insides (``_mask``), the brackets are paired once, and
+    a hit's path is read from the brackets around it, ``rfind``/``count`` of the commas at
+    their level and the key after the last one. On real SDK uploads the token table was
+    half of the scan's time; this is a few µs per hit. Text with a backslash, or whose
+    quotes or brackets do not pair, gets the token table. Each hit's C-level counting may
+    span the document, so a hostile one (a megabyte of hits) could cost hits x size: past
+    ``DIRECT_BYTES`` of it per document, the token table (one pass, then a lookup per
+    hit) answers instead. (A plain class: one is made per JSON view, and a dataclass's
+    ``__init__`` cost more than the rest of emitting it.)"""
 
-    __slots__ = ("_cache", "base", "data")
+    __slots__ = ("_children", "_close", "_commas", "_mask", "_opens", "_parent", "_spent", "_table", "base", "data")
 
     def __init__(self, data: bytes, base: str) -> None:
         self.data = data
         self.base = base
-        self._cache: list[tuple[list[int], list[tuple[int, int, str]]]] = []  # the table, once built
+        self._mask: bytes | None = None  # built on the first call
+        self._table: tuple[list[int], list[tuple[int, int, str]]] | None = None  # the fallback
 
     def __eq__(self, other: object) -> bool:  # two decodings of one request compare equal
         if not isinstance(other, JsonLocator):
@@ -92,11 +120,128 @@ class JsonLocator:
     def __hash__(self) -> int:
         return hash((self.data, self.base))
 
+    def _prepare(self) -> None:
+        data = self.data
+        parts = data.split(b'"')
+        if b"\\" not in data and len(parts) & 1:
+            parts[1::2] = map(b" ".__mul__, map(len, parts[1::2]))  # C-level: no frame per string
+            mask = b'"'.join(parts)
+            opens: list[int] = []
+            close: dict[int, int] = {}
+            parent: dict[int, int] = {}
+            children: dict[int, list[int]] = {}
+            stack: list[int] = []
+            for m in _BRACKETS.finditer(mask):
+                at = m.start()
+                if mask[at] in b"{[":
+                    parent[at] = stack[-1] if stack else -1
+                    children[at] = []
+                    if stack:
+                        children[stack[-1]].append(at)
+                    stack.append(at)
+                    opens.append(at)
+                elif stack and mask[stack[-1]] + 2 == mask[at]:  # "{" + 2 == "}", "[" + 2 == "]"
+                    close[stack.pop()] = at
+                else:
+                    break
+            else:
+                if not stack:
+                    self._mask, self._opens, self._close, self._parent = mask, opens, close, parent
+                    self._children = children
+                    self._commas: dict[int, list[int]] = {}  # an array's members' inner commas, running sums
+                    return
+        self._use_table()
+
+    def _use_table(self) -> None:
+        table = token_paths(self.data)
+        self._table = ([t[0] for t in table], table)
+        self._mask = b""
+
+    def _spend(self, n: int) -> None:
+        """Charge ``n`` bytes of C-level counting to the document (``DIRECT_BYTES``)."""
+        self._spent += n
+        if self._spent > DIRECT_BYTES:
+            raise _OverBudget
+
     def __call__(self, offset: int) -> str:
-        if not self._cache:
-            table = token_paths(self.data)
-            self._cache.append(([t[0] for t in table], table))
-        starts, table = self._cache[0]
+        if self._mask is None:
+            self._spent = 0
+            self._prepare()
+        if self._table is None:
+            try:
+                return self.base + self._direct(offset)
+            except _OverBudget:
+                self._use_table()
+        assert self._table is not None
+        starts, table = self._table
         i = bisect_right(starts, offset) - 1
         inside = i >= 0 and table[i][0] <= offset < table[i][1]
         return self.base + (table[i][2] if inside else "$")
+
+    def _direct(self, offset: int) -> str:
+        data = self.data
+        if not 0 <= offset < len(data):
+            return "$"
+        c = data[offset]
+        self._spend(offset)
+        quotes = data.count(b'"', 0, offset)
+        if quotes & 1 or c == 34:  # in a string, its quotes included
+            start = data.rfind(b'"', 0, offset) if quotes & 1 else offset
+            end = data.find(b'"', start + 1) + 1
+            self._spend(end - start)
+            steps = self._steps(start)
+            if _COLON_NEXT.match(self._mask or b"", end):  # an object key: the object's path
+                steps.pop()
+            return _steps_path(data, steps)
+        if c in _BETWEEN:
+            return "$"
+        return _steps_path(data, self._steps(offset))  # a number, literal or "{" / "["
+
+    def _steps(self, at: int) -> list[tuple[bool, int, int]]:
+        """(is array, index or key's opening quote, key's closing quote) of each container
+        around ``at``, outermost first."""
+        mask, close, parent = self._mask, self._close, self._parent
+        assert mask is not None
+        i = bisect_right(self._opens, at - 1) - 1  # the last container opened before ``at``
+        o = self._opens[i] if i >= 0 else -1
+        while o != -1 and close[o] < at:
+            o = parent[o]
+        steps: list[tuple[bool, int, int]] = []
+        target = at  # where the member of ``o`` we look for lies
+        while o != -1:
+            kids = self._children[o]
+            if mask[o] == _ARRAY:
+                inner = self._commas.get(o)
+                if inner is None:  # commas inside each member container, summed: once per array
+                    self._spend(close[o] - o)
+                    counts = map(mask.count, repeat(b","), kids, map(close.get, kids))
+                    inner = self._commas[o] = [0, *accumulate(counts)]
+                self._spend(target - o)
+                index = mask.count(b",", o + 1, target) - inner[bisect_left(kids, target)]
+                steps.append((True, index, 0))
+            else:
+                self._spend(target - o)
+                comma = mask.rfind(b",", o + 1, target)
+                while comma != -1:  # the last comma at this level: skip those inside members
+                    j = bisect_right(kids, comma) - 1
+                    if j < 0 or close[kids[j]] < comma:
+                        break
+                    comma = mask.rfind(b",", o + 1, kids[j])
+                key = mask.find(b'"', (o if comma == -1 else comma) + 1)
+                key_end = mask.find(b'"', key + 1)
+                self._spend(key_end - key)
+                steps.append((False, key, key_end))
+            target = o
+            o = parent[o]
+        steps.reverse()
+        return steps
+
+
+def _steps_path(data: bytes, steps: list[tuple[bool, int, int]]) -> str:
+    path = "$"
+    for is_array, at, end in steps:
+        if is_array:
+            path = f"{path}[{at}]"
+        else:
+            path = json_key(path, data[at + 1 : end].decode("utf-8", "replace"))
+    return path

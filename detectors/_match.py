@@ -7,7 +7,14 @@ original text afterwards. Needles longer than ``ANCHOR_LEN`` are entered by thei
 characters are as selective as 128 while keeping the automaton small.
 
 Text is handled as latin-1 strings: a 1:1 mapping of bytes, so offsets are byte offsets
-and a UTF-8 needle matches its UTF-8 bytes.
+and a UTF-8 needle matches its UTF-8 bytes; the automaton runs over the same bytes.
+
+The automaton is ``ahocorasick_rs`` (Rust's ``aho-corasick``): over the bytes, all matches
+overlapping, in the order pyahocorasick gave them (by end, the longest first at one end),
+returned as one list. On the benchmark's full profile (11,000 anchors) one pass over a
+2 KB request took 50 µs with pyahocorasick's iterator and 16-18 µs with this one's
+contiguous NFA (its DFA is twice faster again on small requests but costs 76 MB and
+180 ms to build per profile).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import ahocorasick
+import ahocorasick_rs
 
 from ._expand import (
     BOUNDARY_ALNUM,
@@ -115,29 +122,33 @@ class Matcher:
         self.size = len(table)
         #: digests: found where a hex run starts (``_hex_starts``), by a dict lookup
         self._hex = {k: tuple(v) for k, v in table.items() if _at_hex_start(k, v)}
-        self._automaton = ahocorasick.Automaton()
-        for key in sorted(table, key=_by_frequency):
-            if key not in self._hex:
-                self._automaton.add_word(key, tuple(table[key]))
-        self._empty = len(self._automaton) == 0
-        if not self._empty:
-            self._automaton.make_automaton()
+        #: the automaton's keys and, at each key's index, its entries
+        self._automaton = {k: tuple(table[k]) for k in sorted(table) if k not in self._hex}
+        self._entries = tuple(self._automaton.values())
+        self._ac: ahocorasick_rs.BytesAhoCorasick | None = None
+        if self._automaton:
+            self._ac = ahocorasick_rs.BytesAhoCorasick(
+                [k.encode("latin-1") for k in self._automaton],
+                implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+            )
 
     def find(self, text: str, lower: str, lower_bytes: bytes | None = None) -> Iterator[Hit]:
         """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length;
         ``lower_bytes``: its bytes, when the caller has them). Needles come automaton hits
         first, then digests: callers order needle hits themselves."""
         n = len(text)
-        if not self._empty:
-            for end_idx, entries in self._automaton.iter(lower):
-                for e in entries:
-                    start = end_idx - min(len(e.lower), ANCHOR_LEN) + 1
+        if lower_bytes is None:
+            lower_bytes = lower.encode("latin-1")
+        if self._ac is not None:
+            keys = self._entries
+            for key, start, _ in self._ac.find_matches_as_indexes(lower_bytes, overlapping=True):
+                for e in keys[key]:
                     hit = _confirm(e, text, lower, start, n)
                     if hit is not None:
                         yield hit
         if self._hex:
             get = self._hex.get
-            for start in _hex_starts(lower.encode("latin-1") if lower_bytes is None else lower_bytes):
+            for start in _hex_starts(lower_bytes):
                 entries = get(lower[start : start + ANCHOR_LEN])
                 if entries is not None:
                     for e in entries:
@@ -146,22 +157,10 @@ class Matcher:
                             yield hit
 
 
-#: Characters of request text, most frequent first (JSON, queries, headers). pyahocorasick
-#: looks a character up among a node's children one by one, in the order they were added:
-#: adding the keys in this order puts the children met most often first (about 10 % of the
-#: automaton's time; the hits are the same in any order).
-_FREQUENT: Final = '"e rn1o02ic34a76589_t,sd=:&p.lubfvmkgw\x00hy/{}[];-zxq()j\n@\''
-_RANK: Final = {c: i for i, c in enumerate(_FREQUENT)}
-
-
-def _by_frequency(key: str) -> list[int]:
-    return [_RANK.get(c, len(_FREQUENT)) for c in key]
-
-
 #: Digests are two thirds of all needles. Each must start where a run of hex digits
 #: starts (its boundary rule), so instead of walking the automaton through every
 #: character, a dict is asked at those few places: the automaton gets smaller, and
-#: pyahocorasick's cost per character grows with it (and with what falls out of cache).
+#: its cost per character grows with it (and with what falls out of cache).
 _HEX_MARKS: Final = bytes(ord("x") if chr(c) in "0123456789abcdef" else ord(" ") for c in range(256))
 _HEX_RUN: Final = b"x" * ANCHOR_LEN
 _HEX_OPENS: Final = b" " + _HEX_RUN

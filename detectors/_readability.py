@@ -41,8 +41,15 @@ BLOB_RUN = 65
 #: 128 (random hex has 16, random base64 ~55; padding such as "xxxx…" or "0000…" has one).
 BLOB_MIN_DISTINCT = 12
 
-_BLOB = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
-_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+#: maximal runs (not inside a longer one: the look-behind keeps the engine from trying
+#: every position of every shorter run again, 64 characters ahead, which was a fifth of
+#: the detection time of typical requests); the same matches ``finditer`` found without it
+_BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+#: the blob alphabet marked "x", the rest " ": a text without BLOB_RUN marks in a row holds
+#: no blob, which one C-level ``find`` says (most views: no regex pass at all)
+_BLOB_MARKS = bytes(0x78 if re.fullmatch(rb"[A-Za-z0-9+/=_-]", bytes([c])) else 0x20 for c in range(256))
+_BLOB_MARKED = b"x" * BLOB_RUN
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
 
@@ -58,12 +65,14 @@ def _text_bytes(data: bytes) -> int:
     if not data:
         return 0
     sample = data[:4096]
-    printable = sum(1 for b in sample if b in _PRINTABLE)
+    printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):
         try:
             data.decode("utf-8")  # Chinese text is not binary
         except UnicodeDecodeError:
             return 0
+    if _BLOB_MARKED not in data.translate(_BLOB_MARKS):
+        return len(data)
     blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data)
                 if len(set(data[m.start():m.start() + 128])) >= BLOB_MIN_DISTINCT)
     return len(data) - blobs

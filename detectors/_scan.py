@@ -13,6 +13,7 @@ import binascii
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from ._adapters import BUILTIN_ADAPTERS, Adapter
 from ._decode import decode_request
@@ -41,6 +42,7 @@ CONTACTS_MIN = 2
 ENCODING_STEPS = frozenset({"base64", "base64url", "hex", "urlencode", "json-escape"})
 #: Characters of context kept either side of a match in the evidence excerpt.
 EVIDENCE_CONTEXT = 24
+_PLUS_ONE = (1).__add__
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class _ListHits:
 
 
 def _printable(s: str) -> str:
+    if s.isprintable():
+        return s
     return "".join(ch if ch.isprintable() else "·" for ch in s)
 
 
@@ -176,11 +180,8 @@ class Scanner:
         text = joined.decode("latin-1")
         lower_bytes = joined.lower()
         lower = lower_bytes.decode("latin-1")
-        starts: list[int] = []
-        pos = 0
-        for d in datas:
-            starts.append(pos)
-            pos += len(d) + 1
+        # where each view starts in ``joined``: C-level, no Python step per view
+        starts = list(accumulate(map(_PLUS_ONE, map(len, datas[:-1])), initial=0))
 
         needle_hits: list[tuple[int, int, int, Needle, tuple[str, ...]]] = []
         gate_views: dict[str, set[int]] = {"lat": set(), "lon": set()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from consentscope.detectors._jsonpath import json_key, jsonpath_at
 
@@ -57,12 +58,60 @@ def test_object_keys_resolve_to_their_object() -> None:
     assert jsonpath_at(data, data.index(b"apps")) == "$"
 
 
-def test_locator_builds_its_table_once() -> None:
+def test_locator_answers_as_the_table_in_any_order() -> None:
+    """The locator walks lazily as far as asked; every offset, asked in increasing order
+    (as the scanner does), in random order, and twice, gets the table's answer."""
     from consentscope.detectors._jsonpath import JsonLocator
 
-    data = json.dumps({"a": [1, {"b": "x-value"}], "c": "y-value"}).encode()
+    rng = random.Random(5)
+    for round_ in range(60):
+        doc = {"root": random_doc(rng), "n": [4242424242, {"m": "tail-value", "é k": ["ü", -1.5e3]}],
+               "s,{": ["a,b]", {"k:[": "}{,", "e": {}}, [], [[]]], "": [",", ":", " , "], "z": [True, None, 0]}
+        if rng.random() < 0.5:
+            doc = {"w": [doc, random_doc(rng)]}
+        text = json.dumps(doc, ensure_ascii=round_ % 2 == 0, separators=(rng.choice([",", ", "]), rng.choice([":", ": "])))
+        data = text.encode() + (b"\n" if round_ % 3 == 0 else b"")
+
+        expected = ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(len(data) + 1)]
+        locate = JsonLocator(data, "body.json:")
+        offsets = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, 40)))
+        assert [locate(at) for at in offsets] == [expected[at] for at in offsets]
+        shuffled = list(range(len(data) + 1))
+        rng.shuffle(shuffled)
+        assert [locate(at) for at in shuffled] == [expected[at] for at in shuffled]
+        fresh = JsonLocator(data, "body.json:")
+        assert [fresh(at) for at in range(len(data) + 1)] == expected
+        if b"\\" not in data:  # escape-free, as the decoder gives it: read from the brackets, no token table
+            assert locate._table is None and fresh._table is None
+
+
+def test_locator_of_escaped_or_unpaired_text_uses_the_table() -> None:
+    """Quotes tell strings apart only without escapes, brackets only when they pair: other
+    text (never what the decoder gives the locator) gets the token table's answers."""
+    from consentscope.detectors._jsonpath import JsonLocator
+
+    for data in (b'{"a\\/b": 1, "c": ["x\\"y", 2]}', b'{"a": [1, 2}', b'{"a": "b"]', b'{"a": "b}'):
+        locate = JsonLocator(data, "body.json:")
+        got = [locate(at) for at in range(-1, len(data) + 2)]
+        assert locate._table is not None
+        assert got == ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(-1, len(data) + 2)]
+
+
+def test_many_hits_in_a_large_document_cost_one_table() -> None:
+    """Each hit's counting may span the document; past ``DIRECT_BYTES`` the token table
+    answers (one pass), so hits x size stays bounded, with the same answers."""
+    import time
+
+    from consentscope.detectors._jsonpath import DIRECT_BYTES, JsonLocator
+
+    value = b'"861234567890127"'
+    data = b'{"' + b"k" * 1000 + b'": [' + b",".join([value] * 40_000) + b"]}"
+    hits = [m.start() for m in re.finditer(b"8612", data)]
     locate = JsonLocator(data, "body.json:")
-    assert locate(data.index(b"x-value")) == "body.json:$.a[1].b"
-    assert locate(data.index(b"y-value")) == "body.json:$.c"
-    assert locate(0) == "body.json:$"
-    assert len(locate._cache) == 1
+    t0 = time.process_time()
+    got = [locate(at) for at in hits]
+    assert time.process_time() - t0 < 5  # hits x size would be 40,000 x 700 KB
+    assert locate._table is not None and locate._spent > DIRECT_BYTES
+    key = "$." + "k" * 1000
+    assert got[0] == f"body.json:{key}[0]" and got[-1] == f"body.json:{key}[39999]"
+    assert [got[i] for i in (1, 2)] == ["body.json:" + (jsonpath_at(data, hits[i]) or "$") for i in (1, 2)]

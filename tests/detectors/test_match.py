@@ -44,3 +44,18 @@ def test_split_matcher_finds_every_confirmed_hit() -> None:
         lower = text.encode("latin-1").lower().decode("latin-1")
         got = {(h.entry.index, h.start, h.end, h.prefix_only) for h in matcher.find(text, lower)}
         assert got == _brute_force(matcher, text, lower), text
+
+
+def test_overlapping_hits_all_come_by_end_the_longest_first() -> None:
+    """Keys inside keys (a phone number in its +86 spellings, a short value inside a longer
+    one) are all found where they overlap, ordered by end, the longest first at one end:
+    the scanner keeps the first hit of a list member, so the order is part of the output."""
+    items = [(b"13900001111", 0), (b"+8613900001111", 0), (b"8613900001111", 0), (b"0001111", 0), (b"abc", 0), (b"bc", 0)]
+    matcher = Matcher([], items=items)
+    text = "x+8613900001111 abc;13900001111"
+    lower = text.lower()
+    got = [(h.entry.text, h.start, h.end) for h in matcher.find(text, lower)]
+    assert got == [
+        ("+8613900001111", 1, 15), ("8613900001111", 2, 15), ("13900001111", 4, 15), ("0001111", 8, 15),
+        ("abc", 16, 19), ("bc", 17, 19), ("13900001111", 20, 31), ("0001111", 24, 31),
+    ]

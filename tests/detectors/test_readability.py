@@ -1,0 +1,43 @@
+"""Readability: the blob runs it discounts are the maximal base64/hex runs, found in one pass."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from consentscope.detectors._readability import _BLOB, BLOB_RUN, _text_bytes
+
+#: the plain pattern, without the look-behind that keeps the engine from re-trying inside runs
+_PLAIN = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
+
+
+def test_blob_runs_are_those_of_the_plain_pattern() -> None:
+    rng = random.Random(11)
+    alphabet = b"AZaz09+/=_-" + b' ,:"{}\n\x00\xe4'
+    for _ in range(400):
+        data = bytes(rng.choice(alphabet) if rng.random() < 0.3 else rng.choice(b"Aa0-") for _ in range(rng.randint(0, 400)))
+        assert [m.span() for m in _BLOB.finditer(data)] == [m.span() for m in _PLAIN.finditer(data)]
+
+
+def test_text_bytes_discounts_random_runs_only() -> None:
+    rng = random.Random(2)
+    blob = bytes(rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop0123456789+/") for _ in range(200))
+    assert _text_bytes(b'{"d":"' + blob + b'"}') == 8
+    assert _text_bytes(b'{"d":"' + b"0" * 200 + b'"}') == 208  # padding, not ciphertext
+    assert _text_bytes(bytes(range(256)) * 4) == 0
+
+
+def test_text_bytes_equals_the_plain_count() -> None:
+    """The no-blob shortcut (one ``find`` over marks) changes no count."""
+    rng = random.Random(12)
+    pieces = [b"A" * 70, b"Zz09+/=_-" * 9, b"0" * 66, b" ", b'"', b"\n", "中文".encode(), b"\x01", b"ab" * 20]
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if not data:
+            continue
+        want = len(data) - sum(m.end() - m.start() for m in _PLAIN.finditer(data)
+                               if len(set(data[m.start():m.start() + 128])) >= 12)
+        got = _text_bytes(data)
+        assert got in (want, 0), data  # 0: binary, decided before blobs are counted
+        if got == 0:
+            assert data.translate(None, bytes(range(0x20, 0x7F)) + b"\t\n\r")
