@@ -437,11 +437,12 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
     from consentscope.files import write_private
 
     sessions = judgement.sessions
-    sinks: list[tuple[str | None, Callable[[], str | bytes]]] = []
+    sinks: list[tuple[str | None, Callable[[], str | bytes | Iterable[str]]]] = []
     if outputs.json:
-        from consentscope.reports.json_report import render_json
+        from consentscope.reports.json_report import iter_json
 
-        sinks.append((outputs.json, lambda: render_json(judgement, redacted=outputs.redacted)))
+        # written as rendered: a dict per finding of a large session is never held
+        sinks.append((outputs.json, lambda: iter_json(judgement, redacted=outputs.redacted)))
     if outputs.html:
         from consentscope.reports.html_report import render_html
 

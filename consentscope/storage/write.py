@@ -10,15 +10,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import FromClause
 
 from consentscope.model import AuditContact, AuditFinding, Coverage, SessionResult
 
-from .schema import ContactRow, EventRow, FindingRow, RequestRow, SessionRow, StorageError, ViolationRow
+from .schema import Base, ContactRow, EventRow, FindingRow, RequestRow, SessionRow, StorageError, ViolationRow
 
 if TYPE_CHECKING:
     from consentscope.profile import Profile
@@ -30,7 +29,13 @@ if TYPE_CHECKING:
 INSERT_BATCH = 5000
 
 
-def _insert_all(conn: Connection, table: FromClause, rows: Iterable[dict[str, Any]]) -> None:
+def _table(row: type[Base]) -> Table:
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _insert_all(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
     """``rows`` inserted with Core ``executemany`` in batches of ``INSERT_BATCH``, in order
     (ids follow the order, as the ORM gave them). Every dict has the same keys."""
     stmt = insert(table)
@@ -52,9 +57,10 @@ def save_session(engine: Engine, result: SessionResult) -> None:
     their ids are the same."""
     try:
         with engine.begin() as conn:
-            for t in (FindingRow, EventRow, RequestRow, ContactRow, ViolationRow):
-                conn.execute(delete(t.__table__).where(t.__table__.c.session_id == result.id))
-            sessions = SessionRow.__table__
+            for row in (FindingRow, EventRow, RequestRow, ContactRow, ViolationRow):
+                t = _table(row)
+                conn.execute(delete(t).where(t.c.session_id == result.id))
+            sessions = _table(SessionRow)
             conn.execute(delete(sessions).where(sessions.c.id == result.id))
             now = datetime.now(UTC).timestamp()
             conn.execute(insert(sessions), [dict(
@@ -64,16 +70,16 @@ def save_session(engine: Engine, result: SessionResult) -> None:
                 ended=result.ended, created=now, requests=result.requests, anomalies=dict(result.anomalies),
                 errors=list(result.errors), coverage=coverage_json(result.coverage),
             )])
-            _insert_all(conn, RequestRow.__table__, (
+            _insert_all(conn, _table(RequestRow), (
                 dict(session_id=result.id, flow_id=r.flow_id, time=r.time, method=r.method, url=r.url,
                      host=r.host, party=r.party, sdk=r.sdk)
                 for r in result.request_log))
-            _insert_all(conn, EventRow.__table__, (
+            _insert_all(conn, _table(EventRow), (
                 dict(session_id=result.id, time=e.time, event=e.event, detail=e.detail, source=e.source)
                 for e in result.events))
-            _insert_all(conn, FindingRow.__table__, (finding_columns(f) for f in result.findings))
-            _insert_all(conn, ContactRow.__table__, (contact_columns(c) for c in result.contacts))
-            _insert_all(conn, ViolationRow.__table__, (_violation_columns(result.id, v) for v in result.violations))
+            _insert_all(conn, _table(FindingRow), (finding_columns(f) for f in result.findings))
+            _insert_all(conn, _table(ContactRow), (contact_columns(c) for c in result.contacts))
+            _insert_all(conn, _table(ViolationRow), (_violation_columns(result.id, v) for v in result.violations))
     except SQLAlchemyError as e:
         raise StorageError(f"cannot write session {result.id}: {e.__class__.__name__}: {e}") from None
 
