@@ -74,6 +74,41 @@ def fields(data: bytes, start: int, stop: int) -> dict[bytes, tuple[int, int, in
     return out
 
 
+def field(data: bytes, start: int, stop: int, wanted: bytes) -> tuple[int, int, int] | None:
+    """Where the value of key ``wanted`` of the dictionary ``data[start:stop]`` is
+    (``span``), walking its keys only until that one; None if it has none."""
+    pos = start
+    while pos < stop:
+        k0, k1, tag = span(data, pos, stop)
+        if tag != TEXT:
+            raise TnetstringError(f"dictionary key at {pos} is not text")
+        v = span(data, k1 + 1, stop)
+        if data[k0:k1] == wanted:
+            return v
+        pos = v[1] + 1
+    return None
+
+
+def pairs(data: bytes, where: tuple[int, int, int]) -> tuple[tuple[bytes, bytes], ...]:
+    """A list of two-element lists of bytes (HTTP header fields as mitmproxy stores them)."""
+    start, stop, tag = where
+    if tag != LIST:
+        raise TnetstringError(f"not a list at {start}")
+    out = []
+    pos = start
+    while pos < stop:
+        p0, p1, ptag = span(data, pos, stop)
+        if ptag != LIST:
+            raise TnetstringError(f"not a pair at {pos}")
+        n0, n1, ntag = span(data, p0, p1)
+        v0, v1, vtag = span(data, n1 + 1, p1)
+        if ntag != BYTES or vtag != BYTES or v1 + 1 != p1:
+            raise TnetstringError(f"not a pair of bytes at {pos}")
+        out.append((data[n0:n1], data[v0:v1]))
+        pos = p1 + 1
+    return tuple(out)
+
+
 def value(data: bytes, where: tuple[int, int, int], depth: int = 0) -> Any:
     """The value at ``where`` (a ``span``), parsed as mitmproxy's ``tnetstring`` would."""
     start, stop, tag = where
@@ -141,4 +176,4 @@ def items(data: bytes, where: tuple[int, int, int]) -> list[tuple[int, int, int]
     return out
 
 
-__all__ = ["MAX_DEPTH", "MAX_PREFIX_DIGITS", "TnetstringError", "fields", "items", "span", "value"]
+__all__ = ["MAX_DEPTH", "MAX_PREFIX_DIGITS", "TnetstringError", "field", "fields", "items", "pairs", "span", "value"]
