@@ -113,9 +113,12 @@ def replay_cmd(path: Path, profile: Path, out: Path) -> list[str]:
             "--consent-marker", CONSENT, "--db", f"sqlite:///{db}", "--json", str(out / "replay.json"), "-q"]
 
 
-def spawn(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``, reaping it ourselves so its own rusage (CPU, peak RSS) is exact."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+def spawn(cmd: list[str], pythonpath: str | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``, reaping it ourselves so its own rusage (CPU, peak RSS) is exact.
+    ``pythonpath``: a tree whose ``consentscope`` package is imported instead of this one."""
+    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
+    # ``-m`` puts the working directory first on sys.path: run in the tree measured
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=pythonpath or ROOT, env=env)
     assert p.stdout is not None and p.stderr is not None
     out = p.stdout.read()
     err = p.stderr.read()
@@ -132,6 +135,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each, alternating; the fastest counts")
     ap.add_argument("--big", type=int, default=0, metavar="FLOWS",
                     help="also replay FLOWS small flows with 3 findings each for the memory row (100000: ~4 min)")
+    ap.add_argument("--compare", metavar="NAME=TREE", action="append", default=[],
+                    help="also time the replay of another consentscope (a folder holding a `consentscope` "
+                         "package laid out as installed), e.g. an older commit, in the same run")
     ap.add_argument("--keep", metavar="DIR", help="generate the flow file and profile into DIR and stop")
     ap.add_argument("--run", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -161,12 +167,15 @@ def main() -> None:
             "ours": [sys.executable, __file__, "--run", "ours", str(path)],
             "replay": replay_cmd(path, profile, tmp),
         }
-        runs: dict[str, list[tuple[float, float, str]]] = {k: [] for k in cmds}
+        trees = dict(c.split("=", 1) for c in args.compare)
+        runs: dict[str, list[tuple[float, float, str]]] = {k: [] for k in [*cmds, *trees]}
         for _ in range(args.repeat):
             for which, cmd in cmds.items():
                 if which == "replay":
                     cmd = replay_cmd(path, profile, tmp)
                 runs[which].append(spawn(cmd))
+            for name, tree in trees.items():
+                runs[name].append(spawn(replay_cmd(path, profile, tmp), pythonpath=tree))
         best = {k: min(v) for k, v in runs.items()}
         import json
 
@@ -177,6 +186,9 @@ def main() -> None:
               f"({reader_s / ours_s:.2f}x the FlowReader's speed)")
         print(f"  consentscope replay        {replay_s:6.2f} s  {size / replay_s:6.1f} MB/s  "
               f"({findings:,} findings; peak {best['replay'][1]:.0f} MB)")
+        for name in trees:
+            secs = best[name][0]
+            print(f"  replay of {name:16s} {secs:6.2f} s  ratio {reader_s / secs:.2f}  peak {best[name][1]:.0f} MB")
         print(f"ratio: {reader_s / replay_s:.2f} (FlowReader time / whole replay time, aim >= 1.0; "
               "CPU time, process start included in both)")
         from _results import record

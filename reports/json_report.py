@@ -268,6 +268,14 @@ def _dumps(o: object, level: int) -> str:
         if not o:
             return "{}"
         inner = "\n" + "  " * (level + 1)
-        return ("{" + inner + ("," + inner).join([_key(k) + ": " + _dumps(v, level + 1) for k, v in o.items()])
-                + "\n" + "  " * level + "}")
+        parts = []
+        for k, v in o.items():  # most values of a finding are plain strings: no call for those
+            key = _encode_str(k) if k.__class__ is str else _key(k)
+            if v.__class__ is str:
+                parts.append(key + ": " + _encode_str(v))
+            elif v is None:
+                parts.append(key + ": null")
+            else:
+                parts.append(key + ": " + _dumps(v, level + 1))
+        return "{" + inner + ("," + inner).join(parts) + "\n" + "  " * level + "}"
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
