@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_pcap.py
 	$(PY) benchmarks/bench_pcap.py --tls
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_replay.py
 	$(PY) benchmarks/table.py
 
 # A long fuzz run (not part of `make test`): atheris (coverage-guided) when it installs,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> dict:
@@ -25,31 +27,37 @@ def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> d
         raise error(f"{p}: not valid TOML: {e}") from None
 
 
-def write_private(path: str, data: str | bytes) -> None:
-    """Write atomically with mode 0600 (reports and exports carry identifiers).
+def write_private(path: str, data: str | bytes | Iterable[str | bytes]) -> None:
+    """Write atomically with mode 0600 (reports and exports carry identifiers). ``data`` may
+    be pieces, written as they come (a large JSON report is never held whole).
 
     A path that is not a regular file (``/dev/stdout``, ``/dev/null``, a named pipe) is
     written to as it is: renaming over it would replace the device with a file."""
     import stat
 
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    pieces = (data,) if isinstance(data, str | bytes) else data
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         with open(path, "wb") as fh:
-            fh.write(raw)
+            _write_pieces(fh, pieces)
         return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".consentscope-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
+            _write_pieces(fh, pieces)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_pieces(fh: BinaryIO, pieces: Iterable[str | bytes]) -> None:
+    for piece in pieces:
+        fh.write(piece.encode("utf-8") if isinstance(piece, str) else piece)

@@ -22,11 +22,11 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consentscope.consent import ConsentTimeline
 from consentscope.destination import Destination, DestinationClassifier
-from consentscope.detectors import GeoPoint, RequestRecord, Scanner
+from consentscope.detectors import Finding, GeoPoint, RequestRecord, Scanner
 from consentscope.model import (
     NO_MARKERS,
     UNREAD_VIA,
@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 #: answers them, and a replay of the saved flows reads the same marks back.
 RESERVED_HOST = "consentscope.invalid"
 DEVICE_MARKS = {"/consent": Event.CONSENT, "/refuse": Event.REFUSAL, "/withdraw": Event.WITHDRAWAL}
+
+#: Distinct values ``Audit._share`` keeps one copy of (the rest are kept as found): evidence
+#: texts carry context and may all differ, and each entry costs about 100 bytes.
+MAX_SHARED_EVIDENCE = 50_000
 
 #: contacts whose server name can carry a consent marker (the content is not visible)
 _NAMED_VIA = frozenset({Via.TLS_SNI, Via.QUIC_SNI, Via.DNS})
@@ -123,6 +127,8 @@ class Audit:
         for e in events:
             self.timeline.add(e)
         self._findings: list[AuditFinding] = []
+        #: values findings share (``_share``): location, match span, encoding chain, evidence
+        self._shared: dict[Any, Any] = {}
         self._contacts: list[tuple[Contact, str]] = []
         #: live: contacts placed as they come, for the caller to store (``take_contacts``)
         self._live_contacts: list[AuditContact] = []
@@ -160,14 +166,18 @@ class Audit:
             return []
         self.requests += 1
         self._span(record.time)
-        self._check_markers(record.url, record.time)
+        url = record.url  # built once: the summary and every finding of the request share it
+        host, method = record.host, record.method
+        if not self.live:  # one copy of each host and method for what the replay keeps
+            host, method = self._shared.setdefault(host, host), self._shared.setdefault(method, method)
+        self._check_markers(url, record.time)
         result = self.scanner.scan(record)
         self.last_anomalies = result.anomalies
         self.anomalies.update(result.anomalies)
         destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
         if self.keep_requests:
-            self._requests.append(RequestSummary(record.flow_id, record.time, record.method, record.url,
-                                                 record.host, destination.party, destination.sdk))
+            self._requests.append(RequestSummary(record.flow_id, record.time, method, url,
+                                                 host, destination.party, destination.sdk))
         self.coverage.add_request(record.host, destination, result.readability)
         if result.unscanned:
             self.coverage.add_unscanned(UnscannedPart(record.flow_id, record.url, result.unscanned))
@@ -180,13 +190,30 @@ class Audit:
             return []
         phase = self.phase_at(record.time)
         found = [
-            AuditFinding(self.session_id, record.flow_id, record.time, record.method, record.url, record.host,
+            AuditFinding(self.session_id, record.flow_id, record.time, method, url, host,
                          destination, f, phase, src)
             for f in result.findings
         ]
         if not self.live:
+            for f in result.findings:
+                self._share(f)
             self._findings.extend(found)
         return found
+
+    def _share(self, f: Finding) -> None:
+        """One copy of each location, match span and encoding chain (and of the first
+        ``MAX_SHARED_EVIDENCE`` evidence texts) for the findings a replay keeps: 300,000
+        findings of a few device values held 300,000 copies of ``url.query:imei``. The
+        finding was made by this audit's scan a moment ago and is seen by no one else yet."""
+        shared = self._shared
+        for name in ("location", "match", "encoding", "evidence"):
+            value = getattr(f, name)
+            kept = shared.get(value)
+            if kept is None:
+                if name != "evidence" or len(shared) < MAX_SHARED_EVIDENCE:
+                    shared[value] = value
+            elif kept is not value:
+                object.__setattr__(f, name, kept)  # frozen for the detectors' users; equal value
 
     def _feed_contact(self, contact: Contact, source: str, destination: Destination | None = None) -> None:
         self._span(contact.time)
@@ -443,11 +470,12 @@ def write_reports(judgement: Judgement, outputs: Outputs, suppressions: Suppress
     from consentscope.files import write_private
 
     sessions = judgement.sessions
-    sinks: list[tuple[str | None, Callable[[], str | bytes]]] = []
+    sinks: list[tuple[str | None, Callable[[], str | bytes | Iterable[str]]]] = []
     if outputs.json:
-        from consentscope.reports.json_report import render_json
+        from consentscope.reports.json_report import iter_json
 
-        sinks.append((outputs.json, lambda: render_json(judgement, redacted=outputs.redacted)))
+        # written as rendered: a dict per finding of a large session is never held
+        sinks.append((outputs.json, lambda: iter_json(judgement, redacted=outputs.redacted)))
     if outputs.html:
         from consentscope.reports.html_report import render_html
 

@@ -177,3 +177,41 @@ def test_a_report_written_over_a_world_readable_file_ends_owner_only(tmp_path: P
     target.chmod(0o644)
     write_private(str(target), '{"new": true}')
     assert target.stat().st_mode & 0o777 == 0o600 and target.read_text() == '{"new": true}'
+
+
+def test_a_large_session_is_stored_whole_in_order_and_replaced(tmp_path: Path) -> None:
+    """Core bulk inserts (``save_session``): more findings than one INSERT batch all arrive,
+    their ids in the session's order, the columns as ``finding_columns`` makes them; storing
+    the same session again replaces every row of it and leaves another session alone."""
+    from dataclasses import replace
+
+    from consentscope.session import judge, store
+    from consentscope.storage.write import INSERT_BATCH, finding_columns
+    from tests.reports.sessions import hostile_session
+
+    result, _ = hostile_session()
+    base = result.findings
+    result.findings = [replace(base[i % len(base)], flow_id=f"f{i:06d}", time=1_772_445_600.0 + i)
+                       for i in range(INSERT_BATCH * 2 + 7)]
+    other, _ = hostile_session()
+    other.id = "other"
+    other.findings = [replace(f, session="other") for f in other.findings]
+    other.contacts = [replace(c, session="other") for c in other.contacts]
+    judge([result, other])
+    engine = open_engine(f"sqlite:///{tmp_path / 'big.db'}")
+    store(engine, [other, result])
+    store(engine, [result])  # again: replaced, not doubled
+    con = sqlite3.connect(tmp_path / "big.db")
+    rows = con.execute("select session_id, flow_id, data_type, encoding, location, evidence, phase, confidence "
+                       "from cs_findings where session_id = ? order by id", (result.id,)).fetchall()
+    counts = dict(con.execute("select session_id, count(*) from cs_findings group by session_id").fetchall())
+    violations = con.execute("select count(*) from cs_violations where session_id = ?", (result.id,)).fetchone()[0]
+    con.close()
+    want = [finding_columns(f) for f in result.findings]
+    assert [(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows] == [
+        (w["session_id"], w["flow_id"], w["data_type"], w["encoding"], w["location"], w["evidence"], w["phase"],
+         w["confidence"]) for w in want]
+    assert counts == {result.id: len(result.findings), "other": len(other.findings)}
+    assert violations == len(result.violations) > 0
+    loaded = load_session(engine, result.id)
+    assert [f.flow_id for f in loaded.findings] == [f.flow_id for f in sorted(result.findings, key=lambda f: f.time)]
