@@ -90,3 +90,61 @@ def test_a_detector_process_stores_and_judges_the_session(tmp_path: Path, config
         assert conn.execute("SELECT judged IS NOT NULL FROM cs_sessions").fetchone() == (1,)
         assert "MIIT-1.2" in {r for (r,) in conn.execute("SELECT rule FROM cs_violations")}
     assert not any(isinstance(m, Failure) for m in seen)
+
+
+def test_the_inbox_never_waits_and_its_backlog_is_bounded() -> None:
+    """Nobody reads the pipe (a detector far behind): puts on the event loop return at once,
+    the backlog stops at its bound, requests beyond it are counted as not scanned, a mark is
+    never dropped; once read, everything kept arrives whole and in order."""
+    import asyncio
+    import multiprocessing
+    import threading
+    import time
+
+    from consentscope.addons.engine import Inbox
+
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    inbox = Inbox(writer, max_backlog=4 << 20)
+    loop = asyncio.new_event_loop()
+    inbox.attach(loop)
+    size = 100_000
+    sent: list = []
+
+    async def hook_calls() -> float:
+        slowest = 0.0
+        for n in range(200):  # 20 MB, far more than pipe and bound
+            body = bytes([n % 256]) * size  # each its own (pickle would share one object)
+            msg = Mark(T0 + n, "note", str(n), "command") if n % 50 == 0 else (f"f{n}", body)
+            t = time.perf_counter()
+            inbox.put(msg, size)  # type: ignore[arg-type]
+            slowest = max(slowest, time.perf_counter() - t)
+            sent.append(msg)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # the batch timer fires
+        return slowest
+
+    slowest = loop.run_until_complete(hook_calls())
+    assert slowest < 0.5  # never blocked on the full pipe
+    assert 0 < inbox.backlog < (4 << 20) + 2 * (1 << 20) + 200_000
+    assert inbox.dropped > 0
+    got: list = []
+    expected = len(sent) - inbox.dropped
+
+    def detector() -> None:  # the other end, as the detector process reads it
+        while len(got) < expected and reader.poll(30):
+            got.extend(pickle.loads(reader.recv_bytes()))
+
+    t = threading.Thread(target=detector)
+    t.start()
+
+    async def until_read() -> None:
+        while t.is_alive():
+            await asyncio.sleep(0.01)  # the loop writes the rest as the pipe empties
+
+    loop.run_until_complete(asyncio.wait_for(until_read(), 60))
+    marks = [m for m in sent if isinstance(m, Mark)]
+    assert [m for m in got if isinstance(m, Mark)] == marks
+    assert got == [m for m in sent if m in got]  # in order, nothing altered
+    inbox.close()
+    loop.close()
+    reader.close()
