@@ -422,8 +422,7 @@ class ConsentScope:
             if not msg.lines:
                 return
             self.findings += len(msg.lines)
-            for line in msg.lines:
-                log.warning(line)
+            log.warning("\n".join(msg.lines))  # one record: each goes through the event loop
             if flow is not None and self._loop is not None:
                 self._loop.call_soon_threadsafe(self._annotate, flow, msg.comment)
         elif isinstance(msg, Log):

@@ -4,12 +4,12 @@ Every variant (plain mitmdump, mitmdump with the addon, and with ``--compare REF
 addon as it was at a git revision) runs at the same time against the same local upstream
 server, warmed up, and gets the same request mix (from ``corpus.py``) from the same
 clients in rounds: every round runs each variant once, in alternating order, each time
-after the detectors of all variants have gone quiet, so machine noise and a detector's
+after the detectors of all variants have stored every request sent so far, so machine noise and a detector's
 leftover work hit no variant more than another. Reported: the median over rounds of the
 throughput ratio to plain mitmdump, latency percentiles over all rounds' requests, CPU
-seconds per 1000 requests of the proxy and of the detector process (what the addon costs
-in work, whatever else runs on the machine), and how long the detector needed after the
-last request of a round (it must keep up, or its queue grows). ``--soak N``: N requests
+milliseconds per request of the proxy and of the detector process (what the addon costs in
+work, whatever else runs on the machine), and how long after the last request of a round the
+detector had stored every request (it must keep up, or its queue grows). ``--soak N``: N requests
 through the addon, the memory (RSS) of mitmdump and of the detector sampled from start to
 end. Loopback, Linux (``/proc``) only.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,8 @@ class Variant:
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.detector: int | None = None
+        self.db: Path | None = None
+        self.sent = 0
         self.rounds: list[float] = []  # requests/s
         self.latencies: list[float] = []
         self.proxy_cpu = 0.0
@@ -156,8 +159,9 @@ class Variant:
             home.mkdir()
             profile = home / "profile.toml"
             profile.write_text(full_profile_toml())
+            self.db = home / "bench.db"
             cmd += ["-s", str(self.script), "--set", f"consentscope_profile={profile}",
-                    "--set", f"consentscope_db=sqlite:///{home / 'bench.db'}"]
+                    "--set", f"consentscope_db=sqlite:///{self.db}"]
             if self.pythonpath:
                 env["PYTHONPATH"] = self.pythonpath
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -180,18 +184,28 @@ class Variant:
         assert self.proc is not None
         return cpu_seconds(self.proc.pid), cpu_seconds(self.detector) if self.detector else 0.0
 
-    def quiet(self, timeout: float = 120.0) -> float:
-        """Wait until the detector has no work left (its CPU time stops moving); seconds waited."""
+    def load(self, messages: list[bytes], clients: int) -> tuple[float, list[float]]:
+        self.sent += len(messages)
+        return run_load(self.port, messages, clients)
+
+    def stored(self) -> int:
+        """Requests the detector has scanned and stored (the session's request count)."""
+        try:
+            con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1.0)
+            try:
+                return int(con.execute("SELECT coalesce(sum(requests), 0) FROM cs_sessions").fetchone()[0])
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return -1
+
+    def caught_up(self, timeout: float = 600.0) -> float:
+        """Wait until the detector has scanned and stored every request sent; seconds waited."""
         t0 = time.monotonic()
-        if self.detector is None:
-            return 0.0
-        last = cpu_seconds(self.detector)
-        while time.monotonic() - t0 < timeout:
-            time.sleep(0.1)
-            now = cpu_seconds(self.detector)
-            if now - last < 0.005:  # less than 5% of a core over 0.1 s: idle polling only
-                return time.monotonic() - t0
-            last = now
+        while self.db is not None and self.stored() < self.sent:
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"{self.name}: the detector stored {self.stored()} of {self.sent} requests")
+            time.sleep(0.05)
         return time.monotonic() - t0
 
     def stop(self) -> None:
@@ -207,7 +221,7 @@ class Variant:
 def ref_overlay(ref: str, tmp: Path) -> str:
     """A ``PYTHONPATH`` where ``consentscope.addons`` is ``addons/`` at git revision ``ref`` and
     everything else this tree (so only the addon differs)."""
-    base = tmp / "ref"
+    base = tmp / f"ref-{ref}".replace("/", "_")
     base.mkdir()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "addons"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
@@ -279,15 +293,15 @@ def pct(values: list[float], q: float) -> float:
 
 def compare(variants: list[Variant], messages: list[bytes], args: argparse.Namespace) -> None:
     for v in variants:
-        run_load(v.port, messages[:300], args.clients)  # warm-up (imports, caches, connections)
+        v.load(messages[:300], args.clients)  # warm-up (imports, caches, connections)
     for round_no in range(args.rounds):
         order = variants if round_no % 2 == 0 else variants[::-1]
         for v in order:
             for w in variants:
-                w.quiet()
+                w.caught_up()
             cpu0 = v.cpu()
-            elapsed, lat = run_load(v.port, messages, args.clients)
-            v.lags.append(v.quiet())  # the detector's work for this round, finished
+            elapsed, lat = v.load(messages, args.clients)
+            v.lags.append(v.caught_up())  # the detector's work for this round, finished
             cpu1 = v.cpu()
             v.rounds.append(len(messages) / elapsed)
             v.latencies.extend(lat)
@@ -329,16 +343,16 @@ def report(variants: list[Variant], args: argparse.Namespace, n: int) -> None:
 
 def soak(variant: Variant, messages: list[bytes], total: int, clients: int) -> None:
     """``total`` requests through the addon in rounds of ``len(messages)``, RSS sampled after
-    each; start = after the first round (warm), end = after the last, detector quiet."""
+    each; start = after the first round (warm), end = after the last, the detector caught up."""
     assert variant.proc is not None and variant.detector is not None
     samples: list[tuple[int, float, float]] = []
     done = 0
     t0 = time.perf_counter()
     while done < total:
         batch = messages[: total - done]
-        run_load(variant.port, batch, clients)
+        variant.load(batch, clients)
         done += len(batch)
-        variant.quiet()
+        variant.caught_up()
         samples.append((done, rss_mb(variant.proc.pid), rss_mb(variant.detector)))
     first, last = samples[0], samples[-1]
     peak_proxy, peak_det = max(s[1] for s in samples), max(s[2] for s in samples)
