@@ -148,3 +148,19 @@ def test_the_inbox_never_waits_and_its_backlog_is_bounded() -> None:
     inbox.close()
     loop.close()
     reader.close()
+
+
+def test_a_detector_thread_reads_the_same_pipe(config: EngineConfig) -> None:
+    """``consentscope_detector=thread``: the same batches through a pipe, read in-process."""
+    from consentscope.addons.wire import pack_request
+    from tests.addons.test_wire import make
+
+    seen: list = []
+    runner = Runner(config, seen.append, mode="thread")
+    flow = make(path=f"/a?imei={IMEI}".encode(), headers=((b"Host", b"ulogs.umeng.com"),))
+    runner.send(pack_request(flow, b"", False))
+    runner.send(Items("f2", (req(2, "/nothing"),)))
+    wait_for(lambda: any(isinstance(m, Result) for m in seen), "the detector's answer")
+    assert runner.close() == Stopped(2, 1, 0)
+    [result] = [m for m in seen if isinstance(m, Result)]
+    assert result.flow_id == flow.id and result.comment == "imei (before-consent)"
