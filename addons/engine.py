@@ -316,19 +316,6 @@ class Engine:
         return Stopped(self.audit.requests, self.findings, self.errors)
 
 
-def background_priority(nice: int) -> None:
-    """Run this process (and the threads it starts from now on) as a background analyser:
-    ``SCHED_IDLE`` where the OS has it (Linux: the scheduler runs it only on a CPU nothing
-    else wants, and a proxy thread that wakes up takes the CPU back at once), else ``nice``.
-    Its CPU time is the same; what changes is that the proxy never waits for it. Should the
-    CPUs stay saturated, its queue grows up to ``MAX_BACKLOG_BYTES`` (see ``Inbox``)."""
-    with contextlib.suppress(OSError):
-        os.nice(nice)
-    if hasattr(os, "SCHED_IDLE"):
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-
-
 #: signals a terminal or a service manager sends to the whole process group on stop
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
@@ -350,7 +337,8 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
             signal.signal(sig, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if nice:
-        background_priority(nice)
+        with contextlib.suppress(OSError):
+            os.nice(nice)
     try:
         engine = Engine(config, outbox.put)
     except Exception:
