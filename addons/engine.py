@@ -366,6 +366,7 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
         for msg in batch:
             if isinstance(msg, Stop):
                 outbox.put(engine.stop())
+                inbox.close()
                 return
             engine.handle(msg)
 
@@ -395,7 +396,7 @@ class Inbox:
         self.max_backlog = max_backlog
         self.fd: int = conn.fileno()
         os.set_blocking(self.fd, False)
-        if hasattr(fcntl, "F_SETPIPE_SZ"):
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux
             with contextlib.suppress(OSError):
                 fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -410,6 +411,8 @@ class Inbox:
 
     def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.loop = loop
+        if self._out:
+            self._pump()  # what the pipe did not take before waits for the loop now
 
     def put(self, msg: Inbound, size: int = 0) -> None:
         if self.closed:
