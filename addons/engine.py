@@ -8,9 +8,17 @@ plain record and queues it; an ``Engine`` in a child process (or, with
 back the log lines and the flow comment of each request with findings.
 
 The messages between the two sides are the frozen dataclasses below (``Items``, ``Mark``,
-``NewSession``, ``Stop`` in; ``Result``, ``Done``, ``Log``, ``Failure``, ``Stopped`` out):
-a request with findings comes back as a ``Result`` (log lines and the flow comment), requests
-without are batched into ``Done`` (most requests have none).
+``NewSession``, ``Stop`` in; ``Result``, ``Done``, ``Log``, ``Failure``, ``Stopped`` out) and,
+for the plain request that is nearly every message, the tuple of ``wire.py``. A request with
+findings comes back as a ``Result`` (log lines and the flow comment), requests without are
+batched into ``Done`` (most requests have none).
+
+Inbound messages cross a pipe in batches (``Inbox``): the hook appends to a list, the event
+loop pickles the list and writes it without ever blocking once per ``BATCH_SECONDS``, so the
+proxy pays neither a feeder thread taking the interpreter lock for every request nor a
+detector woken per request. Should the detector fall behind, batches wait in the proxy's
+memory up to ``MAX_BACKLOG_BYTES``; beyond that requests are not scanned (counted, logged),
+so the proxy's memory stays bounded and its traffic never waits.
 
 The detector process runs at a lower CPU priority (``DETECTOR_NICE``): on a busy machine the
 proxy gets the CPU first and the scan waits, never the other way round.
@@ -18,21 +26,30 @@ proxy gets the CPU first and the scan waits, never the other way round.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import fcntl
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
+import select
 import signal
+import struct
 import threading
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
-from consentscope.model import NO_MARKERS, ConsentMarkers, Contact, Source, TimelineEvent
+from consentscope.model import LIVE_UNSCANNED, NO_MARKERS, ConsentMarkers, Contact, Source, TimelineEvent
 from consentscope.profile import Profile
+
+from .wire import WireRequest, request_record
 
 if TYPE_CHECKING:
     from consentscope.session import Audit
@@ -64,6 +81,14 @@ class Mark:
 @dataclass(frozen=True, slots=True)
 class NewSession:
     session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unscanned:
+    """Requests the proxy passed on without scanning (the detector was too far behind): the
+    session's coverage must say so, or the report would claim "not seen" for them."""
+
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +132,7 @@ class Stopped:
     errors: int
 
 
-Inbound = Items | Mark | NewSession | Stop
+Inbound = WireRequest | Items | Mark | NewSession | Unscanned | Stop
 Outbound = Result | Done | Log | Failure | Stopped
 
 #: Requests without findings are reported in batches of this many…
@@ -116,6 +141,22 @@ DONE_BATCH = 256
 DONE_FLUSH_SECONDS = 0.05
 #: ``nice`` increment of the detector process (process mode only).
 DETECTOR_NICE = 10
+#: The coverage so far is stored at most this often (seconds; and when a session ends):
+#: it is a document over every destination, not worth rebuilding for every batch.
+COVERAGE_SECONDS = 1.0
+#: Inbound messages are written to the detector at most this often (seconds)…
+BATCH_SECONDS = 0.01
+#: …or as soon as a batch holds this many bytes of bodies.
+BATCH_BYTES = 1 << 20
+#: Batches the detector has not read yet, kept in the proxy's memory up to this many bytes;
+#: beyond it requests are not scanned (counted and logged) rather than the proxy growing
+#: without end while the detector is behind (a 1 GiB upload per second would do it).
+MAX_BACKLOG_BYTES = 256 << 20
+#: Without an event loop (tests, before ``running``) a write waits for the pipe this long.
+SYNC_WRITE_SECONDS = 60.0
+#: Pipe buffer asked for (Linux; unprivileged processes may get up to 1 MiB): fewer partial
+#: writes and wake-ups than the default 64 KiB.
+PIPE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +194,12 @@ class Engine:
         self.findings = 0
         self.errors = 0
         self._coverage_changed = False
+        self._coverage_at = 0.0
         self._done: list[str] = []
+        #: requests scanned since the last ``flush``: count, first and last time, anomalies
+        self._requests = 0
+        self._span: tuple[float, float] | None = None
+        self._anomalies: dict[str, int] = {}
 
     def _new_audit(self, session: str) -> Audit:
         from consentscope.session import Audit
@@ -183,45 +229,20 @@ class Engine:
             self.out(Log(logging.INFO, f"consentscope: {name} recorded from the command line"))
 
     def handle(self, msg: Inbound) -> None:
-        from consentscope.console import contact_line, finding_line
-        from consentscope.storage import contact_columns, finding_columns
-
         self._drain_remote()
-        if isinstance(msg, Items):
-            found = []
-            try:
-                for item in msg.items:
-                    found.extend(self.audit.feed(item))
-                    if isinstance(item, RequestRecord) and self.writer is not None:
-                        self.writer.put_request(self.audit.session_id, item.time, tuple(self.audit.last_anomalies))
-                if found and self.writer is not None:
-                    self.writer.put_findings(self.audit.session_id, [finding_columns(f) for f in found])
-                contacts = self.audit.take_contacts()
-                for c in contacts:
-                    if (line := contact_line(c)) is not None:
-                        self.out(Log(logging.WARNING, line))
-                if contacts and self.writer is not None:
-                    self.writer.put_contacts(self.audit.session_id, [contact_columns(c) for c in contacts])
-                self._coverage_changed = True
-            except Exception:
-                self.errors += 1
-                self.out(Failure(f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
-            self.findings += len(found)
-            if not found:
-                if any(isinstance(i, RequestRecord) for i in msg.items):  # not for a response's HTTPDNS answers
-                    self._done.append(msg.flow_id)
-                if len(self._done) >= DONE_BATCH:
-                    self.flush()
-                return
-            lines = tuple(finding_line(f) for f in found)
-            comment = ", ".join(sorted({f"{f.finding.data_type} ({f.phase})" for f in found}))
-            self.out(Result(msg.flow_id, lines, comment))
+        if isinstance(msg, tuple):
+            self._scan(msg[0], (request_record(msg),))
+        elif isinstance(msg, Items):
+            self._scan(msg.flow_id, msg.items)
         elif isinstance(msg, Mark):
             event = TimelineEvent(msg.time, msg.event, msg.detail, msg.source)
             self.audit.add_event(event)
             self._store_event(self.audit.session_id, event)
+        elif isinstance(msg, Unscanned):
+            self.audit.anomalies[LIVE_UNSCANNED] += msg.count
+            self.audit.coverage.add_skipped({LIVE_UNSCANNED: msg.count})
         elif isinstance(msg, NewSession):
-            self.flush()
+            self.flush(coverage=True)
             if self.writer is not None:
                 self.writer.judge(self.audit.session_id)
             self.audit = self._new_audit(msg.session)
@@ -229,24 +250,73 @@ class Engine:
                 self.writer.switch_session(msg.session, msg.session)
             self.out(Log(logging.INFO, f"consentscope: new session {msg.session}"))
 
+    def _scan(self, flow_id: str, items: tuple[RequestRecord | Contact, ...]) -> None:
+        # imported here: the proxy's process imports this module and needs neither
+        from consentscope.console import contact_line, finding_line
+        from consentscope.storage import contact_columns, finding_columns
+
+        found = []
+        try:
+            for item in items:
+                found.extend(self.audit.feed(item))
+                if isinstance(item, RequestRecord) and self.writer is not None:
+                    self._count_request(item.time, self.audit.last_anomalies)
+            if found and self.writer is not None:
+                self.writer.put_findings(self.audit.session_id, [finding_columns(f) for f in found])
+            contacts = self.audit.take_contacts()
+            for c in contacts:
+                if (line := contact_line(c)) is not None:
+                    self.out(Log(logging.WARNING, line))
+            if contacts and self.writer is not None:
+                self.writer.put_contacts(self.audit.session_id, [contact_columns(c) for c in contacts])
+            self._coverage_changed = True
+        except Exception:
+            self.errors += 1
+            self.out(Failure(f"consentscope: internal error scanning a request\n{traceback.format_exc()}"))
+        self.findings += len(found)
+        if not found:
+            if any(isinstance(i, RequestRecord) for i in items):  # not for a response's HTTPDNS answers
+                self._done.append(flow_id)
+            if len(self._done) >= DONE_BATCH:
+                self.flush()
+            return
+        lines = tuple(finding_line(f) for f in found)
+        comment = ", ".join(sorted({f"{f.finding.data_type} ({f.phase})" for f in found}))
+        self.out(Result(flow_id, lines, comment))
+
+    def _count_request(self, t: float, anomalies: tuple[str, ...]) -> None:
+        """Requests are stored as counts per session (``flush`` hands them to the writer)."""
+        self._requests += 1
+        span = self._span
+        self._span = (t, t) if span is None else (min(span[0], t), max(span[1], t))
+        for a in anomalies:
+            self._anomalies[a] = self._anomalies.get(a, 0) + 1
+
     def idle(self) -> None:
         """Nothing arrived for a moment: take in marks from the laptop, report what is done."""
         self._drain_remote()
         self.flush()
 
-    def flush(self) -> None:
-        """Report the requests that had no findings; store the coverage so far."""
-        if self._coverage_changed and self.writer is not None:
-            from consentscope.reports.json_report import coverage_json
+    def flush(self, *, coverage: bool = False) -> None:
+        """Report the requests that had no findings; hand the request counts to the writer;
+        store the coverage so far when ``coverage`` or ``COVERAGE_SECONDS`` have passed."""
+        if self.writer is not None:
+            if self._requests and self._span is not None:
+                self.writer.put_requests(self.audit.session_id, self._requests, self._span, self._anomalies)
+                self._requests, self._span, self._anomalies = 0, None, {}
+            now = time.monotonic()
+            if self._coverage_changed and (coverage or now - self._coverage_at >= COVERAGE_SECONDS):
+                from consentscope.reports.json_report import coverage_json
 
-            self.writer.put_coverage(self.audit.session_id, coverage_json(self.audit.coverage))
-            self._coverage_changed = False
+                self.writer.put_coverage(self.audit.session_id, coverage_json(self.audit.coverage))
+                self._coverage_changed = False
+                self._coverage_at = now
         if self._done:
             done, self._done = tuple(self._done), []
             self.out(Done(done))
 
     def stop(self) -> Stopped:
-        self.flush()
+        self.flush(coverage=True)
         if self.writer is not None:
             self.writer.judge(self.audit.session_id)
             self.writer.close()
@@ -262,13 +332,15 @@ _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *, own_process: bool = False) -> None:
-    """Child-process (or thread) entry point.
+    """Child-process (or thread) entry point. ``inbox``: the reading end of the pipe the
+    proxy's ``Inbox`` writes batches to (a ``multiprocessing.connection.Connection``).
 
     ``own_process``: the detector runs in a process of its own. Ctrl-C (SIGINT) and SIGTERM
     reach every process of the terminal's group, this one too; the proxy decides when the
     detector stops (``Stop``, after the queued requests are scanned and the session judged),
     so this process ignores both. It was started with them blocked (``Runner``), so none is
-    lost between the start and here; it stops by itself if the proxy dies without a ``Stop``.
+    lost between the start and here; it stops by itself if the proxy dies without a ``Stop``
+    (the pipe ends, or the parent is gone).
     """
     parent = os.getppid()
     if own_process:
@@ -284,37 +356,199 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
         outbox.put(Failure(f"consentscope: detector failed to start\n{traceback.format_exc()}"))
         outbox.put(Stopped(0, 0, 1))
         return
+
+    def orphaned() -> None:  # the proxy died (SIGKILL): end the session, nobody reads answers
+        with contextlib.suppress(AttributeError):
+            outbox.cancel_join_thread()
+        engine.stop()
+
     while True:
         try:
-            msg = inbox.get(timeout=DONE_FLUSH_SECONDS)
-        except queue.Empty:
-            engine.idle()
-            if own_process and os.getppid() != parent:  # the proxy died (SIGKILL): end the session
-                with contextlib.suppress(AttributeError):
-                    outbox.cancel_join_thread()  # nobody reads the answers any more
-                engine.stop()
-                return
-            continue
-        if isinstance(msg, Stop):
-            outbox.put(engine.stop())
+            if not inbox.poll(DONE_FLUSH_SECONDS):
+                engine.idle()
+                if own_process and os.getppid() != parent:
+                    orphaned()
+                    return
+                continue
+            batch: list[Inbound] = pickle.loads(inbox.recv_bytes())
+        except (EOFError, OSError):
+            orphaned()
             return
-        engine.handle(msg)
+        for msg in batch:
+            if isinstance(msg, Stop):
+                outbox.put(engine.stop())
+                inbox.close()
+                return
+            engine.handle(msg)
+
+
+_HEADER = struct.Struct("!i")
+_LONG_HEADER = struct.Struct("!Q")
+
+
+def _frame(data: bytes) -> list[bytes]:
+    """``data`` framed as ``multiprocessing.connection.Connection.recv_bytes`` reads it."""
+    if len(data) > 0x7FFFFFFF:
+        return [_HEADER.pack(-1), _LONG_HEADER.pack(len(data)), data]
+    return [_HEADER.pack(len(data)), data]
+
+
+class Inbox:
+    """The proxy's end of the pipe to the detector.
+
+    ``put`` only appends to a list. With an event loop attached (mitmproxy running), the loop
+    pickles the list once per ``BATCH_SECONDS`` and writes what the pipe takes without
+    blocking; the rest waits for the pipe to be writable (``add_writer``). Without a loop
+    (mitmproxy's test harness, before ``running``) every message is written at once,
+    waiting for the pipe if it must. Called from the event loop's thread only."""
+
+    def __init__(self, conn: Any, max_backlog: int = MAX_BACKLOG_BYTES) -> None:
+        self.conn = conn
+        self.max_backlog = max_backlog
+        self.fd: int = conn.fileno()
+        os.set_blocking(self.fd, False)
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._batch: list[Inbound] = []
+        self._batch_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._out: deque[memoryview] = deque()
+        self.backlog = 0  # bytes written to ``_out`` and not yet to the pipe
+        self._writing = False
+        self.dropped = 0  # requests not scanned: backlog full or the detector gone
+        self._unreported = 0  # …of which the detector has not been told yet (``Unscanned``)
+        self.closed = False
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.loop = loop
+        if self._out:
+            self._pump()  # what the pipe did not take before waits for the loop now
+
+    def put(self, msg: Inbound, size: int = 0) -> None:
+        if self.closed:
+            self._drop([msg])
+            return
+        self._batch.append(msg)
+        self._batch_bytes += size
+        if self.loop is None:
+            self.drain(SYNC_WRITE_SECONDS)
+        elif self._batch_bytes >= BATCH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.loop.call_later(BATCH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Pickle the batch and write what the pipe takes now (the rest waits for it)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not batch:
+            return
+        if self.backlog > self.max_backlog:
+            kept: list[Inbound] = [m for m in batch if not isinstance(m, tuple | Items)]
+            self._drop(batch, len(batch) - len(kept))
+            batch = kept
+        if self._unreported:  # the session's coverage counts what went unscanned
+            batch.append(Unscanned(self._unreported))
+            self._unreported = 0
+        if not batch:
+            return
+        for part in _frame(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)):
+            self._out.append(memoryview(part))
+            self.backlog += len(part)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write what the pipe takes now; register for the rest (event loop) or leave it."""
+        while self._out:
+            try:
+                n = os.writev(self.fd, list(self._out)[:64])
+            except BlockingIOError:
+                break
+            except OSError:  # the detector is gone: nothing will read this any more
+                self._gone()
+                return
+            self.backlog -= n
+            while n:
+                head = self._out[0]
+                if n >= len(head):
+                    n -= len(head)
+                    self._out.popleft()
+                else:
+                    self._out[0] = head[n:]
+                    n = 0
+        if self.loop is not None and bool(self._out) != self._writing:
+            if self._out:
+                self.loop.add_writer(self.fd, self._pump)
+            else:
+                self.loop.remove_writer(self.fd)
+            self._writing = bool(self._out)
+
+    def drain(self, timeout: float) -> bool:
+        """Write everything now, waiting for the pipe up to ``timeout`` seconds (at the end,
+        or without an event loop)."""
+        loop, self.loop = self.loop, None  # no timer, no writer callback: this call writes
+        try:
+            if self._writing and loop is not None:
+                loop.remove_writer(self.fd)
+                self._writing = False
+            self.flush()
+            deadline = time.monotonic() + timeout
+            while self._out and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                select.select([], [self.fd], [], min(left, 1.0))
+                self._pump()
+            return not self._out
+        finally:
+            self.loop = loop
+            if self._out and not self.closed:
+                self._pump()  # the event loop writes the rest
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing and self.loop is not None:
+            with contextlib.suppress(Exception):
+                self.loop.remove_writer(self.fd)
+            self._writing = False
+        self.closed = True
+        self.conn.close()
+
+    def _gone(self) -> None:
+        self._out.clear()
+        self.backlog = 0
+        self.closed = True
+
+    def _drop(self, msgs: list[Inbound], n: int | None = None) -> None:
+        n = sum(isinstance(m, tuple | Items) for m in msgs) if n is None else n
+        if n and not self.dropped:
+            log.error("consentscope: the detector is too far behind (or gone); requests are passed "
+                      "on unscanned until it catches up")
+        self.dropped += n
+        self._unreported += n
 
 
 class Runner:
-    """Main-process side: queue messages to the engine, hand its answers to ``on_message``
-    from a reader thread. ``mode``: "process" (default) or "thread"."""
+    """Main-process side: batch messages to the engine (``Inbox``), hand its answers to
+    ``on_message`` from a reader thread. ``mode``: "process" (default) or "thread"."""
 
-    def __init__(self, config: EngineConfig, on_message: Callable[[Outbound], None], mode: str = "process") -> None:
+    def __init__(self, config: EngineConfig, on_message: Callable[[Outbound], None], mode: str = "process",
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.on_message = on_message
         self.mode = mode
         self.stats = Stopped(0, 0, 0)
         if mode == "process":
             ctx = multiprocessing.get_context("spawn")
-            self.inbox: Any = ctx.Queue()
+            reader, writer = ctx.Pipe(duplex=False)
             self.outbox: Any = ctx.Queue()
             self.proc: Any = ctx.Process(
-                target=engine_main, args=(config, self.inbox, self.outbox, DETECTOR_NICE),
+                target=engine_main, args=(config, reader, self.outbox, DETECTOR_NICE),
                 kwargs={"own_process": True}, name="consentscope-detector", daemon=True,
             )
             # blocked while it starts: a Ctrl-C during its imports waits, then is ignored there
@@ -323,18 +557,28 @@ class Runner:
                 self.proc.start()
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            reader.close()  # the detector's now: a write to a dead detector fails instead of waiting
         else:
-            self.inbox = queue.SimpleQueue()
+            reader, writer = multiprocessing.Pipe(duplex=False)
             self.outbox = queue.SimpleQueue()
             self.proc = threading.Thread(
-                target=engine_main, args=(config, self.inbox, self.outbox), name="consentscope-detector", daemon=True
+                target=engine_main, args=(config, reader, self.outbox), name="consentscope-detector", daemon=True
             )
             self.proc.start()
+        self.inbox = Inbox(writer)
+        self.inbox.attach(loop)
         self._reader = threading.Thread(target=self._read, name="consentscope-results", daemon=True)
         self._reader.start()
 
-    def send(self, msg: Inbound) -> None:
-        self.inbox.put(msg)
+    def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Batch on this event loop from now on (mitmproxy's ``running``)."""
+        self.inbox.flush()
+        self.inbox.attach(loop)
+
+    def send(self, msg: Inbound, size: int = 0) -> None:
+        """Queue ``msg`` (``size``: bytes of body it carries, for batching). Never waits
+        while an event loop is attached."""
+        self.inbox.put(msg, size)
 
     def _read(self) -> None:
         while True:
@@ -357,11 +601,16 @@ class Runner:
 
     def close(self, timeout: float = 60.0) -> Stopped:
         """Finish every queued request, store everything, stop the engine."""
-        self.send(Stop())
-        self._reader.join(timeout)
-        self.proc.join(timeout)
+        deadline = time.monotonic() + timeout
+        self.inbox.put(Stop())
+        self.inbox.drain(timeout)
+        self.inbox.close()
+        self._reader.join(max(0.0, deadline - time.monotonic()))
+        self.proc.join(max(0.0, deadline - time.monotonic()))
         if self.mode == "process" and self.proc.is_alive():  # it ignores SIGTERM: end it for good
             log.error("consentscope: the detector did not stop in time; ended")
             self.proc.kill()
             self.proc.join(5)
+        if self.inbox.dropped:
+            log.error(f"consentscope: {self.inbox.dropped} requests were not scanned (the detector was behind)")
         return self.stats

@@ -1,9 +1,9 @@
 """The live addon: every request through mitmproxy is checked against the device profile.
 
 Failure policy — the opposite of mitmproxy's ``save`` addon: the user's traffic never
-waits for us and never breaks because of us. Hooks only copy the request into a plain
-record and queue it for the detector (``engine.py``: a separate process by default, so
-scanning never takes the interpreter from mitmproxy's event loop). Any exception in our
+waits for us and never breaks because of us. Hooks only read the request's raw fields into
+a tuple (``wire.py``) and queue it for the detector (``engine.py``: a separate process by
+default, so scanning never takes the interpreter from mitmproxy's event loop). Any exception in our
 code is logged and counted, never raised into mitmproxy. Findings are stored by a
 background writer that retries and then spills to a file, so none are lost.
 
@@ -29,7 +29,7 @@ from mitmproxy.proxy import layer, layers
 from mitmproxy.proxy.context import Context
 from mitmproxy.proxy.layers.tls import parse_client_hello
 
-from consentscope.addons import compat
+from consentscope.addons import compat, wire
 from consentscope.addons.device_page import RESERVED_HOST, answer
 from consentscope.addons.engine import (
     Done,
@@ -54,6 +54,7 @@ from consentscope.readers.httpdns import httpdns_response_contacts, is_httpdns_p
 log = logging.getLogger("consentscope")
 
 DEFAULT_MAX_BODY = MAX_BODY_SCAN_BYTES
+_RESERVED = RESERVED_HOST.encode()
 
 
 # ----------------------------------------------------------------------------- option parsing
@@ -214,6 +215,8 @@ class ConsentScope:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
             self._loop = None
+        if self.runner is not None:
+            self.runner.attach(self._loop)
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -271,7 +274,7 @@ class ConsentScope:
         )
         self._stop_runner()
         self.config = config
-        self.runner = Runner(config, self._on_message, mode=detector)
+        self.runner = Runner(config, self._on_message, mode=detector, loop=self._loop)
         log.info(f"consentscope: watching for {len(profile.identifiers)} values from {path}, session {session}")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -286,20 +289,25 @@ class ConsentScope:
         if runner is None:
             return
         try:
-            pretty_host = flow.request.pretty_host
-            if pretty_host.lower() == RESERVED_HOST:
+            if wire.may_name(flow, _RESERVED) and flow.request.pretty_host.lower() == RESERVED_HOST:
                 self._answer_device(flow, runner)
                 return
             if not flow.live:
                 return
             tee = flow.metadata.get("consentscope_tee")
-            body = bytes(tee.buf) if tee is not None else None
-            if body is None and flow.request.raw_content is not None and len(flow.request.raw_content) > self._max_body:
-                body = flow.request.raw_content[: self._max_body]  # only what is scanned crosses to the detector
-            items = flow_to_records(flow, body_override=body, body_truncated=bool(tee and tee.overflow),
-                                    pretty_host=pretty_host)
+            if tee is not None:
+                body, truncated = bytes(tee.buf), tee.overflow
+            else:
+                body, truncated = flow.request.data.content or b"", False
+                if len(body) > self._max_body:
+                    body = body[: self._max_body]  # only what is scanned crosses to the detector
+            self._pending[flow.id] = flow
+            if wire.is_plain(flow):
+                runner.send(wire.pack_request(flow, body, truncated), len(body))
+                return
+            items = flow_to_records(flow, body_override=body, body_truncated=truncated)
             items = [i for i in items if not (isinstance(i, RequestRecord) and i.kind == "websocket")]
-            self._send(runner, flow, items)
+            runner.send(Items(flow.id, tuple(items)), len(body))
         except Exception:
             self._count_error("request hook")
 
@@ -400,7 +408,7 @@ class ConsentScope:
 
     def _send(self, runner: Runner, flow: http.HTTPFlow, items: Sequence[RequestRecord | Contact]) -> None:
         self._pending[flow.id] = flow
-        runner.send(Items(flow.id, tuple(items)))
+        runner.send(Items(flow.id, tuple(items)), sum(len(i.body) for i in items if isinstance(i, RequestRecord)))
 
     def _on_message(self, msg: Outbound) -> None:
         """Detector answers, on the reader thread."""
@@ -414,8 +422,7 @@ class ConsentScope:
             if not msg.lines:
                 return
             self.findings += len(msg.lines)
-            for line in msg.lines:
-                log.warning(line)
+            log.warning("\n".join(msg.lines))  # one record: each goes through the event loop
             if flow is not None and self._loop is not None:
                 self._loop.call_soon_threadsafe(self._annotate, flow, msg.comment)
         elif isinstance(msg, Log):

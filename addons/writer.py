@@ -55,10 +55,13 @@ class _Event:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class _Requests:
+    """Requests scanned: how many, the first and last time, anomalies counted."""
+
     session_id: str
-    time: float
-    anomalies: tuple[str, ...]
+    count: int
+    span: tuple[float, float]
+    anomalies: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class _Judge:
     session_id: str
 
 
-_Queued = _Findings | _Contacts | _Coverage | _Event | _Request | _Switch | _Judge
+_Queued = _Findings | _Contacts | _Coverage | _Event | _Requests | _Switch | _Judge
 
 
 @dataclass(slots=True)
@@ -161,7 +164,14 @@ class BackgroundWriter:
         self._q.put(_Coverage(session_id, document))
 
     def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
-        self._q.put(_Request(session_id, t, anomalies))
+        counts: dict[str, int] = {}
+        for a in anomalies:
+            counts[a] = counts.get(a, 0) + 1
+        self.put_requests(session_id, 1, (t, t), counts)
+
+    def put_requests(self, session_id: str, count: int, span: tuple[float, float], anomalies: dict[str, int]) -> None:
+        """``count`` requests scanned between ``span``'s times (one queue item, not one per request)."""
+        self._q.put(_Requests(session_id, count, span, dict(anomalies)))
 
     def switch_session(self, session_id: str, label: str) -> None:
         self._q.put(_Switch(session_id, label))
@@ -211,7 +221,7 @@ class BackgroundWriter:
             if self._stop.is_set() and self._q.empty():
                 return
 
-    def _collect(self, batches: dict[str, Batch], item: _Findings | _Contacts | _Coverage | _Event | _Request) -> None:
+    def _collect(self, batches: dict[str, Batch], item: _Findings | _Contacts | _Coverage | _Event | _Requests) -> None:
         b = batches.setdefault(item.session_id, Batch(item.session_id))
         if isinstance(item, _Findings):
             b.findings.extend(item.rows)
@@ -222,11 +232,11 @@ class BackgroundWriter:
         elif isinstance(item, _Event):
             b.events.append(item.columns)
         else:
-            t = item.time
-            b.requests += 1
-            b.span = (t, t) if b.span is None else (min(b.span[0], t), max(b.span[1], t))
-            for a in item.anomalies:
-                b.anomalies[a] = b.anomalies.get(a, 0) + 1
+            lo, hi = item.span
+            b.requests += item.count
+            b.span = (lo, hi) if b.span is None else (min(b.span[0], lo), max(b.span[1], hi))
+            for a, n in item.anomalies.items():
+                b.anomalies[a] = b.anomalies.get(a, 0) + n
 
     def _write(self, b: Batch) -> None:
         for attempt in range(RETRIES + 1):

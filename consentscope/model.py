@@ -216,6 +216,10 @@ class DestinationCoverage:
     unread_connections: int = 0
 
 
+#: Anomaly (live proxy): requests passed on unscanned because the detector was too far behind
+#: (``addons.engine.MAX_BACKLOG_BYTES``); counted in the session's coverage as unread.
+LIVE_UNSCANNED = "live-backlog-unscanned"
+
 #: Reader anomalies that mean part of a capture was not read: a record skipped (a flow over
 #: the size limit, a HAR entry malformed or over a bound, a packet that does not parse) or
 #: TCP bytes dropped or assembled early by a bound. A session with any of them is not a
@@ -224,6 +228,7 @@ READER_SKIPS: frozenset[str] = frozenset({
     "flow-too-large", "har-entry-malformed", "har-entry-too-large", "har-entry-too-deep",
     "har-entry-number-too-long", "packet-unparsable", "pcapng-short-block", "ip-fragments-dropped",
     "tcp-stream-unparsable", "tcp-stream-truncated", "tcp-streams-limit", "tcp-open-bytes-limit",
+    LIVE_UNSCANNED,
 })
 
 #: Requests whose unscanned part is listed by name (``Coverage.unscanned``); the rest are counted.
@@ -373,6 +378,7 @@ class Judgement:
 
 __all__ = [
     "EVENTS",
+    "LIVE_UNSCANNED",
     "MAX_UNSCANNED_LISTED",
     "NO_MARKERS",
     "READER_SKIPS",

@@ -22,6 +22,7 @@ from consentscope.addons.engine import (
     Runner,
     Stop,
     Stopped,
+    Unscanned,
 )
 from consentscope.detectors import RequestRecord
 from consentscope.profile import load_profile
@@ -90,3 +91,108 @@ def test_a_detector_process_stores_and_judges_the_session(tmp_path: Path, config
         assert conn.execute("SELECT judged IS NOT NULL FROM cs_sessions").fetchone() == (1,)
         assert "MIIT-1.2" in {r for (r,) in conn.execute("SELECT rule FROM cs_violations")}
     assert not any(isinstance(m, Failure) for m in seen)
+
+
+def test_the_inbox_never_waits_and_its_backlog_is_bounded() -> None:
+    """Nobody reads the pipe (a detector far behind): puts on the event loop return at once,
+    the backlog stops at its bound, requests beyond it are counted as not scanned, a mark is
+    never dropped; once read, everything kept arrives whole and in order."""
+    import asyncio
+    import multiprocessing
+    import threading
+    import time
+
+    from consentscope.addons.engine import Inbox
+
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    inbox = Inbox(writer, max_backlog=4 << 20)
+    loop = asyncio.new_event_loop()
+    inbox.attach(loop)
+    size = 100_000
+    sent: list = []
+
+    async def hook_calls() -> float:
+        slowest = 0.0
+        for n in range(200):  # 20 MB, far more than pipe and bound
+            body = bytes([n % 256]) * size  # each its own (pickle would share one object)
+            msg = Mark(T0 + n, "note", str(n), "command") if n % 50 == 0 else (f"f{n}", body)
+            t = time.perf_counter()
+            inbox.put(msg, size)  # type: ignore[arg-type]
+            slowest = max(slowest, time.perf_counter() - t)
+            sent.append(msg)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # the batch timer fires
+        return slowest
+
+    slowest = loop.run_until_complete(hook_calls())
+    assert slowest < 0.5  # never blocked on the full pipe
+    assert 0 < inbox.backlog < (4 << 20) + 2 * (1 << 20) + 200_000
+    assert inbox.dropped > 0
+    got: list = []
+    expected = len(sent) - inbox.dropped
+    dropped = inbox.dropped
+
+    def detector() -> None:  # the other end, as the detector process reads it
+        def done() -> bool:
+            told = sum(m.count for m in got if isinstance(m, Unscanned))
+            return sum(not isinstance(m, Unscanned) for m in got) >= expected and told >= dropped
+
+        while not done() and reader.poll(30):
+            got.extend(pickle.loads(reader.recv_bytes()))
+
+    t = threading.Thread(target=detector)
+    t.start()
+
+    async def until_read() -> None:
+        while t.is_alive():
+            await asyncio.sleep(0.01)  # the loop writes the rest as the pipe empties
+
+    loop.run_until_complete(asyncio.wait_for(until_read(), 60))
+    # the detector is told how many went unscanned, so the session's coverage can say so
+    assert sum(m.count for m in got if isinstance(m, Unscanned)) == inbox.dropped
+    got = [m for m in got if not isinstance(m, Unscanned)]
+    marks = [m for m in sent if isinstance(m, Mark)]
+    assert [m for m in got if isinstance(m, Mark)] == marks
+    assert got == [m for m in sent if m in got]  # in order, nothing altered
+    inbox.close()
+    loop.close()
+    reader.close()
+
+
+def test_a_detector_thread_reads_the_same_pipe(config: EngineConfig) -> None:
+    """``consentscope_detector=thread``: the same batches through a pipe, read in-process."""
+    from consentscope.addons.wire import pack_request
+    from tests.addons.test_wire import make
+
+    seen: list = []
+    runner = Runner(config, seen.append, mode="thread")
+    flow = make(path=f"/a?imei={IMEI}".encode(), headers=((b"Host", b"ulogs.umeng.com"),))
+    runner.send(pack_request(flow, b"", False))
+    runner.send(Items("f2", (req(2, "/nothing"),)))
+    wait_for(lambda: any(isinstance(m, Result) for m in seen), "the detector's answer")
+    assert runner.close() == Stopped(2, 1, 0)
+    [result] = [m for m in seen if isinstance(m, Result)]
+    assert result.flow_id == flow.id and result.comment == "imei (before-consent)"
+
+
+def test_requests_passed_on_unscanned_make_the_verdicts_cannot_tell(config: EngineConfig) -> None:
+    """What the proxy could not hand to the detector is no evidence of absence."""
+    from consentscope.model import LIVE_UNSCANNED
+    from consentscope.rules import verdicts
+
+    out: list = []
+    engine = Engine(config, out.append)
+    engine.handle(Mark(T0, "consent", "", "device"))
+    engine.handle(Items("f1", (req(1, "/nothing", 10),)))
+    clean = {v.category.id: v.status for v in verdicts([engine.audit.finish()])}
+    assert "not-seen" in clean.values()
+    engine = Engine(config, out.append)
+    engine.handle(Mark(T0, "consent", "", "device"))
+    engine.handle(Items("f1", (req(1, "/nothing", 10),)))
+    engine.handle(Unscanned(25))
+    result = engine.audit.finish()
+    assert result.coverage.skipped == {LIVE_UNSCANNED: 25} and result.anomalies[LIVE_UNSCANNED] == 25
+    status = {v.category.id: v for v in verdicts([result])}
+    for cat, s in clean.items():
+        if s == "not-seen" and cat != "MIIT-6":
+            assert status[cat].status == "cannot-tell" and f"{LIVE_UNSCANNED}: 25" in status[cat].note_en
