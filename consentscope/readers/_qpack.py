@@ -196,6 +196,28 @@ class EncoderStream:
         return None
 
 
+def _base(enc_ric: int, sign: int, delta: int, table: EncoderStream | None, inserts_known: int) -> int | None:
+    """The Base of a field section (§4.5.1), or None if its Required Insert Count cannot be
+    decoded with what is known of the table."""
+    if not enc_ric:
+        return 0 if not sign else None
+    max_entries = (table.capacity // 32) if table is not None else 0
+    if max_entries == 0:
+        return None
+    full = 2 * max_entries
+    if enc_ric > full:
+        return None
+    max_value = max(inserts_known, 0) + max_entries
+    ric = (max_value // full) * full + enc_ric - 1
+    if ric > max_value:
+        if ric <= full:
+            return None
+        ric -= full
+    if ric == 0:
+        return None
+    return ric - delta - 1 if sign else ric + delta
+
+
 @dataclass
 class HeaderBlock:
     fields: list[tuple[str, str]]
@@ -213,23 +235,11 @@ def decode_block(block: bytes, table: EncoderStream | None, inserts_known: int) 
             raise QpackError("truncated prefix")
         sign = block[i] & 0x80
         delta, i = _int(block, i, 7)
-        ric = 0
-        if enc_ric:
-            max_entries = (table.capacity // 32) if table is not None else 0
-            if max_entries == 0:
-                raise QpackError("dynamic reference without a table")
-            full = 2 * max_entries
-            if enc_ric > full:
-                raise QpackError("bad required insert count")
-            max_value = max(inserts_known, 0) + max_entries
-            ric = (max_value // full) * full + enc_ric - 1
-            if ric > max_value:
-                if ric <= full:
-                    raise QpackError("bad required insert count")
-                ric -= full
-            if ric == 0:
-                raise QpackError("bad required insert count")
-        base = ric - delta - 1 if sign else ric + delta
+        known_base = _base(enc_ric, sign, delta, table, inserts_known)
+        if known_base is None:  # no table to resolve dynamic references: literals are still read
+            complete = False
+            table = None
+        base = known_base or 0
         while i < len(block):
             if len(out) >= MAX_FIELDS:
                 return HeaderBlock(out, False)
