@@ -39,6 +39,9 @@ from ._tlsdecrypt import hkdf_expand_label
 
 QUIC_V1 = 0x00000001
 _ENCODER_STREAM = 0x02
+#: Connection IDs remembered per connection (client's, original, server's): a handshake
+#: shows three or four; more is a peer (or damage) inventing them.
+MAX_CIDS = 16
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ class QuicConnection:
     """One client's QUIC connection being decrypted."""
 
     def __init__(self, hello_random: bytes, secret: bytes, t: float, sni: str, client: tuple[str, int],
-                 server: tuple[str, int], limits: Limits) -> None:
+                 server: tuple[str, int], limits: Limits, early_secret: bytes | None = None) -> None:
         self.sni = sni
         self.client = client
         self.server = server
@@ -158,6 +161,9 @@ class QuicConnection:
         self.limits = limits
         self.random = hello_random
         self.candidates = [PacketKeys(s, secret) for s in SUITES_BY_SECRET_LEN.get(len(secret), ())]
+        #: 0-RTT keys (RFC 9001 §5.6), from the resumed session's suite: tried like the 1-RTT ones
+        self.early = [PacketKeys(s, early_secret) for s in SUITES_BY_SECRET_LEN.get(len(early_secret), ())
+                      ] if early_secret else []
         self.keys: PacketKeys | None = None  # once a packet authenticated
         self.next_keys: PacketKeys | None = None
         self.prev_keys: PacketKeys | None = None
@@ -180,7 +186,7 @@ class QuicConnection:
     def short_packet(self, t: float, packet: bytes, anomaly: Callable[[str], None]) -> None:
         assert self.server_cid_len is not None
         pn_offset = 1 + self.server_cid_len
-        plain = None
+        pn, plain = 0, None
         if self.keys is None:
             for keys in self.candidates:
                 try:
@@ -203,6 +209,21 @@ class QuicConnection:
             if phase == 1:  # the peer updated its keys (§6.2)
                 self.prev_keys, self.keys, self.next_keys = self.keys, self.next_keys, None
                 self.phase ^= 1
+        self._opened(t, pn, plain, anomaly)
+
+    def early_packet(self, t: float, packet: bytes, pn_offset: int, anomaly: Callable[[str], None]) -> None:
+        """A 0-RTT packet of this client (``packet`` ends where the packet ends)."""
+        pn, plain = 0, None
+        for keys in self.early:
+            try:
+                pn, plain = unprotect(keys, packet, pn_offset, self.largest, True)
+            except (InvalidTag, ValueError):
+                continue
+            self.early = [keys]
+            break
+        self._opened(t, pn, plain, anomaly)
+
+    def _opened(self, t: float, pn: int, plain: bytes | None, anomaly: Callable[[str], None]) -> None:
         if plain is None:
             self.failed += 1
             anomaly("quic-undecryptable")
@@ -381,9 +402,9 @@ class QuicConnection:
             n += 1
 
 
-def long_header(packet: bytes) -> tuple[int, int, bytes, bytes, int] | None:
-    """(version, packet type, DCID, SCID, end of this packet) of a long-header packet, or
-    None; the end is the datagram's for Retry and unknown versions."""
+def long_header(packet: bytes) -> tuple[int, int, bytes, bytes, int, int] | None:
+    """(version, packet type, DCID, SCID, packet number offset, end of this packet) of a
+    long-header packet, or None; both are the datagram's end for Retry and unknown versions."""
     if len(packet) < 7 or not packet[0] & 0x80:
         return None
     version = struct.unpack(">I", packet[1:5])[0]
@@ -400,7 +421,7 @@ def long_header(packet: bytes) -> tuple[int, int, bytes, bytes, int] | None:
     i += 1 + slen
     ptype = (packet[0] >> 4) & 0x03
     if version != QUIC_V1 or ptype == 3:
-        return version, ptype, dcid, scid, len(packet)
+        return version, ptype, dcid, scid, len(packet), len(packet)
     try:
         if ptype == 0:
             token_len, i = varint(packet, i)
@@ -408,7 +429,7 @@ def long_header(packet: bytes) -> tuple[int, int, bytes, bytes, int] | None:
         length, i = varint(packet, i)
     except ValueError:
         return None
-    return version, ptype, dcid, scid, min(i + length, len(packet))
+    return version, ptype, dcid, scid, i, min(i + length, len(packet))
 
 
 class QuicDecryptor:
@@ -436,13 +457,15 @@ class QuicDecryptor:
         hdr = long_header(initial)
         if secret is None or hdr is None or len(secret) not in SUITES_BY_SECRET_LEN:
             return None, []
-        _, _, dcid, scid, _ = hdr
+        _, _, dcid, scid, _, _ = hdr
         old = self.by_addr.get((src, sport, dst, dport))
         if old is not None and old.random == random:  # the Initial again after a Retry
-            old.cids.update((dcid, scid))
+            if len(old.cids) < MAX_CIDS:
+                old.cids.update((dcid, scid))
             return old, []
         finished = [old] if old is not None and self.forget(old) else []
-        conn = QuicConnection(random, secret, t, sni, (src, sport), (dst, dport), self.limits)
+        conn = QuicConnection(random, secret, t, sni, (src, sport), (dst, dport), self.limits,
+                              self.keylog.get(random, "CLIENT_EARLY_TRAFFIC_SECRET"))
         self.conns[id(conn)] = conn
         conn.cids.update((dcid, scid))
         self.by_addr[(src, sport, dst, dport)] = conn
@@ -461,10 +484,14 @@ class QuicDecryptor:
                 hdr = long_header(packet)
                 if hdr is None:
                     return []
-                version, _, dcid, scid, end = hdr
+                version, ptype, dcid, scid, pn_offset, end = hdr
                 if version != QUIC_V1:
                     return []
                 self._learn(dcid, scid, src, sport, dst, dport)
+                if ptype == 1:  # 0-RTT: requests sent before the handshake completes
+                    conn = self.by_addr.get((src, sport, dst, dport))
+                    if conn is not None and dcid in conn.cids:
+                        conn.early_packet(t, packet[:end], pn_offset, self.anomaly)
                 pos += end
                 continue
             conn = self._short_owner(packet, src, sport, dst, dport)
@@ -488,6 +515,8 @@ class QuicDecryptor:
             self._server_cid(conn, dcid)
 
     def _server_cid(self, conn: QuicConnection, cid: bytes) -> None:
+        if len(conn.cids) >= MAX_CIDS:
+            return
         conn.server_cid_len = len(cid)
         if not cid or cid in self.by_server_cid:
             return

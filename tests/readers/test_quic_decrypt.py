@@ -139,7 +139,7 @@ from aioquic.h3.connection import H3_ALPN, H3Connection  # noqa: E402
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived  # noqa: E402
 from aioquic.quic.configuration import QuicConfiguration  # noqa: E402
 from aioquic.quic.events import QuicEvent  # noqa: E402
-from aioquic.tls import CipherSuite  # noqa: E402
+from aioquic.tls import CipherSuite, SessionTicket  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,10 @@ CONNECTIONS: list[tuple[CipherSuite, list[Req]]] = [
     (CipherSuite.CHACHA20_POLY1305_SHA256, [Req("GET", f"/c?imei={IMEI}")]),
     (CipherSuite.AES_256_GCM_SHA384, [Req("PUT", "/d", f"imei={IMEI}".encode(),
                                           (("content-type", "application/x-www-form-urlencoded"),))]),
+    # resumed with the first connection's ticket: the request leaves in 0-RTT packets
+    (CipherSuite.AES_128_GCM_SHA256, [Req("POST", "/early", f'{{"imei":"{IMEI}"}}'.encode())]),
 ]
+ZERO_RTT = len(CONNECTIONS) - 1
 SENT = [(r.method, r.path, r.body) for _, reqs in CONNECTIONS for r in reqs]
 
 
@@ -233,17 +236,27 @@ class _Client(QuicConnectionProtocol):
 async def _exchange(cert: str, key: str, port: int, keylog: Path, seen: Seen) -> None:
     server_cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
     server_cfg.load_cert_chain(cert, key)
+    tickets: dict[bytes, SessionTicket] = {}
     server = await serve("127.0.0.1", port, configuration=server_cfg,
-                         create_protocol=type("Server", (_Server,), {"seen": seen}))
+                         create_protocol=type("Server", (_Server,), {"seen": seen}),
+                         session_ticket_fetcher=tickets.pop,
+                         session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t))
+    client_tickets: list[SessionTicket] = []
     try:
         with keylog.open("a") as log:
-            for suite, reqs in CONNECTIONS:
+            for n, (suite, reqs) in enumerate(CONNECTIONS):
                 cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, verify_mode=ssl.CERT_NONE,
                                         server_name=HOST, secrets_log_file=log, cipher_suites=[suite])
-                async with connect("127.0.0.1", port, configuration=cfg, create_protocol=_Client) as client:
+                if n == ZERO_RTT:
+                    cfg.session_ticket = client_tickets[0]
+                async with connect("127.0.0.1", port, configuration=cfg, create_protocol=_Client,
+                                   session_ticket_handler=client_tickets.append,
+                                   wait_connected=n != ZERO_RTT) as client:
                     assert isinstance(client, _Client)
                     for r in reqs:
                         await client.request(r)
+                    if n == ZERO_RTT:
+                        assert client._quic.tls.session_resumed and client._quic.tls.early_data_accepted
                     client.close()
                     await client.wait_closed()
     finally:
@@ -325,8 +338,21 @@ def test_without_the_keys_the_connections_stay_sni_contacts(captured: dict[str, 
     anomalies: dict[str, int] = {}
     items = _records(captured["pcap"], KeyLog.from_sources(wrong.encode()), anomalies)
     assert not [i for i in items if isinstance(i, RequestRecord)]
-    assert [(c.decrypted, c.reason) for c in items if isinstance(c, Contact)] == [(False, "bad-record")] * 3
-    assert anomalies["quic-undecryptable"] > 0 and anomalies["quic-not-decrypted"] == 3
+    assert [(c.decrypted, c.reason) for c in items if isinstance(c, Contact)] == [
+        (False, "bad-record")] * len(CONNECTIONS)
+    assert anomalies["quic-undecryptable"] > 0 and anomalies["quic-not-decrypted"] == len(CONNECTIONS)
+
+
+def test_0rtt_requests_need_the_early_secret(captured: dict[str, Path]) -> None:
+    data = captured["pcap"].read_bytes()
+    assert any(bytes([b, 0, 0, 0, 1]) in data for b in range(0xD0, 0xE0))  # a 0-RTT long header (QUIC v1)
+    lines = captured["keylog"].read_text().splitlines()
+    no_early = "\n".join(ln for ln in lines if not ln.startswith("CLIENT_EARLY_TRAFFIC_SECRET"))
+    anomalies: dict[str, int] = {}
+    recs = [i for i in _records(captured["pcap"], KeyLog.from_sources(no_early.encode()), anomalies)
+            if isinstance(i, RequestRecord)]
+    assert [(r.method, r.path, r.body) for r in recs] == SENT[:-1]  # the 0-RTT request alone is missing
+    assert anomalies["quic-undecryptable"] >= 1
 
 
 def test_bounds_cut_streams_and_say_so(captured: dict[str, Path]) -> None:
@@ -365,7 +391,8 @@ def test_replay_with_the_keylog_finds_the_imei(captured: dict[str, Path]) -> Non
     found = {(f["method"], urlsplit(f["url"]).hostname, urlsplit(f["url"]).path, f["data_type"],
               f["location"].split(".")[0]) for f in doc["findings"]}
     assert found == {("GET", HOST, "/v1/cfg", "imei", "url"), ("POST", HOST, "/v1/log", "imei", "body"),
-                     ("GET", HOST, "/c", "imei", "url"), ("PUT", HOST, "/d", "imei", "body")}
+                     ("GET", HOST, "/c", "imei", "url"), ("PUT", HOST, "/d", "imei", "body"),
+                     ("POST", HOST, "/early", "imei", "body")}
     plain = _replay(captured)
     assert plain["findings"] == []
     assert [(c["decrypted"], c["reason"]) for c in plain["contacts"] if c["via"] == "quic-sni"] == [
