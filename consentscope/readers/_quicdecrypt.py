@@ -148,93 +148,43 @@ class _Stream:
         return bytes(out), False
 
 
-class QuicConnection:
-    """One client's QUIC connection being decrypted."""
+class _Direction:
+    """The 1-RTT keys of one direction: the suite found by trial, key updates followed."""
 
-    def __init__(self, hello_random: bytes, secret: bytes, t: float, sni: str, client: tuple[str, int],
-                 server: tuple[str, int], limits: Limits, early_secret: bytes | None = None) -> None:
-        self.sni = sni
-        self.client = client
-        self.server = server
-        self.first_time = t
-        self.last_time = t
-        self.limits = limits
-        self.random = hello_random
+    def __init__(self, secret: bytes) -> None:
         self.candidates = [PacketKeys(s, secret) for s in SUITES_BY_SECRET_LEN.get(len(secret), ())]
-        #: 0-RTT keys (RFC 9001 §5.6), from the resumed session's suite: tried like the 1-RTT ones
-        self.early = [PacketKeys(s, early_secret) for s in SUITES_BY_SECRET_LEN.get(len(early_secret), ())
-                      ] if early_secret else []
         self.keys: PacketKeys | None = None  # once a packet authenticated
         self.next_keys: PacketKeys | None = None
         self.prev_keys: PacketKeys | None = None
         self.phase = 0
         self.largest = -1
-        self.decrypted = 0
-        self.failed = 0
-        self.closed = False
-        self.streams: dict[int, _Stream] = {}
-        self.uni: dict[int, _Stream] = {}
-        self.bytes = 0
-        self.cids: set[bytes] = set()  # server-chosen IDs registered for this connection
-        self.server_cid_len: int | None = None
-        self.encoder = EncoderStream(max_entries=limits.max_qpack_entries, max_bytes=limits.max_qpack_table_bytes)
-        self.encoder_id: int | None = None
-        self.encoder_fed = 0
 
-    # ------------------------------------------------------------------ packets
-
-    def short_packet(self, t: float, packet: bytes, anomaly: Callable[[str], None]) -> None:
-        assert self.server_cid_len is not None
-        pn_offset = 1 + self.server_cid_len
-        pn, plain = 0, None
+    def open(self, packet: bytes, pn_offset: int) -> tuple[int, bytes] | None:
+        """(packet number, plaintext) of a short-header packet, or None."""
         if self.keys is None:
             for keys in self.candidates:
                 try:
-                    pn, plain = unprotect(keys, packet, pn_offset, self.largest, False)
+                    got = unprotect(keys, packet, pn_offset, self.largest, False)
                 except (InvalidTag, ValueError):
                     continue
                 self.keys = keys
                 self.candidates = []
-                break
-        else:
-            phase = -1
-            for keys in self._keys_to_try(packet, pn_offset):
-                try:
-                    pn, plain = unprotect(keys, packet, pn_offset, self.largest, False)
-                except (InvalidTag, ValueError):
-                    continue
-                if keys is self.next_keys:
-                    phase = 1
-                break
-            if phase == 1:  # the peer updated its keys (§6.2)
-                self.prev_keys, self.keys, self.next_keys = self.keys, self.next_keys, None
-                self.phase ^= 1
-        self._opened(t, pn, plain, anomaly)
-
-    def early_packet(self, t: float, packet: bytes, pn_offset: int, anomaly: Callable[[str], None]) -> None:
-        """A 0-RTT packet of this client (``packet`` ends where the packet ends)."""
-        pn, plain = 0, None
-        for keys in self.early:
+                return self._seen(got)
+            return None
+        for keys in self._keys_to_try(packet, pn_offset):
             try:
-                pn, plain = unprotect(keys, packet, pn_offset, self.largest, True)
+                got = unprotect(keys, packet, pn_offset, self.largest, False)
             except (InvalidTag, ValueError):
                 continue
-            self.early = [keys]
-            break
-        self._opened(t, pn, plain, anomaly)
+            if keys is self.next_keys:  # the peer updated its keys (§6.2)
+                self.prev_keys, self.keys, self.next_keys = self.keys, self.next_keys, None
+                self.phase ^= 1
+            return self._seen(got)
+        return None
 
-    def _opened(self, t: float, pn: int, plain: bytes | None, anomaly: Callable[[str], None]) -> None:
-        if plain is None:
-            self.failed += 1
-            anomaly("quic-undecryptable")
-            return
-        self.decrypted += 1
-        self.largest = max(self.largest, pn)
-        self.last_time = t
-        try:
-            self._frames(t, plain, anomaly)
-        except (ValueError, IndexError):
-            anomaly("quic-bad-frame")
+    def _seen(self, got: tuple[int, bytes]) -> tuple[int, bytes]:
+        self.largest = max(self.largest, got[0])
+        return got
 
     def _keys_to_try(self, packet: bytes, pn_offset: int) -> list[PacketKeys]:
         assert self.keys is not None
@@ -249,7 +199,87 @@ class QuicConnection:
             self.next_keys = self.keys.next()
         return [k for k in (self.next_keys, self.prev_keys) if k is not None]
 
-    def _frames(self, t: float, p: bytes, anomaly: Callable[[str], None]) -> None:
+
+class QuicConnection:
+    """One client's QUIC connection being decrypted: the client's packets for its requests,
+    the server's (when its secret is logged too) only for the connection IDs it issues."""
+
+    def __init__(self, hello_random: bytes, secret: bytes, t: float, sni: str, client: tuple[str, int],
+                 server: tuple[str, int], limits: Limits, early_secret: bytes | None = None,
+                 server_secret: bytes | None = None) -> None:
+        self.sni = sni
+        self.client = client
+        self.server = server
+        self.first_time = t
+        self.last_time = t
+        self.limits = limits
+        self.random = hello_random
+        self.up = _Direction(secret)
+        self.down = _Direction(server_secret) if server_secret else None
+        #: 0-RTT keys (RFC 9001 §5.6), from the resumed session's suite: tried like the 1-RTT ones
+        self.early = [PacketKeys(s, early_secret) for s in SUITES_BY_SECRET_LEN.get(len(early_secret), ())
+                      ] if early_secret else []
+        self.decrypted = 0
+        self.failed = 0
+        self.closed = False
+        self.streams: dict[int, _Stream] = {}
+        self.uni: dict[int, _Stream] = {}
+        self.bytes = 0
+        self.cids: set[bytes] = set()  # IDs registered for this connection, both sides'
+        self.server_cid_len: int | None = None
+        #: IDs the peers issued in NEW_CONNECTION_ID frames, (from the server, ID), for the decryptor to route
+        self.issued: list[tuple[bool, bytes]] = []
+        self.encoder = EncoderStream(max_entries=limits.max_qpack_entries, max_bytes=limits.max_qpack_table_bytes)
+        self.encoder_id: int | None = None
+        self.encoder_fed = 0
+
+    # ------------------------------------------------------------------ packets
+
+    def short_packet(self, t: float, packet: bytes, cid_len: int, anomaly: Callable[[str], None]) -> None:
+        """A short-header packet of the client, to a connection ID of ``cid_len`` bytes."""
+        got = self.up.open(packet, 1 + cid_len)
+        self._opened(t, got, anomaly, False)
+
+    def server_packet(self, t: float, packet: bytes, cid_len: int, anomaly: Callable[[str], None]) -> None:
+        """A short-header packet of the server: read for its NEW_CONNECTION_ID frames only."""
+        if self.down is None:
+            return
+        got = self.down.open(packet, 1 + cid_len)
+        if got is None:
+            anomaly("quic-server-undecryptable")
+            return
+        try:
+            self._frames(t, got[1], anomaly, True)
+        except (ValueError, IndexError):
+            anomaly("quic-server-bad-frame")
+
+    def early_packet(self, t: float, packet: bytes, pn_offset: int, anomaly: Callable[[str], None]) -> None:
+        """A 0-RTT packet of this client (``packet`` ends where the packet ends)."""
+        got = None
+        for keys in self.early:
+            try:
+                got = unprotect(keys, packet, pn_offset, self.up.largest, True)
+            except (InvalidTag, ValueError):
+                continue
+            self.early = [keys]
+            self.up._seen(got)  # 0-RTT and 1-RTT share one packet number space
+            break
+        self._opened(t, got, anomaly, False)
+
+    def _opened(self, t: float, got: tuple[int, bytes] | None, anomaly: Callable[[str], None],
+                from_server: bool) -> None:
+        if got is None:
+            self.failed += 1
+            anomaly("quic-undecryptable")
+            return
+        self.decrypted += 1
+        self.last_time = t
+        try:
+            self._frames(t, got[1], anomaly, from_server)
+        except (ValueError, IndexError):
+            anomaly("quic-bad-frame")
+
+    def _frames(self, t: float, p: bytes, anomaly: Callable[[str], None], from_server: bool) -> None:
         i = 0
         n = len(p)
         while i < n:
@@ -267,7 +297,8 @@ class QuicConnection:
                     length = n - i
                 if i + length > n:
                     raise ValueError("stream frame past packet")
-                self._stream(t, sid, off, p[i : i + length], anomaly)
+                if not from_server:
+                    self._stream(t, sid, off, p[i : i + length], anomaly)
                 i += length
             elif ftype in (0x02, 0x03):  # ACK
                 _, i = varint(p, i)
@@ -291,10 +322,13 @@ class QuicConnection:
                     _, i = varint(p, i)
                 length, i = varint(p, i)
                 i += length
-            elif ftype == 0x18:  # NEW_CONNECTION_ID (its ID names the server's, not ours to route)
+            elif ftype == 0x18:  # NEW_CONNECTION_ID: the peer may send to it from now on
                 _, i = varint(p, i)
                 _, i = varint(p, i)
+                cid = p[i + 1 : i + 1 + p[i]]
                 i += 1 + p[i] + 16
+                if i <= n and 0 < len(cid) <= 20 and len(self.issued) < MAX_CIDS:
+                    self.issued.append((from_server, cid))
             elif ftype == 0x1A or ftype == 0x1B:  # PATH_CHALLENGE, PATH_RESPONSE
                 i += 8
             elif ftype == 0x1C or ftype == 0x1D:  # CONNECTION_CLOSE
@@ -432,6 +466,34 @@ def long_header(packet: bytes) -> tuple[int, int, bytes, bytes, int, int] | None
     return version, ptype, dcid, scid, i, min(i + length, len(packet))
 
 
+class _CidIndex:
+    """Connections by the connection IDs one side sends to; a short header does not say how
+    long its ID is, so each length in use is tried."""
+
+    def __init__(self) -> None:
+        self.by_cid: dict[bytes, QuicConnection] = {}
+        self.lens: dict[int, int] = {}  # length -> IDs of that length
+
+    def add(self, cid: bytes, conn: QuicConnection) -> None:
+        if cid and cid not in self.by_cid:
+            self.by_cid[cid] = conn
+            self.lens[len(cid)] = self.lens.get(len(cid), 0) + 1
+
+    def remove(self, cid: bytes, conn: QuicConnection) -> None:
+        if self.by_cid.get(cid) is conn:
+            del self.by_cid[cid]
+            self.lens[len(cid)] -= 1
+            if not self.lens[len(cid)]:
+                del self.lens[len(cid)]
+
+    def find(self, packet: bytes) -> tuple[QuicConnection, int] | None:
+        for n in self.lens:
+            conn = self.by_cid.get(packet[1 : 1 + n])
+            if conn is not None:
+                return conn, n
+        return None
+
+
 class QuicDecryptor:
     """Every QUIC connection of a capture that a key log can decrypt, at most
     ``Limits.max_quic_decrypting`` at once (the least recently active is finished early)."""
@@ -442,9 +504,9 @@ class QuicDecryptor:
         self.limits = limits
         self.anomaly = anomaly or (lambda name: None)
         self.conns: OrderedDict[int, QuicConnection] = OrderedDict()
-        self.by_server_cid: dict[bytes, QuicConnection] = {}
+        self.to_server = _CidIndex()  # IDs the server chose: client packets carry them
+        self.to_client = _CidIndex()  # IDs the client chose: server packets carry them
         self.by_addr: dict[tuple[str, int, str, int], QuicConnection] = {}
-        self.cid_lens: dict[int, int] = {}  # length -> connections using it
 
     def __len__(self) -> int:
         return len(self.conns)
@@ -461,13 +523,15 @@ class QuicDecryptor:
         old = self.by_addr.get((src, sport, dst, dport))
         if old is not None and old.random == random:  # the Initial again after a Retry
             if len(old.cids) < MAX_CIDS:
-                old.cids.update((dcid, scid))
+                old.cids.add(dcid)
             return old, []
         finished = [old] if old is not None and self.forget(old) else []
         conn = QuicConnection(random, secret, t, sni, (src, sport), (dst, dport), self.limits,
-                              self.keylog.get(random, "CLIENT_EARLY_TRAFFIC_SECRET"))
+                              self.keylog.get(random, "CLIENT_EARLY_TRAFFIC_SECRET"),
+                              self.keylog.get(random, "SERVER_TRAFFIC_SECRET_0"))
         self.conns[id(conn)] = conn
         conn.cids.update((dcid, scid))
+        self.to_client.add(scid, conn)
         self.by_addr[(src, sport, dst, dport)] = conn
         while len(self.conns) > self.limits.max_quic_decrypting:
             oldest = next(iter(self.conns.values()))
@@ -492,17 +556,42 @@ class QuicDecryptor:
                     conn = self.by_addr.get((src, sport, dst, dport))
                     if conn is not None and dcid in conn.cids:
                         conn.early_packet(t, packet[:end], pn_offset, self.anomaly)
+                        self._issued(conn)
                 pos += end
                 continue
-            conn = self._short_owner(packet, src, sport, dst, dport)
-            if conn is not None:
-                self.conns.move_to_end(id(conn))
-                conn.short_packet(t, packet, self.anomaly)
-                if conn.closed:
-                    self.forget(conn)
-                    return [conn]
-            break
+            return self._short(t, packet, src, sport, dst, dport)
         return []
+
+    def _short(self, t: float, packet: bytes, src: str, sport: int, dst: str, dport: int) -> list[QuicConnection]:
+        found = self.to_server.find(packet)
+        if found is None:
+            conn = self.by_addr.get((src, sport, dst, dport))
+            if conn is not None and conn.server_cid_len == 0:
+                found = conn, 0
+        if found is not None:
+            conn, n = found
+            self.conns.move_to_end(id(conn))
+            conn.short_packet(t, packet, n, self.anomaly)
+        else:
+            back = self.to_client.find(packet)
+            if back is None:
+                return []
+            conn, n = back
+            conn.server_packet(t, packet, n, self.anomaly)
+        self._issued(conn)
+        if conn.closed:
+            self.forget(conn)
+            return [conn]
+        return []
+
+    def _issued(self, conn: QuicConnection) -> None:
+        """Route the IDs the peers issued in NEW_CONNECTION_ID frames to this connection."""
+        for from_server, cid in conn.issued:
+            if len(conn.cids) >= MAX_CIDS:
+                break
+            conn.cids.add(cid)
+            (self.to_server if from_server else self.to_client).add(cid, conn)
+        conn.issued.clear()
 
     def _learn(self, dcid: bytes, scid: bytes, src: str, sport: int, dst: str, dport: int) -> None:
         """Server-chosen IDs from long headers: a server packet's SCID, a client packet's DCID."""
@@ -515,24 +604,11 @@ class QuicDecryptor:
             self._server_cid(conn, dcid)
 
     def _server_cid(self, conn: QuicConnection, cid: bytes) -> None:
-        if len(conn.cids) >= MAX_CIDS:
+        if cid in conn.cids or len(conn.cids) >= MAX_CIDS:
             return
         conn.server_cid_len = len(cid)
-        if not cid or cid in self.by_server_cid:
-            return
-        self.by_server_cid[cid] = conn
         conn.cids.add(cid)
-        self.cid_lens[len(cid)] = self.cid_lens.get(len(cid), 0) + 1
-
-    def _short_owner(self, packet: bytes, src: str, sport: int, dst: str, dport: int) -> QuicConnection | None:
-        for n in self.cid_lens:
-            conn = self.by_server_cid.get(packet[1 : 1 + n])
-            if conn is not None:
-                return conn
-        conn = self.by_addr.get((src, sport, dst, dport))
-        if conn is not None and conn.server_cid_len == 0:
-            return conn
-        return None
+        self.to_server.add(cid, conn)
 
     def idle(self, t: float) -> list[QuicConnection]:
         """Connections silent for ``Limits.idle_seconds``, finished."""
@@ -551,11 +627,8 @@ class QuicDecryptor:
         if self.conns.pop(id(conn), None) is None:
             return False
         for cid in conn.cids:
-            if self.by_server_cid.get(cid) is conn:
-                del self.by_server_cid[cid]
-                self.cid_lens[len(cid)] -= 1
-                if not self.cid_lens[len(cid)]:
-                    del self.cid_lens[len(cid)]
+            self.to_server.remove(cid, conn)
+            self.to_client.remove(cid, conn)
         key = (*conn.client, *conn.server)
         if self.by_addr.get(key) is conn:
             del self.by_addr[key]
