@@ -16,6 +16,7 @@ allowed, ls-qpack and aioquic included).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from hpack.exceptions import HPACKDecodingError
@@ -120,10 +121,13 @@ class EncoderStream:
     entries: list[tuple[str, str]] = field(default_factory=list)
     #: how many entries were inserted (also those not kept past a bound)
     inserted: int = 0
+    #: stream offset (after the type) where each kept insert ended, for ``inserts_by``
+    insert_ends: list[int] = field(default_factory=list)
     capacity: int = 0
     size: int = 0
     broken: bool = False
     _buf: bytes = b""
+    _consumed: int = 0
 
     def feed(self, data: bytes) -> None:
         """More contiguous bytes of the encoder stream (after its stream type)."""
@@ -133,13 +137,21 @@ class EncoderStream:
         i = 0
         try:
             while i < len(buf):
+                inserted = self.inserted
                 end = self._instruction(buf, i)
                 if end is None:
                     break
                 i = end
+                if self.inserted != inserted and len(self.insert_ends) < self.max_entries:
+                    self.insert_ends.append(self._consumed + i)
         except QpackError:
             self.broken = True
+        self._consumed += i
         self._buf = buf[i:]
+
+    def inserts_by(self, offset: int) -> int:
+        """Inserts complete within the first ``offset`` bytes of the stream (after its type)."""
+        return bisect.bisect_right(self.insert_ends, offset)
 
     def _instruction(self, buf: bytes, i: int) -> int | None:
         """End of one instruction at ``i``, or None if it is not all there yet."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -39,6 +39,9 @@ from ._tlsdecrypt import hkdf_expand_label
 
 QUIC_V1 = 0x00000001
 _ENCODER_STREAM = 0x02
+#: Pieces of one stream held out of order; beyond this the stream has a gap (a real sender
+#: retransmits a handful; each piece costs a dict entry, however small).
+MAX_PENDING = 4096
 #: Connection IDs remembered per connection (client's, original, server's): a handshake
 #: shows three or four; more is a peer (or damage) inventing them.
 MAX_CIDS = 16
@@ -117,35 +120,50 @@ def unprotect(keys: PacketKeys, packet: bytes, pn_offset: int, largest: int, lon
     return pn, keys.decrypt(pn, header, packet[pn_offset + pn_len :])
 
 
-@dataclass
 class _Stream:
-    first_time: float
-    chunks: dict[int, bytes] = field(default_factory=dict)
-    size: int = 0
-    contig: int = 0  # bytes from offset 0 without a gap, as received so far
-    truncated: bool = False
-    encoder_mark: int = 0  # QPACK inserts read when this stream began
+    """One stream's bytes: the in-order prefix grows in place, later pieces wait (at most
+    ``MAX_PENDING`` of them; beyond, the stream has a gap from there)."""
+
+    __slots__ = ("data", "encoder_mark", "first_time", "pending", "size", "truncated")
+
+    def __init__(self, first_time: float, encoder_mark: int = 0) -> None:
+        self.first_time = first_time
+        self.data = bytearray()
+        self.pending: dict[int, bytes] = {}
+        self.size = 0  # bytes held, for the connection's bound
+        self.truncated = False
+        self.encoder_mark = encoder_mark  # QPACK encoder stream bytes received when this stream began
 
     def add(self, offset: int, data: bytes) -> None:
-        old = self.chunks.get(offset)
-        if old is None or len(old) < len(data):
-            self.chunks[offset] = data
+        if not data:
+            return
+        end = len(self.data)
+        if offset > end:
+            old = self.pending.get(offset)
+            if old is not None and len(old) >= len(data):
+                return
+            if old is None and len(self.pending) >= MAX_PENDING:
+                self.truncated = True
+                return
+            self.pending[offset] = data
             self.size += len(data) - (len(old) if old else 0)
-        if offset <= self.contig < offset + len(data):
-            self.contig = offset + len(data)
-            while (nxt := self.chunks.get(self.contig)) is not None and nxt:
-                self.contig += len(nxt)
+            return
+        if offset + len(data) > end:
+            self.data += data[end - offset :]
+            self.size += offset + len(data) - end
+            while self.pending:
+                off = min(self.pending)
+                if off > len(self.data):
+                    break
+                chunk = self.pending.pop(off)
+                self.size -= len(chunk)
+                if off + len(chunk) > len(self.data):
+                    self.size += off + len(chunk) - len(self.data)
+                    self.data += chunk[len(self.data) - off :]
 
     def assemble(self) -> tuple[bytes, bool]:
         """(bytes from offset 0 up to the first gap, whether a gap cut them)."""
-        out = bytearray()
-        for off in sorted(self.chunks):
-            if off > len(out):
-                return bytes(out), True
-            chunk = self.chunks[off]
-            if off + len(chunk) > len(out):
-                out += chunk[len(out) - off :]
-        return bytes(out), False
+        return bytes(self.data), bool(self.pending)
 
 
 class _Direction:
@@ -231,7 +249,6 @@ class QuicConnection:
         self.issued: list[tuple[bool, bytes]] = []
         self.encoder = EncoderStream(max_entries=limits.max_qpack_entries, max_bytes=limits.max_qpack_table_bytes)
         self.encoder_id: int | None = None
-        self.encoder_fed = 0
 
     # ------------------------------------------------------------------ packets
 
@@ -358,7 +375,10 @@ class QuicConnection:
             if len(self.streams) + len(self.uni) >= self.limits.max_quic_streams:
                 anomaly("quic-stream-limit")
                 return
-            s = streams[sid] = _Stream(t, encoder_mark=self.encoder.inserted)
+            enc = self.uni.get(self.encoder_id) if self.encoder_id is not None else None
+            s = streams[sid] = _Stream(t, len(enc.data) if enc is not None else 0)
+        elif kind == 2 and s.truncated and sid != self.encoder_id:
+            return
         room = self.limits.max_quic_stream_bytes - off
         conn_room = self.limits.max_quic_connection_bytes - self.bytes
         keep = min(len(data), room, conn_room)
@@ -376,38 +396,31 @@ class QuicConnection:
             self._uni(sid, s)
 
     def _uni(self, sid: int, s: _Stream) -> None:
-        """Feed the QPACK encoder stream as its contiguous prefix grows; what is fed is dropped."""
-        if self.encoder_id is None:
-            first = s.chunks.get(0)
-            try:
-                if not first or varint(first, 0)[0] != _ENCODER_STREAM:
-                    return
-            except ValueError:
-                return
-            self.encoder_id = sid
-        if sid != self.encoder_id or s.contig <= self.encoder_fed:
+        """Note which unidirectional stream is the QPACK encoder stream (its type, §4.2)."""
+        if sid == self.encoder_id or not s.data:
             return
-        out = bytearray()
-        pos = self.encoder_fed
-        for off in sorted(s.chunks):
-            chunk = s.chunks[off]
-            if off > pos:
-                break
-            if off + len(chunk) > pos:
-                out += chunk[pos - off :]
-                pos = off + len(chunk)
-        for off in [o for o, c in s.chunks.items() if o + len(c) <= pos]:
-            del s.chunks[off]
-        start = 0
-        if self.encoder_fed == 0:
-            _, start = varint(bytes(out), 0)
-        self.encoder_fed = pos
-        self.encoder.feed(bytes(out[start:]))
+        try:
+            stype = varint(bytes(s.data[:8]), 0)[0]
+        except ValueError:
+            return
+        if stype == _ENCODER_STREAM and self.encoder_id is None:
+            self.encoder_id = sid
+        else:  # control, decoder and unknown streams: nothing of a request, not kept
+            self.bytes -= s.size
+            s.data.clear()
+            s.pending.clear()
+            s.size = 0
+            s.truncated = True  # marks it ignored
 
     # ------------------------------------------------------------------ results
 
     def records(self, flow_prefix: str, max_body: int, anomaly: Callable[[str], None]) -> Iterator[RequestRecord]:
         """One record per request stream, in stream order."""
+        enc = self.uni.get(self.encoder_id) if self.encoder_id is not None else None
+        start = 0
+        if enc is not None:  # read at the end: every insert the capture shows
+            _, start = varint(bytes(enc.data[:8]), 0)
+            self.encoder.feed(bytes(enc.data[start:]))
         n = 0
         for sid in sorted(self.streams):
             s = self.streams[sid]
@@ -416,7 +429,7 @@ class QuicConnection:
             if req.header_block is None:
                 anomaly("h3-no-headers")
                 continue
-            block = decode_block(req.header_block, self.encoder, s.encoder_mark)
+            block = decode_block(req.header_block, self.encoder, self.encoder.inserts_by(s.encoder_mark - start))
             if not block.complete:
                 anomaly("qpack-incomplete")
             pseudo = {k: v for k, v in block.fields if k.startswith(":")}

@@ -121,6 +121,27 @@ def test_h3_frames() -> None:
 
 
 @FUZZ
+@given(st.binary(min_size=1, max_size=300), st.lists(st.tuples(st.integers(0, 299), st.integers(1, 80)), max_size=30),
+       st.randoms(use_true_random=False))
+def test_stream_reassembly_in_any_order(data: bytes, extra: list[tuple[int, int]], rnd: object) -> None:
+    from consentscope.readers._quicdecrypt import _Stream
+
+    pieces = [(i, data[i : i + 7]) for i in range(0, len(data), 7)]  # every byte once...
+    pieces += [(o, data[o : o + n]) for o, n in extra if o < len(data)]  # ...plus overlapping retransmits
+    rnd.shuffle(pieces)  # type: ignore[attr-defined]
+    s = _Stream(0.0)
+    for off, chunk in pieces:
+        s.add(off, chunk)
+    assert s.assemble() == (data, False) and s.size == len(data)
+    # without the first piece: nothing from offset 0, a gap
+    s = _Stream(0.0)
+    for off, chunk in pieces:
+        if off != 0:
+            s.add(off, chunk)
+    assert s.assemble()[0] == b"" and (s.assemble()[1] or all(off == 0 for off, _ in pieces))
+
+
+@FUZZ
 @given(st.binary(max_size=400))
 def test_qpack_and_h3_never_raise(data: bytes) -> None:
     table = EncoderStream(max_entries=50, max_bytes=2000)
