@@ -225,7 +225,7 @@ READER_SKIPS: frozenset[str] = frozenset({
     "har-entry-number-too-long", "packet-unparsable", "pcapng-short-block", "ip-fragments-dropped",
     "tcp-stream-unparsable", "tcp-stream-truncated", "tcp-streams-limit", "tcp-open-bytes-limit",
     "quic-undecryptable", "quic-bad-frame", "quic-unknown-frame", "quic-stream-limit", "h3-no-headers",
-    "qpack-incomplete",
+    "qpack-incomplete", "quic-connection-unparsable",
 })
 
 #: Requests whose unscanned part is listed by name (``Coverage.unscanned``); the rest are counted.

@@ -150,7 +150,10 @@ class _PcapReader:
             self.anomaly("quic-not-decrypted")
         yield Contact(conn.first_time, conn.sni, dst, dport, "quic-sni", "QUICv1", decrypted=ok,
                       reason=None if ok else "bad-record")
-        yield from conn.records(f"pcap:{src}:{sport}-{dst}:{dport}:quic", MAX_BODY, self.anomaly)
+        try:
+            yield from conn.records(f"pcap:{src}:{sport}-{dst}:{dport}:quic", MAX_BODY, self.anomaly)
+        except _RECORD_ERRORS:
+            self.anomaly("quic-connection-unparsable")
 
     def dns(self, t: float, payload: bytes) -> Iterator[CaptureItem]:
         found = lookups(payload)
