@@ -55,7 +55,8 @@ MAX_SERVER_HANDSHAKE_BYTES = 256 * 1024
 #: Server directions parked until their client direction closes (a connection's server may
 #: close first); beyond this many the oldest is dropped and its connection says "no-key".
 MAX_PARKED_SERVERS = 4096
-#: Why a QUIC connection is not read: its TLS runs inside QUIC's own packet protection.
+#: Why a QUIC connection is not read: the key log has no secrets for it (or there is none);
+#: with them ``_quicdecrypt`` reads its HTTP/3 requests.
 QUIC_NOT_DECRYPTED = "unsupported-protocol"
 
 #: What one bad packet or stream can raise from our layers or dpkt's; caught per packet
@@ -307,9 +308,11 @@ def iter_pcap(
     is appended (NSS key log text, in file order). ``keylog``: TLS secrets (``--keylog``
     files); the pcapng's own Decryption Secrets Blocks are added to it first, and every TLS
     connection it has secrets for is decrypted into the records the proxy would have made
-    (``_tlsdecrypt``, ``_httpparse``); each TLS contact says whether it was decrypted and why
-    not (``no-key``, ``unsupported-suite``, ``handshake-missing``, ``stream-gap``,
-    ``bad-record``). ``anomalies``: a dict counting, by
+    (``_tlsdecrypt``, ``_httpparse``), every QUIC connection into its HTTP/3 requests
+    (``_quicdecrypt``, when the connection closes or the capture ends); each TLS contact says
+    whether it was decrypted and why not (``no-key``, ``unsupported-suite``,
+    ``handshake-missing``, ``stream-gap``, ``bad-record``), each QUIC contact likewise
+    (``unsupported-protocol`` without secrets, ``bad-record``). ``anomalies``: a dict counting, by
     name, packets and streams skipped as unreadable. Damage to the file's framing ends it:
     every complete item is yielded, then ``CaptureError`` names the file and offset."""
     if keylog is not None:
