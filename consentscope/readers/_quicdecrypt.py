@@ -300,8 +300,11 @@ class QuicConnection:
         i = 0
         n = len(p)
         while i < n:
+            if p[i] == 0x00:  # PADDING, usually a run of it to the end of the packet
+                i = n - len(p[i:].lstrip(b"\x00"))
+                continue
             ftype, i = varint(p, i)
-            if ftype == 0x00 or ftype == 0x01 or ftype == 0x1E:  # PADDING, PING, HANDSHAKE_DONE
+            if ftype == 0x01 or ftype == 0x1E:  # PING, HANDSHAKE_DONE
                 continue
             if 0x08 <= ftype <= 0x0F:  # STREAM
                 sid, i = varint(p, i)
