@@ -327,6 +327,7 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"pcap": pcap, "keylog": keylog, "profile": profile, "tmp": tmp}
 
 
+@pytest.mark.slow
 def test_the_keylog_decrypts_every_request_as_sent(captured: dict[str, Path]) -> None:
     anomalies: dict[str, int] = {}
     items = _records(captured["pcap"], KeyLog.from_sources(captured["keylog"]), anomalies)
@@ -348,6 +349,7 @@ def test_the_keylog_decrypts_every_request_as_sent(captured: dict[str, Path]) ->
     assert not {k for k in anomalies if k.startswith(("quic", "qpack", "h3"))}
 
 
+@pytest.mark.slow
 def test_without_the_keys_the_connections_stay_sni_contacts(captured: dict[str, Path], tmp_path: Path) -> None:
     items = _records(captured["pcap"], None)
     assert not [i for i in items if isinstance(i, RequestRecord)]
@@ -368,6 +370,7 @@ def test_without_the_keys_the_connections_stay_sni_contacts(captured: dict[str, 
     assert anomalies["quic-undecryptable"] > 0 and anomalies["quic-not-decrypted"] == len(CONNECTIONS)
 
 
+@pytest.mark.slow
 def test_a_new_connection_id_is_followed_with_the_server_secret(captured: dict[str, Path]) -> None:
     lines = captured["keylog"].read_text().splitlines()
     no_server = "\n".join(ln for ln in lines if not ln.startswith("SERVER_TRAFFIC_SECRET_0"))
@@ -378,6 +381,7 @@ def test_a_new_connection_id_is_followed_with_the_server_secret(captured: dict[s
     assert [(r.method, r.path, r.body) for r in recs] == SENT[3:] + SENT[:1]
 
 
+@pytest.mark.slow
 def test_0rtt_requests_need_the_early_secret(captured: dict[str, Path]) -> None:
     data = captured["pcap"].read_bytes()
     assert any(bytes([b, 0, 0, 0, 1]) in data for b in range(0xD0, 0xE0))  # a 0-RTT long header (QUIC v1)
@@ -390,6 +394,7 @@ def test_0rtt_requests_need_the_early_secret(captured: dict[str, Path]) -> None:
     assert anomalies["quic-undecryptable"] >= 1
 
 
+@pytest.mark.slow
 def test_bounds_cut_streams_and_say_so(captured: dict[str, Path]) -> None:
     anomalies: dict[str, int] = {}
     items = _records(captured["pcap"], KeyLog.from_sources(captured["keylog"]), anomalies,
@@ -419,6 +424,7 @@ def _replay(c: dict[str, Path], *extra: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_replay_with_the_keylog_finds_the_imei(captured: dict[str, Path]) -> None:
     doc = _replay(captured, "--keylog", str(captured["keylog"]))
     quic = [c for c in doc["contacts"] if c["via"] == "quic-sni"]
@@ -453,6 +459,7 @@ def _datagrams(pcap: Path) -> list[tuple[bytes, bool]]:
     return out
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.data())
 def test_mutated_packets_never_raise(captured: dict[str, Path], data: st.DataObject) -> None:
