@@ -137,9 +137,12 @@ MAX_QUIC_CONNECTION_BYTES = 64 * 1024 * 1024
 #: Client-initiated streams tracked per QUIC connection (a browser opens hundreds).
 MAX_QUIC_STREAMS = 10_000
 
-#: QPACK dynamic table entries (and bytes of names and values) kept per QUIC connection:
-#: every insert is kept, so references resolve whatever the table evicted since.
+#: QPACK dynamic table entries kept per QUIC connection: every insert is kept, so
+#: references resolve whatever the table evicted since (a browser inserts a few hundred).
 MAX_QPACK_ENTRIES = 10_000
+
+#: Bytes of QPACK names and values kept per QUIC connection (32 more per entry, as the
+#: table counts them); inserts beyond it are unknown and their references incomplete.
 MAX_QPACK_TABLE_BYTES = 4 * 1024 * 1024
 
 #: IP addresses remembered with the name a DNS answer gave them (a host for plain HTTP

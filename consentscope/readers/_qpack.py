@@ -3,7 +3,7 @@
 The client's encoder stream (unidirectional stream type 0x02) may insert entries into a
 dynamic table that header blocks then reference. A reader of a capture sees the whole
 connection at once, so ``EncoderStream`` keeps every inserted entry by its absolute index
-(up to ``max_entries`` / ``max_bytes``) instead of simulating evictions: a reference to an
+(up to ``Limits.max_qpack_entries`` / ``max_qpack_table_bytes``) instead of simulating evictions: a reference to an
 entry the encoder inserted is resolved whatever happened to the table since. What cannot
 be resolved (an entry never seen, past a bound, or a malformed instruction) makes the
 header list *incomplete*: the block still yields every field it could read.
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from hpack.exceptions import HPACKDecodingError
 from hpack.huffman_table import decode_huffman
+
+from consentscope.detectors import DEFAULT_LIMITS
 
 #: RFC 9204 Appendix A.
 STATIC_TABLE: tuple[tuple[str, str], ...] = (
@@ -58,10 +60,6 @@ STATIC_TABLE: tuple[tuple[str, str], ...] = (
     ("user-agent", ""), ("x-forwarded-for", ""), ("x-frame-options", "deny"), ("x-frame-options", "sameorigin"),
 )
 
-#: Entries kept from one encoder stream (a browser inserts a few hundred per connection).
-MAX_ENTRIES = 10_000
-#: Bytes of names and values kept from one encoder stream.
-MAX_TABLE_BYTES = 4 * 1024 * 1024
 #: Fields decoded from one header block; the rest is dropped and the list is incomplete.
 MAX_FIELDS = 1_000
 #: Largest dynamic table capacity believed (bytes); beyond it the instruction is damage.
@@ -116,8 +114,8 @@ def _str(data: bytes, i: int, prefix: int) -> tuple[str, int]:
 class EncoderStream:
     """Entries the encoder inserted, by absolute index; the stream is read as it arrives."""
 
-    max_entries: int = MAX_ENTRIES
-    max_bytes: int = MAX_TABLE_BYTES
+    max_entries: int = DEFAULT_LIMITS.max_qpack_entries
+    max_bytes: int = DEFAULT_LIMITS.max_qpack_table_bytes
     entries: list[tuple[str, str]] = field(default_factory=list)
     #: how many entries were inserted (also those not kept past a bound)
     inserted: int = 0
