@@ -228,7 +228,8 @@ READER_SKIPS: frozenset[str] = frozenset({
     "flow-too-large", "har-entry-malformed", "har-entry-too-large", "har-entry-too-deep",
     "har-entry-number-too-long", "packet-unparsable", "pcapng-short-block", "ip-fragments-dropped",
     "tcp-stream-unparsable", "tcp-stream-truncated", "tcp-streams-limit", "tcp-open-bytes-limit",
-    LIVE_UNSCANNED,
+    "quic-undecryptable", "quic-bad-frame", "quic-unknown-frame", "quic-stream-limit", "h3-no-headers",
+    "qpack-incomplete", "quic-connection-unparsable", LIVE_UNSCANNED,
 })
 
 #: Requests whose unscanned part is listed by name (``Coverage.unscanned``); the rest are counted.

@@ -123,6 +123,28 @@ MAX_QUIC_CONNECTIONS = 5_000
 #: contact; the oldest is forgotten beyond this (an ID is ~20 bytes).
 MAX_QUIC_NAMED = 100_000
 
+#: QUIC connections decrypted at once (a key log has their secrets); beyond this the least
+#: recently active is finished early: its requests so far become records.
+MAX_QUIC_DECRYPTING = 2_000
+
+#: Client STREAM bytes kept per QUIC stream (one HTTP/3 request with its body, or the
+#: QPACK encoder stream); the rest is cut and the record says its body was truncated.
+MAX_QUIC_STREAM_BYTES = 16 * 1024 * 1024
+
+#: Client STREAM bytes kept per QUIC connection, all streams together.
+MAX_QUIC_CONNECTION_BYTES = 64 * 1024 * 1024
+
+#: Client-initiated streams tracked per QUIC connection (a browser opens hundreds).
+MAX_QUIC_STREAMS = 10_000
+
+#: QPACK dynamic table entries kept per QUIC connection: every insert is kept, so
+#: references resolve whatever the table evicted since (a browser inserts a few hundred).
+MAX_QPACK_ENTRIES = 10_000
+
+#: Bytes of QPACK names and values kept per QUIC connection (32 more per entry, as the
+#: table counts them); inserts beyond it are unknown and their references incomplete.
+MAX_QPACK_TABLE_BYTES = 4 * 1024 * 1024
+
 #: IP addresses remembered with the name a DNS answer gave them (a host for plain HTTP
 #: without a Host header); the oldest is forgotten beyond this.
 MAX_DNS_NAMES = 100_000
@@ -172,6 +194,12 @@ class Limits:
     max_packet_bytes: int = MAX_PACKET_BYTES
     max_quic_connections: int = MAX_QUIC_CONNECTIONS
     max_quic_named: int = MAX_QUIC_NAMED
+    max_quic_decrypting: int = MAX_QUIC_DECRYPTING
+    max_quic_stream_bytes: int = MAX_QUIC_STREAM_BYTES
+    max_quic_connection_bytes: int = MAX_QUIC_CONNECTION_BYTES
+    max_quic_streams: int = MAX_QUIC_STREAMS
+    max_qpack_entries: int = MAX_QPACK_ENTRIES
+    max_qpack_table_bytes: int = MAX_QPACK_TABLE_BYTES
     max_dns_names: int = MAX_DNS_NAMES
     max_har_entry_bytes: int = MAX_HAR_ENTRY_BYTES
     max_har_depth: int = MAX_HAR_DEPTH

@@ -37,6 +37,7 @@ from ._tls_hello import ClientHello, tls_client_hello
 
 if TYPE_CHECKING:
     from ._keylog import KeyLog
+    from ._quicdecrypt import QuicConnection, QuicDecryptor
 
 __all__ = ["SUPPORTED_LINKTYPES", "iter_pcap"]
 
@@ -54,7 +55,8 @@ MAX_SERVER_HANDSHAKE_BYTES = 256 * 1024
 #: Server directions parked until their client direction closes (a connection's server may
 #: close first); beyond this many the oldest is dropped and its connection says "no-key".
 MAX_PARKED_SERVERS = 4096
-#: Why a QUIC connection is not read: its TLS runs inside QUIC's own packet protection.
+#: Why a QUIC connection is not read: the key log has no secrets for it (or there is none);
+#: with them ``_quicdecrypt`` reads its HTTP/3 requests.
 QUIC_NOT_DECRYPTED = "unsupported-protocol"
 
 #: What one bad packet or stream can raise from our layers or dpkt's; caught per packet
@@ -75,6 +77,11 @@ class _PcapReader:
         self.names: OrderedDict[str, str] = OrderedDict()  # ip -> name, from DNS answers
         self.defrag = Defragmenter(limits)
         self.quic = QuicNames(limits)
+        self.quicdec: QuicDecryptor | None = None
+        if self.keylog is not None:  # imported only to decrypt, as _tlsdecrypt is
+            from ._quicdecrypt import QuicDecryptor
+
+            self.quicdec = QuicDecryptor(self.keylog, limits, self.anomaly)
         self.count = 0
 
     def anomaly(self, name: str) -> None:
@@ -107,14 +114,47 @@ class _PcapReader:
         elif kind is _UDP:
             payload = bytes(seg.data)
             if payload[:1] and payload[0] & 0xC0 == 0xC0:  # a QUIC long header
-                name = self.quic.feed(payload)
-                if name is not None:
-                    yield Contact(t, name, dst, seg.dport, "quic-sni", "QUICv1", decrypted=False,
-                                  reason=QUIC_NOT_DECRYPTED)
+                hello = self.quic.feed_hello(payload)
+                if hello is not None and hello.sni is not None:
+                    yield from self.quic_hello(t, hello, payload, src, seg.sport, dst, seg.dport)
+            if self.quicdec is not None and len(self.quicdec) and payload[:1] and payload[0] & 0x40:
+                for conn in self.quicdec.datagram(t, payload, src, seg.sport, dst, seg.dport):
+                    yield from self.quic_done(conn)
         self.count += 1
         if self.count % _IDLE_CHECK_PACKETS == 0:
             for s in self.streams.pop_idle(t):
                 yield from self.assembled(s)
+            if self.quicdec is not None:
+                for conn in self.quicdec.idle(t):
+                    yield from self.quic_done(conn)
+
+    def quic_hello(self, t: float, hello: ClientHello, payload: bytes, src: str, sport: int, dst: str,
+                   dport: int) -> Iterator[CaptureItem]:
+        """A QUIC connection's ClientHello: decrypted later if the key log has its secrets,
+        else a contact now."""
+        assert hello.sni is not None
+        if self.quicdec is not None:
+            conn, finished = self.quicdec.start(t, hello.random, hello.sni, payload, src, sport, dst, dport)
+            for old in finished:
+                yield from self.quic_done(old)
+            if conn is not None:
+                return
+        yield Contact(t, hello.sni, dst, dport, "quic-sni", "QUICv1", decrypted=False, reason=QUIC_NOT_DECRYPTED)
+
+    def quic_done(self, conn: QuicConnection) -> Iterator[CaptureItem]:
+        """The contact and records of a decrypted QUIC connection, once it is over."""
+        from ._h2 import MAX_BODY
+
+        (src, sport), (dst, dport) = conn.client, conn.server
+        ok = conn.decrypted > 0 or conn.failed == 0
+        if not ok:
+            self.anomaly("quic-not-decrypted")
+        yield Contact(conn.first_time, conn.sni, dst, dport, "quic-sni", "QUICv1", decrypted=ok,
+                      reason=None if ok else "bad-record")
+        try:
+            yield from conn.records(f"pcap:{src}:{sport}-{dst}:{dport}:quic", MAX_BODY, self.anomaly)
+        except _RECORD_ERRORS:
+            self.anomaly("quic-connection-unparsable")
 
     def dns(self, t: float, payload: bytes) -> Iterator[CaptureItem]:
         found = lookups(payload)
@@ -218,6 +258,9 @@ class _PcapReader:
     def flush(self) -> Iterator[CaptureItem]:
         for s in self.streams.pop_all():
             yield from self.assembled(s)
+        if self.quicdec is not None:
+            for conn in self.quicdec.all():
+                yield from self.quic_done(conn)
         if self.defrag.dropped and self.anomalies is not None:
             self.anomalies["ip-fragments-dropped"] = self.defrag.dropped
 
@@ -265,9 +308,11 @@ def iter_pcap(
     is appended (NSS key log text, in file order). ``keylog``: TLS secrets (``--keylog``
     files); the pcapng's own Decryption Secrets Blocks are added to it first, and every TLS
     connection it has secrets for is decrypted into the records the proxy would have made
-    (``_tlsdecrypt``, ``_httpparse``); each TLS contact says whether it was decrypted and why
-    not (``no-key``, ``unsupported-suite``, ``handshake-missing``, ``stream-gap``,
-    ``bad-record``). ``anomalies``: a dict counting, by
+    (``_tlsdecrypt``, ``_httpparse``), every QUIC connection into its HTTP/3 requests
+    (``_quicdecrypt``, when the connection closes or the capture ends); each TLS contact says
+    whether it was decrypted and why not (``no-key``, ``unsupported-suite``,
+    ``handshake-missing``, ``stream-gap``, ``bad-record``), each QUIC contact likewise
+    (``unsupported-protocol`` without secrets, ``bad-record``). ``anomalies``: a dict counting, by
     name, packets and streams skipped as unreadable. Damage to the file's framing ends it:
     every complete item is yielded, then ``CaptureError`` names the file and offset."""
     if keylog is not None:
