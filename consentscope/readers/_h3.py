@@ -10,24 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._quic import varint
+
 FRAME_DATA = 0x00
 FRAME_HEADERS = 0x01
 #: Largest HEADERS frame decoded; a larger one is damage (browsers send a few KB).
 MAX_HEADERS_FRAME = 256 * 1024
-
-
-def varint(data: bytes, i: int) -> tuple[int, int]:
-    """RFC 9000 §16 variable-length integer at ``data[i]``; ValueError when truncated."""
-    if i >= len(data):
-        raise ValueError("truncated varint")
-    first = data[i]
-    length = 1 << (first >> 6)
-    if i + length > len(data):
-        raise ValueError("truncated varint")
-    value = first & 0x3F
-    for b in data[i + 1 : i + length]:
-        value = (value << 8) | b
-    return value, i + length
 
 
 @dataclass

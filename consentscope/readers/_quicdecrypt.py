@@ -24,18 +24,20 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from consentscope.detectors import DEFAULT_LIMITS, Limits, RequestRecord
 
-from ._h3 import request_frames, varint
+from ._h3 import request_frames
 from ._keylog import KeyLog
 from ._qpack import EncoderStream, decode_block
-from ._tlsdecrypt import hkdf_expand_label
+from ._quic import (
+    SUITES_BY_SECRET_LEN,
+    PacketKeys,
+    unprotect,
+    varint,
+)
 
 QUIC_V1 = 0x00000001
 _ENCODER_STREAM = 0x02
@@ -45,79 +47,6 @@ MAX_PENDING = 4096
 #: Connection IDs remembered per connection (client's, original, server's): a handshake
 #: shows three or four; more is a peer (or damage) inventing them.
 MAX_CIDS = 16
-
-
-@dataclass(frozen=True)
-class QuicSuite:
-    name: str
-    aead: type[AESGCM] | type[ChaCha20Poly1305]
-    key_len: int
-    hash_name: str
-
-
-AES_128_GCM = QuicSuite("TLS_AES_128_GCM_SHA256", AESGCM, 16, "sha256")
-AES_256_GCM = QuicSuite("TLS_AES_256_GCM_SHA384", AESGCM, 32, "sha384")
-CHACHA20 = QuicSuite("TLS_CHACHA20_POLY1305_SHA256", ChaCha20Poly1305, 32, "sha256")
-#: suites a traffic secret of this length can belong to, the most common first
-SUITES_BY_SECRET_LEN = {32: (AES_128_GCM, CHACHA20), 48: (AES_256_GCM,)}
-
-
-class PacketKeys:
-    """AEAD and header protection of one direction and key phase (RFC 9001 §5)."""
-
-    def __init__(self, suite: QuicSuite, secret: bytes, hp: bytes | None = None) -> None:
-        self.suite = suite
-        self.secret = secret
-        key = hkdf_expand_label(secret, b"quic key", b"", suite.key_len, suite.hash_name)
-        self.iv = int.from_bytes(hkdf_expand_label(secret, b"quic iv", b"", 12, suite.hash_name), "big")
-        self.hp = hp if hp is not None else hkdf_expand_label(secret, b"quic hp", b"", suite.key_len, suite.hash_name)
-        self.aead = suite.aead(key)
-        self._ecb = Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor() if suite.aead is AESGCM else None
-
-    def mask(self, sample: bytes) -> bytes:
-        """The header protection mask of a 16-byte sample (§5.4.3 AES, §5.4.4 ChaCha20)."""
-        if self._ecb is not None:
-            return self._ecb.update(sample)
-        enc = Cipher(algorithms.ChaCha20(self.hp, sample), None).encryptor()
-        return enc.update(b"\x00" * 5)
-
-    def decrypt(self, pn: int, header: bytes, payload: bytes) -> bytes:
-        return self.aead.decrypt((self.iv ^ pn).to_bytes(12, "big"), payload, header)
-
-    def next(self) -> PacketKeys:
-        """The keys after a key update (§6.1); header protection keys do not change."""
-        h = self.suite.hash_name
-        nxt = hkdf_expand_label(self.secret, b"quic ku", b"", len(self.secret), h)
-        return PacketKeys(self.suite, nxt, self.hp)
-
-
-def decode_packet_number(largest: int, truncated: int, nbits: int) -> int:
-    """RFC 9000 Appendix A.3: the full packet number closest to the next expected one."""
-    expected = largest + 1
-    win = 1 << nbits
-    hwin = win // 2
-    candidate = (expected & ~(win - 1)) | truncated
-    if candidate <= expected - hwin and candidate < (1 << 62) - win:
-        return candidate + win
-    if candidate > expected + hwin and candidate >= win:
-        return candidate - win
-    return candidate
-
-
-def unprotect(keys: PacketKeys, packet: bytes, pn_offset: int, largest: int, long_header: bool) -> tuple[int, bytes]:
-    """(packet number, plaintext) of one protected packet (§5.3, §5.4); ``packet`` ends
-    where this packet ends. Raises InvalidTag or ValueError."""
-    sample = packet[pn_offset + 4 : pn_offset + 20]
-    if len(sample) < 16:
-        raise ValueError("packet too short to sample")
-    mask = keys.mask(sample)
-    first = packet[0] ^ (mask[0] & (0x0F if long_header else 0x1F))
-    pn_len = (first & 0x03) + 1
-    truncated = int.from_bytes(packet[pn_offset : pn_offset + pn_len], "big") ^ int.from_bytes(
-        mask[1 : 1 + pn_len], "big")
-    pn = decode_packet_number(largest, truncated, pn_len * 8)
-    header = bytes((first,)) + packet[1:pn_offset] + truncated.to_bytes(pn_len, "big")
-    return pn, keys.decrypt(pn, header, packet[pn_offset + pn_len :])
 
 
 class _Stream:

@@ -28,14 +28,8 @@ from consentscope.readers import Contact
 from consentscope.readers._h3 import request_frames
 from consentscope.readers._keylog import KeyLog
 from consentscope.readers._qpack import EncoderStream, decode_block
-from consentscope.readers._quicdecrypt import (
-    AES_128_GCM,
-    CHACHA20,
-    PacketKeys,
-    QuicDecryptor,
-    decode_packet_number,
-    unprotect,
-)
+from consentscope.readers._quic import AES_128_GCM, CHACHA20, PacketKeys, decode_packet_number, unprotect
+from consentscope.readers._quicdecrypt import QuicDecryptor
 from consentscope.readers.pcap import iter_pcap
 from tests.readers.test_pcap_tls import need
 from tests.readers.tlsfixtures import HOST, make_cert
