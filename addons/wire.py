@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from consentscope.detectors import RequestRecord
+from consentscope.readers.flowfile import raw_request_record
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -30,9 +31,6 @@ WireRequest = tuple[
     str, float, bytes, bytes, str, int, bytes, bytes, bytes, tuple[tuple[bytes, bytes], ...], bytes, bool,
     "str | None", "str | None",
 ]
-
-_H2 = (b"HTTP/2.0", b"HTTP/3")
-
 
 def is_plain(flow: http.HTTPFlow) -> bool:
     """A request ``pack_request`` carries whole: no CONNECT, no response yet, no WebSocket."""
@@ -51,42 +49,7 @@ def pack_request(flow: http.HTTPFlow, body: bytes, truncated: bool) -> WireReque
 
 def request_record(w: WireRequest) -> RequestRecord:
     """The detector's side: the same record ``flow_to_records`` makes of that flow."""
-    flow_id, t, method, scheme, host, port, authority, path, version, fields, body, truncated, sni, server_ip = w
-    pretty = pretty_host(host, authority, version, fields)
-    return RequestRecord(
-        flow_id=flow_id,
-        time=t,
-        method=method.decode("utf-8", "surrogateescape").upper(),
-        scheme=scheme.decode("utf-8", "surrogateescape"),
-        host=(pretty or host or sni or server_ip or "unknown").lower(),
-        port=port,
-        path=path.decode("utf-8", "surrogateescape"),
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields),
-        body=body,
-        sni=sni,
-        server_ip=server_ip,
-        http_version=version.decode("utf-8", "surrogateescape"),
-        body_truncated=truncated,
-    )
-
-
-def pretty_host(host: str, authority: bytes, version: bytes, fields: tuple[tuple[bytes, bytes], ...]) -> str:
-    """mitmproxy's ``Request.pretty_host`` from the raw fields: the host of ``:authority``
-    (HTTP/2 and 3) or of the ``Host`` header (several folded with ", "), else ``host``."""
-    from mitmproxy.net.http import url
-
-    header: str | None = None
-    if version in _H2 and authority:
-        try:
-            header = authority.decode("idna")
-        except UnicodeError:
-            header = authority.decode("utf8", "surrogateescape")
-    if not header:
-        values = [v.decode("utf-8", "surrogateescape") for k, v in fields if k.lower() == b"host"]
-        header = ", ".join(values) if values else None
-    if header:
-        return url.parse_authority(header, check=False)[0]
-    return host
+    return raw_request_record(*w)
 
 
 def may_name(flow: http.HTTPFlow, lower_host: bytes) -> bool:

@@ -322,6 +322,44 @@ def _header(fields: tuple[tuple[bytes, bytes], ...], name: bytes) -> str | None:
     return ", ".join(values) if values else None
 
 
+_H2_VERSIONS: Final = (b"HTTP/2.0", b"HTTP/3")
+
+
+def raw_host(host: str, authority: bytes, version: bytes, fields: tuple[tuple[bytes, bytes], ...],
+             sni: str | None, server_ip: str | None) -> str:
+    """The record's host from mitmproxy's raw request fields, as ``flow_to_records`` names it:
+    ``Request.pretty_host`` (``:authority`` for HTTP/2 and 3, else the ``Host`` header(s),
+    else the target host), then the SNI, then the server address; lower case."""
+    header: str | None = None
+    if version in _H2_VERSIONS and authority:
+        try:
+            header = authority.decode("idna")
+        except UnicodeError:
+            header = authority.decode("utf8", "surrogateescape")
+    if not header:
+        header = _header(fields, b"host")
+    pretty = _authority_host(header) if header else host
+    return (pretty or host or sni or server_ip or "unknown").lower()
+
+
+def raw_request_record(
+    flow_id: str, t: float, method: bytes, scheme: bytes, host: str, port: int, authority: bytes, path: bytes,
+    version: bytes, fields: tuple[tuple[bytes, bytes], ...], body: bytes, truncated: bool, sni: str | None,
+    server_ip: str | None,
+) -> RequestRecord:
+    """The record ``flow_to_records`` makes of a (non-CONNECT) request, from mitmproxy's raw
+    fields: what the fast flow-file path and the live hook's tuple (``addons.wire``) carry."""
+    return RequestRecord(
+        flow_id=flow_id, time=t, method=method.decode("utf-8", "surrogateescape").upper(),
+        scheme=scheme.decode("utf-8", "surrogateescape"),
+        host=raw_host(host, authority, version, fields, sni, server_ip), port=port,
+        path=path.decode("utf-8", "surrogateescape"),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields),
+        body=body, sni=sni, server_ip=server_ip, http_version=version.decode("utf-8", "surrogateescape"),
+        body_truncated=truncated,
+    )
+
+
 def fast_records(record: bytes, start: int, anomalies: dict[str, int] | None = None) -> list[CaptureItem] | None:
     """The items of one flow (``record``: the whole top-level tnetstring, its payload from
     ``start``), as ``flow_to_records(Flow.from_state(...))`` gives them, or None when the
@@ -380,27 +418,15 @@ def _fast_records(data: bytes, start: int, anomalies: dict[str, int] | None) -> 
                and all(isinstance(x, int) for x in peer[1:]))
         server_ip = peer[0]
 
-    version = req["http_version"]
-    if version in (b"HTTP/2.0", b"HTTP/3"):
-        try:
-            host_header = req["authority"].decode("idna") or _header(headers, b"host")
-        except UnicodeError:
-            host_header = req["authority"].decode("utf8", "surrogateescape") or _header(headers, b"host")
-    else:
-        host_header = _header(headers, b"host")
-    pretty_host = _authority_host(host_header) if host_header else r_host
-    host = (pretty_host or r_host or sni or server_ip or "unknown").lower()
-    method = req["method"].decode("utf-8", "surrogateescape").upper()
-    if method == "CONNECT":
+    method = req["method"]
+    if method.upper() == b"CONNECT":
+        host = raw_host(r_host, req["authority"], req["http_version"], headers, sni, server_ip)
         return [Contact(t_start, host, server_ip, port, "http-connect", None, flow_id)]
-    path = req["path"].decode("utf-8", "surrogateescape")
-    scheme = req["scheme"].decode("utf-8", "surrogateescape")
-    items: list[CaptureItem] = [RequestRecord(
-        flow_id=flow_id, time=t_start, method=method, scheme=scheme, host=host, port=port, path=path,
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers),
-        body=content if content is not None else b"", sni=sni, server_ip=server_ip,
-        http_version=version.decode("utf-8", "surrogateescape"), body_truncated=False,
-    )]
+    record = raw_request_record(flow_id, t_start, method, req["scheme"], r_host, port, req["authority"], req["path"],
+                                req["http_version"], headers, content if content is not None else b"", False, sni,
+                                server_ip)
+    path, scheme, host = record.path, record.scheme, record.host
+    items: list[CaptureItem] = [record]
 
     resp_at = top[b"response"]
     if resp_at[2] != tn.NULL:
