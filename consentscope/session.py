@@ -180,7 +180,7 @@ class Audit:
                                                  host, destination.party, destination.sdk))
         self.coverage.add_request(record.host, destination, result.readability)
         if result.unscanned:
-            self.coverage.add_unscanned(UnscannedPart(record.flow_id, record.url, result.unscanned))
+            self.coverage.add_unscanned(UnscannedPart(record.flow_id, url, result.unscanned))
         if result.readability == Readability.OPAQUE and destination.party != "first-party":
             # content hidden, transmission proven: a contact, like a TLS server name in a capture
             opaque = Contact(record.time, record.host, record.server_ip, record.port, Via.OPAQUE_REQUEST,

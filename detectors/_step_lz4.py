@@ -26,16 +26,9 @@ def unlz4(data: bytes, cap: int, max_ops: int) -> bytes | None:
         i += 1
         length = token >> 4
         if length == 15:
-            while True:
-                if i >= n:
-                    return None
-                b = data[i]
-                i += 1
-                length += b
-                if length > n - i:  # literals must be in the input
-                    return None
-                if b != 255:
-                    break
+            length, i = _extend(data, i, length, n - i - 1)  # literals must be in the input
+            if length < 0:
+                return None
         if i + length > n or len(out) + length > cap:
             return None
         out += data[i : i + length]
@@ -50,16 +43,9 @@ def unlz4(data: bytes, cap: int, max_ops: int) -> bytes | None:
             return None
         length = token & 15
         if length == 15:
-            while True:
-                if i >= n:
-                    return None
-                b = data[i]
-                i += 1
-                length += b
-                if len(out) + length > cap:
-                    return None
-                if b != 255:
-                    break
+            length, i = _extend(data, i, length, cap - len(out))
+            if length < 0:
+                return None
         length += 4  # the shortest match
         if len(out) + length > cap:
             return None
@@ -69,3 +55,20 @@ def unlz4(data: bytes, cap: int, max_ops: int) -> bytes | None:
             chunk = (chunk * (length // offset + 1))[:length]
         out += chunk
     return bytes(out) if out else None
+
+
+def _extend(data: bytes, i: int, length: int, most: int) -> tuple[int, int]:
+    """A length nibble of 15 and its extension bytes from ``data[i]`` on (each added, 255
+    meaning another follows): (length, index after them), or (-1, i) when the input ends
+    first or the length passes ``most``, checked as each byte is read."""
+    n = len(data)
+    while True:
+        if i >= n:
+            return -1, i
+        b = data[i]
+        i += 1
+        length += b
+        if length > most:
+            return -1, i
+        if b != 255:
+            return length, i
