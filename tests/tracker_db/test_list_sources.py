@@ -5,6 +5,7 @@ that gains a vendor source leaves it and one that loses it must say why."""
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,3 +38,34 @@ def test_rows_moved_to_vendor_pages_left_the_list(rules: list[Rule]) -> None:
     assert by_pattern["agora.io"].startswith("https://docs.agora.io/")
     assert by_pattern["amdcopen.m.taobao.com"] == "https://help.aliyun.com/document_detail/254911.html"
     assert "Agora RTC SDK" not in list_only(rules)
+
+
+def test_every_listed_sdk_says_what_was_searched() -> None:
+    """No SDK is left 'not yet searched': each reason says what was searched or seen."""
+    with open(DB / "list_sources.csv", encoding="utf-8", newline="") as f:
+        reasons = {r["sdk"]: r["reason"] for r in csv.DictReader(f)}
+    openings = ("searched", "a vendor page naming the host was seen only second-hand", "the only page")
+    assert {sdk for sdk, why in reasons.items() if not why.startswith(openings)} == set()
+    assert not any("not yet searched" in why for why in reasons.values())
+
+
+#: rows moved off the lists by the second pass, each citing the vendor's own repository at a commit
+VENDOR_REPOS = {
+    "zhugeio.com": "zhugesdk/zhugeio-sdk-android",
+    "log.snssdk.com": "volcengine/datarangers-sdk-android",
+    "adnxs.com": "appnexus/mobile-sdk-android",
+    "hm.baidu.com": "mipengine/mip-extensions",
+    "119.29.29.29/32": "DNSPod/httpdns-sdk-android",
+    "qiyukf.com": "qiyukf/QIYU_iOS_SDK_OpenSource",
+    "lijit.com": "sovrn/Prebid.js",
+    "casalemedia.com": "indexexchange/Prebid.js",
+}
+
+
+def test_second_pass_citations_pin_vendor_commits(rules: list[Rule]) -> None:
+    by_pattern = {r.pattern: r.source for r in rules}
+    for pattern, repo in VENDOR_REPOS.items():
+        assert re.fullmatch(rf"https://github\.com/{re.escape(repo)}/blob/[0-9a-f]{{40}}/\S+", by_pattern[pattern]), pattern
+    assert by_pattern["mapbox.com"].startswith("https://docs.mapbox.com/")
+    assert by_pattern["httpdns.baidubce.com"] == "https://cloud.baidu.com/doc/HTTPDNS/s/Njwvxm8ub"
+    assert {"Mapbox", "Baidu Tongji", "Sovrn", "NetEase Yunxin IM SDK"} & list_only(rules) == set()
