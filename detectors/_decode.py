@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Final
 
 from . import _compress as _z
-from ._adapters import Adapter, apply
+from ._adapters import Adapter, apply, first_match
 from ._dec_api import Budget, Decoder, by_firsts
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
@@ -379,12 +379,11 @@ def decode_request(
                 body = body[: limits.max_media_scan_bytes]
                 d.anomaly("media-prefix-scanned")
             adapted = None
-            for adapter in adapters:
-                if adapter.matches(record):
-                    adapted = apply(adapter, d, record, body)
-                    if adapted is None:
-                        d.anomaly(f"adapter-failed:{adapter.name}")
-                    break
+            adapter = first_match(adapters, record)
+            if adapter is not None:
+                adapted = apply(adapter, d, record, body)
+                if adapted is None:
+                    d.anomaly(f"adapter-failed:{adapter.name}")
             if adapted is not None:
                 d.content(adapted[0], "body", adapted[1], len(adapted[1]), ctype)
             else:
