@@ -114,7 +114,7 @@ class _Conditions:
     fits (most), the first missing header ends the test. Testing the shipped list on each
     request with ``fnmatchcase`` per condition was 6-8 % of detection."""
 
-    __slots__ = ("adapter", "form", "headers", "host", "path", "query")
+    __slots__ = ("adapter", "form", "gate", "headers", "host", "path", "query")
 
     def __init__(self, adapter: Adapter) -> None:
         self.adapter = adapter
@@ -133,6 +133,8 @@ class _Conditions:
         self.headers = tuple(headers)
         self.query = tuple(query)
         self.form = tuple(form)
+        #: a header the request must have: ``first_match`` looks it up before any call
+        self.gate = headers[0][0] if headers else None
 
     def test(self, record: RequestRecord, headers: dict[str, str]) -> bool:
         for name, accept in self.headers:
@@ -177,8 +179,13 @@ def _first_headers(record: RequestRecord) -> dict[str, str]:
 _LISTS: dict[int, tuple[Sequence[Adapter], tuple[_Conditions, ...]]] = {}
 
 
-def first_match(adapters: Sequence[Adapter], record: RequestRecord) -> Adapter | None:
-    """The first of ``adapters`` that matches ``record`` (``Adapter.matches``), or None."""
+def first_match(
+    adapters: Sequence[Adapter], record: RequestRecord, headers: dict[str, str] | None = None
+) -> Adapter | None:
+    """The first of ``adapters`` that matches ``record`` (``Adapter.matches``), or None.
+    ``headers``: the record's first value of each lower-cased header name, when the
+    caller has them. An adapter that needs a header the request lacks, or a form the
+    Content-Type rules out, costs one lookup."""
     if not adapters:
         return None
     entry = _LISTS.get(id(adapters))
@@ -188,8 +195,18 @@ def first_match(adapters: Sequence[Adapter], record: RequestRecord) -> Adapter |
             if len(_LISTS) >= 64:
                 _LISTS.clear()
             _LISTS[id(adapters)] = entry
-    headers = _first_headers(record)
+    if headers is None:
+        headers = _first_headers(record)
+    formish = None
     for cond in entry[1]:
+        if cond.gate is not None and cond.gate not in headers:
+            continue
+        if cond.form:
+            if formish is None:
+                ctype = headers.get("content-type")
+                formish = ctype is None or "form-urlencoded" in ctype.lower()
+            if not formish:
+                continue
         if cond.test(record, headers):
             return cond.adapter
     return None

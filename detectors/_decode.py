@@ -343,23 +343,23 @@ def decode_request(
     unscanned: list[str] = []
     try:
         d.url(record.path)
-        ctype = encoding = None
+        first: dict[str, str] = {}  # each header's first value (``RequestRecord.header``)
         cookies = []
         min_len = limits.min_blob_len
         for name, value in record.headers:
             lname = name.lower()
+            if lname not in first:
+                first[lname] = value
             if lname == "cookie":
                 cookies.append(value)
                 continue
-            if lname == "content-type" and ctype is None:
-                ctype = value
-            elif lname == "content-encoding" and encoding is None:
-                encoding = value
             raw = sbytes(value)
             if len(raw) < min_len and b"%" not in raw:  # most headers: short tokens
                 d.emit(raw, "header:" + name, ())
             else:
                 d.leaf(raw, "header:" + name, (), 0)
+        ctype = first.get("content-type")
+        encoding = first.get("content-encoding")
         for value in cookies:
             d.cookies(value)
         body = record.body
@@ -379,7 +379,7 @@ def decode_request(
                 body = body[: limits.max_media_scan_bytes]
                 d.anomaly("media-prefix-scanned")
             adapted = None
-            adapter = first_match(adapters, record)
+            adapter = first_match(adapters, record, first)
             if adapter is not None:
                 adapted = apply(adapter, d, record, body)
                 if adapted is None:
