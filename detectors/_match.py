@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import ahocorasick_rs
 
@@ -76,8 +76,10 @@ class Entry:
     prefix16: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """A confirmed match (a named tuple: one is made per automaton hit, and a frozen
+    dataclass's ``__init__`` cost 3 % of the scan of real SDK requests)."""
+
     entry: Entry
     start: int
     end: int
@@ -163,7 +165,6 @@ class Matcher:
 #: its cost per character grows with it (and with what falls out of cache).
 _HEX_MARKS: Final = bytes(ord("x") if chr(c) in "0123456789abcdef" else ord(" ") for c in range(256))
 _HEX_RUN: Final = b"x" * ANCHOR_LEN
-_HEX_OPENS: Final = b" " + _HEX_RUN
 _HEX_BOUNDED: Final = frozenset({BOUNDARY_HEX, BOUNDARY_ALNUM, BOUNDARY_HEXDASH, BOUNDARY_TOKEN, BOUNDARY_PACKAGE})
 
 
@@ -180,15 +181,23 @@ _HEX_DELETE: Final = dict.fromkeys(map(ord, "0123456789abcdef"))
 
 
 def _hex_starts(lower: bytes) -> list[int]:
-    """Where each run of at least 16 hex digits starts (lower-cased text): one ``find``
-    of a non-digit followed by 16 digits per run."""
+    """Where each run of at least 16 hex digits starts (lower-cased text): per run, one
+    ``find`` of 16 marks and one of the space that ends it. (A needle of marks only lets
+    the search skip 17 bytes at each space; " " + 16 marks, on text that is nothing but
+    marks and spaces, advanced about one byte per step: 7 % of typical requests.)"""
     marks = lower.translate(_HEX_MARKS)
-    starts = [0] if marks.startswith(_HEX_RUN) else []
-    i = marks.find(_HEX_OPENS)
+    starts = []
+    i = marks.find(_HEX_RUN)
     while i != -1:
-        starts.append(i + 1)
-        i = marks.find(_HEX_OPENS, i + 1 + ANCHOR_LEN)
+        starts.append(i)
+        end = marks.find(b" ", i + ANCHOR_LEN)
+        if end == -1:
+            break
+        i = marks.find(_HEX_RUN, end)
     return starts
+
+
+_new_hit = tuple.__new__
 
 
 def _confirm(e: Entry, text: str, lower: str, start: int, n: int) -> Hit | None:
@@ -207,4 +216,4 @@ def _confirm(e: Entry, text: str, lower: str, start: int, n: int) -> Hit | None:
             return None
         if end < n and _in_token(text[end], b):
             return None
-    return Hit(e, start, end, prefix_only)
+    return _new_hit(Hit, (e, start, end, prefix_only))
