@@ -13,6 +13,7 @@ Places: ``body.json:$.d``, deeper ``url.query:d>json:$.imei``, a line of JSON Li
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -35,7 +36,23 @@ _SAFE_ESCAPES: Final = (
 _JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
 
 _new_view = tuple.__new__
-_json_decode = json.JSONDecoder().decode
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[no-untyped-call]
+_WS: Final = " \t\n\r"
+
+
+def _json_decode(s: str) -> object:
+    """``json.JSONDecoder().decode(s)``, less its two Python frames and whitespace regexes:
+    the scanner it calls, then the same errors ("Expecting value", "Extra data")."""
+    idx = 0 if s[:1] not in _WS else len(s) - len(s.lstrip(_WS))
+    try:
+        doc, end = _scan_once(s, idx)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", s, err.value) from None
+    if end != len(s):
+        rest = s[end:].lstrip(_WS)
+        if rest:
+            raise json.JSONDecodeError("Extra data", s, len(s) - len(rest))
+    return doc
 
 
 class _Num(str):
