@@ -18,8 +18,8 @@ its pair.
 
 from __future__ import annotations
 
-from itertools import compress, count, repeat
-from operator import or_, sub
+from itertools import repeat
+from operator import sub
 from typing import TYPE_CHECKING
 
 from ._sniff import BLOB, OTHER, b64_alphabet, is_text, shape, unquote_plus
@@ -38,14 +38,10 @@ def pairs(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: i
     parts = data.split(b"&")
     eqs = list(map(bytes.find, parts, repeat(b"=")))  # a name's length (-1: a bare token)
     ends = list(map(sub, map(len, parts), eqs))  # 1 + the value's length (a bare token's)
-    # the pairs to look at one by one: long values or names, or escaped; flags and their
-    # indexes by C-level maps (a comprehension here was a Python step per pair)
     if b"%" in data:
-        flags = map(or_, map(or_, map(min_len.__lt__, ends), map(min_len.__le__, eqs)),
-                    map(bytes.__contains__, parts, repeat(b"%")))
-        odd = list(compress(count(), flags))
+        odd = [i for i, p in enumerate(parts) if ends[i] > min_len or eqs[i] >= min_len or b"%" in p]
     elif max(ends) > min_len or max(eqs) >= min_len:
-        odd = list(compress(count(), map(or_, map(min_len.__lt__, ends), map(min_len.__le__, eqs))))
+        odd = [i for i, end in enumerate(ends) if end > min_len or eqs[i] >= min_len]
     else:
         odd = []
     start = 0
