@@ -78,6 +78,8 @@ _COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
 #: other byte is part of one
 _BETWEEN: Final = frozenset(b" \t\r\n,:}]")
 _ARRAY: Final = 91  # [
+#: every byte but the ones the mask must blank inside strings (brackets, ',' and ':')
+_NOT_STRUCTURAL: Final = bytes(c for c in range(256) if c not in b"{}[],:")
 #: Bytes of C-level counting (``count``/``rfind`` from a hit back to its containers) one
 #: document may cost before the token table takes over: a 2 KB SDK upload with a hundred
 #: hits spends about 200 KB; a megabyte of hits would spend hits x size without a cap.
@@ -124,8 +126,12 @@ class JsonLocator:
         data = self.data
         parts = data.split(b'"')
         if b"\\" not in data and len(parts) & 1:
-            parts[1::2] = map(b" ".__mul__, map(len, parts[1::2]))  # C-level: no frame per string
-            mask = b'"'.join(parts)
+            strings = parts[1::2]
+            if b"".join(strings).translate(None, _NOT_STRUCTURAL):  # a string holds one of {}[],:
+                parts[1::2] = map(b" ".__mul__, map(len, strings))  # C-level: no frame per string
+                mask = b'"'.join(parts)
+            else:  # the usual case: the text is its own mask (no copy of each string)
+                mask = data
             opens: list[int] = []
             close: dict[int, int] = {}
             parent: dict[int, int] = {}
