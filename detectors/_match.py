@@ -95,6 +95,10 @@ def _lower(b: bytes) -> str:
     return b.lower().decode("latin-1")
 
 
+#: (automaton matches as (key index, start, end), digest anchors as (start, entries))
+Candidates = tuple[list[tuple[int, int, int]], list[tuple[int, tuple["Entry", ...]]]]
+
+
 class Matcher:
     """Multi-pattern matcher over needles, location gates and list items."""
 
@@ -124,6 +128,7 @@ class Matcher:
         self.size = len(table)
         #: digests: found where a hex run starts (``_hex_starts``), by a dict lookup
         self._hex = {k: tuple(v) for k, v in table.items() if _at_hex_start(k, v)}
+        self._hex_bytes = {k.encode("latin-1"): v for k, v in self._hex.items()}
         #: the automaton's keys and, at each key's index, its entries
         self._automaton = {k: tuple(table[k]) for k in sorted(table) if k not in self._hex}
         self._entries = tuple(self._automaton.values())
@@ -134,29 +139,43 @@ class Matcher:
                 implementation=ahocorasick_rs.Implementation.ContiguousNFA,
             )
 
-    def find(self, text: str, lower: str, lower_bytes: bytes | None = None) -> Iterator[Hit]:
-        """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length;
-        ``lower_bytes``: its bytes, when the caller has them). Needles come automaton hits
-        first, then digests: callers order needle hits themselves."""
-        n = len(text)
-        if lower_bytes is None:
-            lower_bytes = lower.encode("latin-1")
-        if self._ac is not None:
-            keys = self._entries
-            for key, start, _ in self._ac.find_matches_as_indexes(lower_bytes, overlapping=True):
-                for e in keys[key]:
-                    hit = _confirm(e, text, lower, start, n)
-                    if hit is not None:
-                        yield hit
-        if self._hex:
-            get = self._hex.get
+    def candidates(self, lower_bytes: bytes) -> Candidates:
+        """Where an entry may start in ``lower_bytes`` (lower-cased text), before any
+        confirmation: the automaton's matches, and the starts of hex runs whose first 16
+        digits are a digest's anchor. Empty on most requests (three in four typical ones),
+        which then need no text, no confirmation and no finding bookkeeping at all."""
+        matches = self._ac.find_matches_as_indexes(lower_bytes, overlapping=True) if self._ac is not None else []
+        digests: list[tuple[int, tuple[Entry, ...]]] = []
+        if self._hex_bytes:
+            get = self._hex_bytes.get
             for start in _hex_starts(lower_bytes):
-                entries = get(lower[start : start + ANCHOR_LEN])
+                entries = get(lower_bytes[start : start + ANCHOR_LEN])
                 if entries is not None:
-                    for e in entries:
-                        hit = _confirm(e, text, lower, start, n)
-                        if hit is not None:
-                            yield hit
+                    digests.append((start, entries))
+        return matches, digests
+
+    def find(
+        self, text: str, lower: str, lower_bytes: bytes | None = None, candidates: Candidates | None = None
+    ) -> Iterator[Hit]:
+        """All confirmed hits in ``text`` (``lower`` is ``text`` lower-cased, same length;
+        ``lower_bytes``: its bytes, when the caller has them; ``candidates``: what
+        ``candidates`` gave for them). Needles come automaton hits first, then digests:
+        callers order needle hits themselves."""
+        n = len(text)
+        if candidates is None:
+            candidates = self.candidates(lower.encode("latin-1") if lower_bytes is None else lower_bytes)
+        matches, digests = candidates
+        keys = self._entries
+        for key, start, _ in matches:
+            for e in keys[key]:
+                hit = _confirm(e, text, lower, start, n)
+                if hit is not None:
+                    yield hit
+        for start, entries in digests:
+            for e in entries:
+                hit = _confirm(e, text, lower, start, n)
+                if hit is not None:
+                    yield hit
 
 
 #: Digests are two thirds of all needles. Each must start where a run of hex digits
