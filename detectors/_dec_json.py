@@ -40,7 +40,7 @@ _new_view = tuple.__new__
 _new_locator = object.__new__
 #: ``_json_blobs(min_len).findall`` by ``min_len`` (a dict lookup costs less than the cache's call)
 _BLOB_FINDALL: dict[int, Callable[[bytes], list[bytes]]] = {}
-_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[no-untyped-call]
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a decoder is its context
 _WS: Final = " \t\n\r"
 
 

@@ -127,7 +127,7 @@ def message(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: in
     for number, wire, value in fields:
         where = f"{prefix}{number}"
         if wire == VARINT:
-            raw = b"%d" % value
+            raw = b"%d" % value  # type: ignore[str-format]  # a varint field: its value is an int
         else:
             assert isinstance(value, bytes)
             if not value:
