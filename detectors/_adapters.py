@@ -48,8 +48,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -101,30 +104,112 @@ class Adapter:
                 raise ValueError(f"adapter {self.name}: bad condition {(name, value)!r}")
 
     def matches(self, record: RequestRecord) -> bool:
-        if self.host != "*" and not fnmatchcase(record.host.lower(), self.host.lower()):
-            return False
-        if self.path != "*" and not fnmatchcase(record.path.partition("?")[0], self.path):
-            return False
-        for name, value in self.when:
+        return _compiled(self).test(record, _first_headers(record))
+
+
+class _Conditions:
+    """An adapter's conditions compiled once (globs to regexes), tested cheapest first:
+    headers by one dict lookup each, then host and path, then the query and the form,
+    which parse. All must hold, so the order changes no answer; on a request no adapter
+    fits (most), the first missing header ends the test. Testing the shipped list on each
+    request with ``fnmatchcase`` per condition was 6-8 % of detection."""
+
+    __slots__ = ("adapter", "form", "gate", "headers", "host", "path", "query")
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.host = None if adapter.host == "*" else _glob(adapter.host.lower())
+        self.path = None if adapter.path == "*" else _glob(adapter.path)
+        headers, query, form = [], [], []
+        for name, value in adapter.when:
             kind, _, field = name.partition(":")
-            got: str | None
+            accept = None if value == "*" else _glob(*value.split("|"))
             if kind == "query":
-                got = _query(record, field)
+                query.append((field, accept))
             elif kind == "form":
-                ctype = record.header("Content-Type")
-                raw = form_value(record.body, field) if ctype is None or "form-urlencoded" in ctype.lower() else None
-                got = None if raw is None else raw.decode("utf-8", "replace")
+                form.append((field, accept))
             else:
-                got = record.header(name)
-            if not _accepts(value, got):
+                headers.append((name.lower(), accept))
+        self.headers = tuple(headers)
+        self.query = tuple(query)
+        self.form = tuple(form)
+        #: a header the request must have: ``first_match`` looks it up before any call
+        self.gate = headers[0][0] if headers else None
+
+    def test(self, record: RequestRecord, headers: dict[str, str]) -> bool:
+        for name, accept in self.headers:
+            got = headers.get(name)
+            if got is None or (accept is not None and accept(got) is None):
                 return False
+        if self.host is not None and self.host(record.host.lower()) is None:
+            return False
+        if self.path is not None and self.path(record.path.partition("?")[0]) is None:
+            return False
+        for name, accept in self.query:
+            got = _query(record, name)
+            if got is None or (accept is not None and accept(got) is None):
+                return False
+        if self.form:
+            ctype = headers.get("content-type")
+            if ctype is not None and "form-urlencoded" not in ctype.lower():
+                return False
+            for name, accept in self.form:
+                raw = form_value(record.body, name)
+                if raw is None or (accept is not None and accept(raw.decode("utf-8", "replace")) is None):
+                    return False
         return True
 
 
-def _accepts(wanted: str, got: str | None) -> bool:
-    if got is None:
-        return False
-    return wanted == "*" or any(fnmatchcase(got, alt) for alt in wanted.split("|"))
+def _glob(*alternatives: str) -> Callable[[str], re.Match[str] | None]:
+    """One regex matching what ``fnmatchcase`` matches with any of the globs."""
+    return re.compile("|".join(translate(a) for a in alternatives)).match
+
+
+@lru_cache(maxsize=256)
+def _compiled(adapter: Adapter) -> _Conditions:
+    return _Conditions(adapter)
+
+
+def _first_headers(record: RequestRecord) -> dict[str, str]:
+    """Each header name, lower-cased, to its first value (``RequestRecord.header``)."""
+    return {k.lower(): v for k, v in reversed(record.headers)}
+
+
+#: compiled adapter lists by identity (a scanner passes the same tuple for every request)
+_LISTS: dict[int, tuple[Sequence[Adapter], tuple[_Conditions, ...]]] = {}
+
+
+def first_match(
+    adapters: Sequence[Adapter], record: RequestRecord, headers: dict[str, str] | None = None
+) -> Adapter | None:
+    """The first of ``adapters`` that matches ``record`` (``Adapter.matches``), or None.
+    ``headers``: the record's first value of each lower-cased header name, when the
+    caller has them. An adapter that needs a header the request lacks, or a form the
+    Content-Type rules out, costs one lookup."""
+    if not adapters:
+        return None
+    entry = _LISTS.get(id(adapters))
+    if entry is None or entry[0] is not adapters:
+        entry = (adapters, tuple(map(_compiled, adapters)))
+        if type(adapters) is tuple:  # immutable: the compiled list stays true
+            if len(_LISTS) >= 64:
+                _LISTS.clear()
+            _LISTS[id(adapters)] = entry
+    if headers is None:
+        headers = _first_headers(record)
+    formish = None
+    for cond in entry[1]:
+        if cond.gate is not None and cond.gate not in headers:
+            continue
+        if cond.form:
+            if formish is None:
+                ctype = headers.get("content-type")
+                formish = ctype is None or "form-urlencoded" in ctype.lower()
+            if not formish:
+                continue
+        if cond.test(record, headers):
+            return cond.adapter
+    return None
 
 
 def _query(record: RequestRecord, name: str) -> str | None:

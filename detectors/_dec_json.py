@@ -13,7 +13,9 @@ Places: ``body.json:$.d``, deeper ``url.query:d>json:$.imei``, a line of JSON Li
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
@@ -35,7 +37,26 @@ _SAFE_ESCAPES: Final = (
 _JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
 
 _new_view = tuple.__new__
-_json_decode = json.JSONDecoder().decode
+_new_locator = object.__new__
+#: ``_json_blobs(min_len).findall`` by ``min_len`` (a dict lookup costs less than the cache's call)
+_BLOB_FINDALL: dict[int, Callable[[bytes], list[bytes]]] = {}
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a decoder is its context
+_WS: Final = " \t\n\r"
+
+
+def _json_decode(s: str) -> object:
+    """``json.JSONDecoder().decode(s)``, less its two Python frames and whitespace regexes:
+    the scanner it calls, then the same errors ("Expecting value", "Extra data")."""
+    idx = 0 if s[:1] not in _WS else len(s) - len(s.lstrip(_WS))
+    try:
+        doc, end = _scan_once(s, idx)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", s, err.value) from None
+    if end != len(s):
+        rest = s[end:].lstrip(_WS)
+        if rest:
+            raise json.JSONDecodeError("Extra data", s, len(s) - len(rest))
+    return doc
 
 
 class _Num(str):
@@ -68,7 +89,7 @@ def _json_text(data: bytes) -> bytes | None:
 def _parse_json(data: bytes) -> tuple[bytes | None, object] | None:
     """(the text when escape-free, else None; the document) for a JSON object or array,
     None for other JSON values. Raises what ``json.loads`` raises."""
-    text = _json_text(data)
+    text = data if b"\\" not in data else _json_text(data)
     if text is not None and text[1:2] != b"\x00":  # no BOM or NUL: json.loads would decode it as UTF-8
         doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
     elif text is not None:
@@ -144,8 +165,12 @@ def _document(w: _Walker, text: bytes | None, doc: object, loc: str, chain: tupl
     """Emit a parsed document: whole when its text holds every value verbatim and none
     decodes further, else walked."""
     if text is not None and not _needs_walk(w, text):
-        base = w.join(loc, "json", "")
-        w.emit(text, base + "$", chain, JsonLocator(text, base))
+        base = f"{loc}>json:" if ":" in loc else f"{loc}.json:"  # ``w.join(loc, "json", "")``
+        locator = _new_locator(JsonLocator)  # ``JsonLocator(text, base)`` less its __init__ frame
+        locator.data = text
+        locator.base = base
+        locator._mask = locator._table = None
+        w.emit(text, base + "$", chain, locator)
         return
     if text is not None:  # one of its strings decodes: walk (numbers as source text)
         doc = json.loads(text, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
@@ -161,7 +186,10 @@ def _needs_walk(w: _Walker, text: bytes) -> bool:
         for m in _JSON_FORM_RE.finditer(text):
             if FORM_RE.fullmatch(m.group(1)):
                 return True
-    blobs = _json_blobs(w.min_len).findall(text)
+    findall = _BLOB_FINDALL.get(w.min_len)
+    if findall is None:
+        findall = _BLOB_FINDALL[w.min_len] = _json_blobs(w.min_len).findall
+    blobs = findall(text)
     # each distinct string once: SDK documents repeat their ids in every event
     return bool(blobs) and any(w.blob_child(raw) is not None for raw in dict.fromkeys(blobs))
 

@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Final
 
 from . import _compress as _z
-from ._adapters import Adapter, apply
+from ._adapters import Adapter, apply, first_match
 from ._dec_api import Budget, Decoder, by_firsts
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
@@ -343,23 +343,23 @@ def decode_request(
     unscanned: list[str] = []
     try:
         d.url(record.path)
-        ctype = encoding = None
+        first: dict[str, str] = {}  # each header's first value (``RequestRecord.header``)
         cookies = []
         min_len = limits.min_blob_len
         for name, value in record.headers:
             lname = name.lower()
+            if lname not in first:
+                first[lname] = value
             if lname == "cookie":
                 cookies.append(value)
                 continue
-            if lname == "content-type" and ctype is None:
-                ctype = value
-            elif lname == "content-encoding" and encoding is None:
-                encoding = value
             raw = sbytes(value)
             if len(raw) < min_len and b"%" not in raw:  # most headers: short tokens
                 d.emit(raw, "header:" + name, ())
             else:
                 d.leaf(raw, "header:" + name, (), 0)
+        ctype = first.get("content-type")
+        encoding = first.get("content-encoding")
         for value in cookies:
             d.cookies(value)
         body = record.body
@@ -379,12 +379,11 @@ def decode_request(
                 body = body[: limits.max_media_scan_bytes]
                 d.anomaly("media-prefix-scanned")
             adapted = None
-            for adapter in adapters:
-                if adapter.matches(record):
-                    adapted = apply(adapter, d, record, body)
-                    if adapted is None:
-                        d.anomaly(f"adapter-failed:{adapter.name}")
-                    break
+            adapter = first_match(adapters, record, first)
+            if adapter is not None:
+                adapted = apply(adapter, d, record, body)
+                if adapted is None:
+                    d.anomaly(f"adapter-failed:{adapter.name}")
             if adapted is not None:
                 d.content(adapted[0], "body", adapted[1], len(adapted[1]), ctype)
             else:

@@ -72,12 +72,14 @@ def token_paths(data: bytes) -> list[tuple[int, int, str]]:
     return out
 
 
-_BRACKETS: Final = re.compile(rb"[{}\[\]]")
+_BRACKET_SPLIT: Final = re.compile(rb"([{}\[\]])").split
 _COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
 #: bytes that end a number or a literal (or stand between tokens): outside strings, any
 #: other byte is part of one
 _BETWEEN: Final = frozenset(b" \t\r\n,:}]")
 _ARRAY: Final = 91  # [
+#: every byte but the ones the mask must blank inside strings (brackets, ',' and ':')
+_NOT_STRUCTURAL: Final = bytes(c for c in range(256) if c not in b"{}[],:")
 #: Bytes of C-level counting (``count``/``rfind`` from a hit back to its containers) one
 #: document may cost before the token table takes over: a 2 KB SDK upload with a hundred
 #: hits spends about 200 KB; a megabyte of hits would spend hits x size without a cap.
@@ -124,23 +126,29 @@ class JsonLocator:
         data = self.data
         parts = data.split(b'"')
         if b"\\" not in data and len(parts) & 1:
-            parts[1::2] = map(b" ".__mul__, map(len, parts[1::2]))  # C-level: no frame per string
-            mask = b'"'.join(parts)
+            strings = parts[1::2]
+            if b"".join(strings).translate(None, _NOT_STRUCTURAL):  # a string holds one of {}[],:
+                parts[1::2] = map(b" ".__mul__, map(len, strings))  # C-level: no frame per string
+                mask = b'"'.join(parts)
+            else:  # the usual case: the text is its own mask (no copy of each string)
+                mask = data
             opens: list[int] = []
             close: dict[int, int] = {}
             parent: dict[int, int] = {}
             children: dict[int, list[int]] = {}
             stack: list[int] = []
-            for m in _BRACKETS.finditer(mask):
-                at = m.start()
-                if mask[at] in b"{[":
+            # the brackets and their offsets from one C-level split (no match object each)
+            pieces = _BRACKET_SPLIT(mask)
+            offsets = list(accumulate(map(len, pieces)))[0:-1:2]
+            for at, c in zip(offsets, b"".join(pieces[1::2]), strict=True):
+                if c == 123 or c == 91:  # "{" or "["
                     parent[at] = stack[-1] if stack else -1
                     children[at] = []
                     if stack:
                         children[stack[-1]].append(at)
                     stack.append(at)
                     opens.append(at)
-                elif stack and mask[stack[-1]] + 2 == mask[at]:  # "{" + 2 == "}", "[" + 2 == "]"
+                elif stack and mask[stack[-1]] + 2 == c:  # "{" + 2 == "}", "[" + 2 == "]"
                     close[stack.pop()] = at
                 else:
                     break

@@ -76,7 +76,11 @@ def _value(w: _Walker, raw: bytes, loc: str, chain: tuple[str, ...], depth: int)
     """A query or form value as sent: '+' is a space and %XX a byte. Base64 sent with
     its '+' unescaped would break on that, so it is also tried as it came, if its case
     is mixed as base64's is (words joined by '+' are mostly lower-case)."""
-    w.leaf(unquote_plus(raw), loc, chain, depth)
+    value = unquote_plus(raw)
+    if value[:1] in b"{[" and (len(value) >= w.min_len or b"%" in value):
+        w.content(value, loc, chain, depth)  # what ``leaf`` does with it (JSON in a form field)
+    else:
+        w.leaf(value, loc, chain, depth)
     if b"+" in raw and b"%" not in raw and len(raw) >= w.min_len and not (raw.islower() or raw.isupper()):
         w.unblob(raw, loc, chain, depth)
 

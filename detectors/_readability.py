@@ -54,10 +54,13 @@ _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", 
 
 
 def _is_media(body: bytes, headers: Sequence[tuple[str, str]]) -> bool:
-    ctype = next((v for k, v in headers if k.lower() == "content-type"), "").lower()
-    if ctype.startswith(("image/", "video/", "audio/")):
+    """By magic number (C-level, first), else by the first Content-Type."""
+    if body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP"):
         return True
-    return body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
+    for k, v in headers:
+        if k.lower() == "content-type":
+            return v.lower().startswith(("image/", "video/", "audio/"))
+    return False
 
 
 def _text_bytes(data: bytes) -> int:

@@ -177,8 +177,11 @@ class Scanner:
             return [], []
         datas = [v.data for v in views]
         joined = b"\x00".join(datas)
-        text = joined.decode("latin-1")
         lower_bytes = joined.lower()
+        candidates = self._matcher.candidates(lower_bytes)
+        if self._patterns is None and not candidates[0] and not candidates[1]:
+            return [], []  # nothing of the profile can start anywhere: most requests
+        text = joined.decode("latin-1")
         lower = lower_bytes.decode("latin-1")
         # where each view starts in ``joined``: C-level, no Python step per view
         starts = list(accumulate(map(_PLUS_ONE, map(len, datas[:-1])), initial=0))
@@ -189,7 +192,7 @@ class Scanner:
         lists: dict[str, _ListHits] = {}
         margin = self.limits.base64_confirm_margin
         taken: list[tuple[int, int]] | None = None if self._patterns is None else []
-        for hit in self._matcher.find(text, lower, lower_bytes):
+        for hit in self._matcher.find(text, lower, lower_bytes, candidates):
             if taken is not None and hit.entry.kind != KIND_GATE:
                 taken.append((hit.start, hit.end))  # the profile's: no pattern finding here
             vi = bisect_right(starts, hit.start) - 1

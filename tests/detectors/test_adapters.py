@@ -51,7 +51,7 @@ from consentscope.detectors import (
     ScanProfile,
     decode_request,
 )
-from consentscope.detectors._adapters import GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, form_value
+from consentscope.detectors._adapters import GROWINGIO_IOS, GROWINGIO_IOS_LZ4, GROWINGIO_XOR, first_match, form_value
 from consentscope.detectors._step_lz4 import unlz4
 from consentscope.detectors._step_pbdouble import _walk
 from consentscope.detectors._step_snappy import unsnappy
@@ -246,6 +246,19 @@ def test_matching() -> None:
                         (("gzip",), (("query:", "1"),)), (("gzip",), (("X", ""),))]:
         with pytest.raises(ValueError):
             Adapter("bad", steps, when=when)
+
+
+def test_first_match_is_the_first_adapter_that_matches() -> None:
+    a = Adapter("a", ("base64",), when=(("x-enc", "1"),))  # header names case-insensitive
+    b = Adapter("b", ("hex",), when=(("X-Enc", "*"),))
+    c = Adapter("c", ("hex",), path="/v1/*", when=(("X-Enc", "2|3"), ("X-Enc", "[23]")))
+    both = rec("/v1/x", b"", [("X-ENC", "1"), ("X-Enc", "2")])  # the first value counts, as in ``header``
+    assert first_match((a, b, c), both) is a and first_match((b, a), both) is b
+    assert first_match((a, c, b), rec("/v1/x", b"", [("X-Enc", "3")])) is c
+    assert first_match([a, c], rec("/v2/x", b"", [("X-Enc", "3")])) is None  # a list too
+    assert first_match((a, b), rec("/", b"")) is None and first_match((), rec("/", b"")) is None
+    for r in (both, rec("/v1/x", b"", [("X-Enc", "3")]), rec("/", b"")):
+        assert first_match(BUILTIN_ADAPTERS, r) is next((x for x in BUILTIN_ADAPTERS if x.matches(r)), None)
 
 
 def test_xor_with_a_repeated_key_then_gzip() -> None:

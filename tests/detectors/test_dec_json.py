@@ -9,6 +9,7 @@ import json
 import pytest
 
 from consentscope.detectors import decode_request
+from consentscope.detectors._dec_json import _json_decode
 from tests.detectors.helpers import IMEI, found, imei_json, rec, rows
 
 JSON_BODY = (
@@ -73,3 +74,16 @@ def test_invalid_and_deep_json_are_named_and_still_scanned() -> None:
     assert d.anomalies == ("json-invalid",) and found(d) == [("body", ())]
     d = decode_request(rec(body=b"[" * 100_000 + IMEI + b"]" * 100_000))
     assert "json-depth-exceeded" in d.anomalies and found(d) == [("body", ())]
+
+
+def test_json_decode_is_the_decoders_decode() -> None:
+    """``_json_decode`` calls the scanner directly: same documents, same errors."""
+    def outcome(decode, text: str) -> tuple:  # type: ignore[no-untyped-def]
+        try:
+            return ("ok", decode(text))
+        except json.JSONDecodeError as e:
+            return ("error", e.msg, e.pos)
+
+    for text in ["{}", "[1,2]", ' {"a":1} ', '{"a":1}{"b":2}', '{"a":1}\n{"b":2}\n', "", "x", "{", "[1,]", "  ",
+                 '"s"', "1 2", '{"a": 1}  \n', "[NaN]", '{"a":"\\u00e9"}']:
+        assert outcome(_json_decode, text) == outcome(json.JSONDecoder().decode, text), text

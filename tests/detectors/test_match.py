@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 
 from consentscope.detectors import Identifier, expand
 from consentscope.detectors._match import ANCHOR_LEN, Matcher, _confirm, _hex_starts
@@ -13,6 +14,11 @@ def test_hex_starts_are_the_starts_of_long_hex_runs() -> None:
     text = b"0123456789abcdef0 0123456789abcdef00000x1234567890123456 " + b"9" * 15 + b"-" + b"a" * 16
     assert _hex_starts(text) == [0, 18, 40, 73]
     assert _hex_starts(b"") == [] and _hex_starts(b"z" * 40) == []
+    assert _hex_starts(b"a" * 16) == [0] and _hex_starts(b"a" * 15) == [] and _hex_starts(b"x" + b"f" * 40) == [1]
+    rng = random.Random(3)
+    for _ in range(300):  # the starts of maximal runs of 16 or more, as a regex finds them
+        text = bytes(rng.choice(b"0123456789abcdef" * 3 + b" g-\x00") for _ in range(rng.randint(0, 120)))
+        assert _hex_starts(text) == [m.start() for m in re.finditer(rb"[0-9a-f]{16,}", text)], text
 
 
 def _brute_force(matcher: Matcher, text: str, lower: str) -> set[tuple[int, int, int, bool]]:
