@@ -113,7 +113,10 @@ class Proxy:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(20)
+                # a deadline, not a pause: the proxy stores what its detector still holds
+                # before it exits (the engine allows itself 60 s); on a busy machine that
+                # took over 20 s once, and a kill then lost the last findings
+                self.proc.wait(90)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
