@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -157,6 +158,13 @@ SYNC_WRITE_SECONDS = 60.0
 #: Pipe buffer asked for (Linux; unprivileged processes may get up to 1 MiB): fewer partial
 #: writes and wake-ups than the default 64 KiB.
 PIPE_BYTES = 1 << 20
+#: The detector process's young-generation GC threshold (Python's default: 700). Scanning
+#: allocates and frees containers by the thousand per request; at 700 the collector ran
+#: every ~17 requests, and each full collection walked the ~200,000 objects of the
+#: compiled profile and tracker tables (frozen at start: ``gc.freeze``). Together 0.024 ms
+#: per request on the bench mix; with both, no collection in 9,000 requests. Memory stays
+#: bounded: only cyclic garbage waits, for at most this many container allocations.
+DETECTOR_GC_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +188,12 @@ class Engine:
         self.out = out
         self.profile = config.profile
         self.scanner = Scanner(self.profile.scan_profile(), limits=Limits(max_body_scan_bytes=config.max_body))
+        # imported here: the proxy's process imports this module and needs none of them
+        from consentscope.console import contact_line, finding_line
+        from consentscope.storage import contact_columns, finding_columns
+
+        self._contact_line, self._finding_line = contact_line, finding_line
+        self._contact_columns, self._finding_columns = contact_columns, finding_columns
         # before the writer: its thread may deliver a mark from the laptop at once
         self._remote: queue.SimpleQueue[tuple[float, str, str]] = queue.SimpleQueue()
         self.writer = None
@@ -251,10 +265,8 @@ class Engine:
             self.out(Log(logging.INFO, f"consentscope: new session {msg.session}"))
 
     def _scan(self, flow_id: str, items: tuple[RequestRecord | Contact, ...]) -> None:
-        # imported here: the proxy's process imports this module and needs neither
-        from consentscope.console import contact_line, finding_line
-        from consentscope.storage import contact_columns, finding_columns
-
+        contact_line, finding_line = self._contact_line, self._finding_line
+        contact_columns, finding_columns = self._contact_columns, self._finding_columns
         found = []
         try:
             for item in items:
@@ -356,6 +368,10 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
         outbox.put(Failure(f"consentscope: detector failed to start\n{traceback.format_exc()}"))
         outbox.put(Stopped(0, 0, 1))
         return
+    if own_process:  # the heap is ours alone: what the start built lives as long as the process
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(DETECTOR_GC_THRESHOLD, *gc.get_threshold()[1:])
 
     def orphaned() -> None:  # the proxy died (SIGKILL): end the session, nobody reads answers
         with contextlib.suppress(AttributeError):

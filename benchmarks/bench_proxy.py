@@ -218,18 +218,25 @@ class Variant:
                 self.proc.wait()
 
 
+#: what ``--compare REF`` takes from the revision: the addon and the storage its writer
+#: writes with (the detectors, tracker_db and the rest stay this tree's)
+REF_PATHS = ("addons", "consentscope/storage")
+
+
 def ref_overlay(ref: str, tmp: Path) -> str:
-    """A ``PYTHONPATH`` where ``consentscope.addons`` is ``addons/`` at git revision ``ref`` and
-    everything else this tree (so only the addon differs)."""
+    """A ``PYTHONPATH`` where ``consentscope.addons`` and ``consentscope.storage`` are
+    ``REF_PATHS`` at git revision ``ref`` and everything else this tree (so only the live
+    path differs)."""
     base = tmp / f"ref-{ref}".replace("/", "_")
     base.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "addons"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, *REF_PATHS], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
     pkg = base / "pkg" / "consentscope"
     pkg.mkdir(parents=True)
     for entry in (ROOT / "consentscope").iterdir():
-        if entry.name != "__pycache__":
+        if entry.name not in ("__pycache__", "storage"):
             (pkg / entry.name).symlink_to(entry)
+    (pkg / "storage").symlink_to(base / "consentscope" / "storage")
     for sub in ("detectors", "tracker_db", "reports"):
         (pkg / sub).symlink_to(ROOT / sub)
     (pkg / "addons").symlink_to(base / "addons")
@@ -375,7 +382,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--compare", metavar="REF", action="append", default=[],
-                    help="also run the addon as it was at this git revision (same detectors)")
+                    help="also run the addon and its storage as they were at this git revision (same detectors)")
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then N requests through the addon, memory sampled from start to end")
     args = ap.parse_args()
