@@ -19,14 +19,14 @@ not even the findings (they go to the database as they are made).
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from consentscope.consent import ConsentTimeline
 from consentscope.destination import Destination, DestinationClassifier
-from consentscope.detectors import Finding, GeoPoint, RequestRecord, Scanner
+from consentscope.detectors import Finding, GeoPoint, RequestRecord, Scanner, ScanResult
 from consentscope.model import (
     NO_MARKERS,
     UNREAD_VIA,
@@ -151,9 +151,12 @@ class Audit:
         """A timeline event from outside the traffic (a mark, a command, a file)."""
         self.timeline.add(event)
 
-    def feed(self, item: RequestRecord | Contact, source: str | None = None) -> list[AuditFinding]:
+    def feed(self, item: RequestRecord | Contact, source: str | None = None,
+             scanned: ScanResult | None = None) -> list[AuditFinding]:
         """Scan one item; returns its findings with the phase known so far. ``source``: the
-        door, when not the audit's own (a hook log's payloads in a capture's session)."""
+        door, when not the audit's own (a hook log's payloads in a capture's session);
+        ``scanned``: the record's scan, already made by this audit's scanner elsewhere (a
+        scan worker, ``scanpool``); everything else is done here, in feeding order."""
         src = source or self.source
         if isinstance(item, Contact):
             self._feed_contact(item, src)
@@ -171,7 +174,7 @@ class Audit:
         if not self.live:  # one copy of each host and method for what the replay keeps
             host, method = self._shared.setdefault(host, host), self._shared.setdefault(method, method)
         self._check_markers(url, record.time)
-        result = self.scanner.scan(record)
+        result = self.scanner.scan(record) if scanned is None else scanned
         self.last_anomalies = result.anomalies
         self.anomalies.update(result.anomalies)
         destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
@@ -330,15 +333,25 @@ def audit_capture(
     keep_requests: bool = False,
     label: str = "",
     progress: Callable[[Audit, int], None] | None = None,
+    jobs: int = 1,
+    batch_records: int | None = None,
 ) -> SessionResult:
     """One capture file as one session (with the hook logs recorded alongside it, and the TLS
     secrets that decrypt a packet capture's HTTPS; each session gets its own copy, since a
     pcapng adds its own secrets). A capture
     that breaks part way keeps everything read before the fault; the error (file and place)
-    is in ``result.errors``."""
+    is in ``result.errors``.
+
+    ``jobs`` > 1: the records are scanned ahead in that many worker processes
+    (``scanpool``), fed to the audit in capture order all the same: the result is the one
+    ``jobs=1`` gives. ``batch_records``: records per batch out (``scanpool.BATCH_RECORDS``);
+    a capture with fewer records than one batch is scanned here. A worker that dies or
+    fails ends the session there, with its error in ``result.errors`` and every finding
+    fed before it."""
     from consentscope.errors import ConsentscopeError
     from consentscope.readers._open import detect_format
     from consentscope.readers.capture import read_capture
+    from consentscope.scanpool import ScanWorkerError
 
     try:
         source = _FORMAT_SOURCE.get(detect_format(path), Source.FLOW)
@@ -348,27 +361,119 @@ def audit_capture(
     audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
                   markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
     found = 0
-    read_anomalies: dict[str, int] = {}
-    try:
-        from consentscope.readers._keylog import KeyLog
 
-        own_keys = KeyLog()
-        if keylog is not None:
-            own_keys.merge(keylog)
-        for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
-            found += len(audit.feed(item))
-            if progress is not None:
-                progress(audit, found)
-    except ConsentscopeError as e:
-        audit.errors.append(str(e))
-    except OSError as e:
-        audit.errors.append(f"{path}: {e.strerror or e}")
+    def fed(findings: list[AuditFinding]) -> None:
+        nonlocal found
+        found += len(findings)
+        if progress is not None:
+            progress(audit, found)
+
+    ahead = _ScanAhead(audit, jobs, batch_records, fed)
+    read_anomalies: dict[str, int] = {}
+    done = False
+    try:
+        try:
+            from consentscope.readers._keylog import KeyLog
+
+            own_keys = KeyLog()
+            if keylog is not None:
+                own_keys.merge(keylog)
+            for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
+                ahead.add(item)
+        except ScanWorkerError:
+            raise
+        except ConsentscopeError as e:
+            audit.errors.append(str(e))
+        except OSError as e:
+            audit.errors.append(f"{path}: {e.strerror or e}")
+        ahead.drain()  # everything read before a fault is fed
+        done = True
+    except ScanWorkerError as e:
+        audit.errors.append(f"{path}: {e}; the requests from there on were not audited")
+    finally:
+        ahead.stop(terminate=not done)  # Ctrl-C, a worker's error: no worker outlives this
     audit.anomalies.update(read_anomalies)  # what the reader skipped or refused, by name
     audit.coverage.add_skipped(read_anomalies)  # …and of those, the parts of the capture unread
     for h in hooks:
         for record in h.records:
             found += len(audit.feed(record, Source.HOOK))
     return audit.finish()
+
+
+class _ScanAhead:
+    """Feeds an audit item by item in capture order while a ``ScanPool`` scans the records
+    ahead of it: items wait in their batch until its scans are back, at most the pool's
+    ``in_flight`` batches out. ``jobs=1``: every item is fed (and scanned) at once, here.
+    Workers start only once a first batch is full: a capture smaller than that is scanned
+    here too, without paying for the workers."""
+
+    def __init__(self, audit: Audit, jobs: int, batch_records: int | None,
+                 fed: Callable[[list[AuditFinding]], None]) -> None:
+        from consentscope import scanpool
+
+        self.audit = audit
+        self.jobs = jobs
+        self.batch_records = batch_records or scanpool.BATCH_RECORDS
+        self.fed = fed
+        self.pool: scanpool.ScanPool | None = None
+        #: the batch being filled: every item, and whether a worker scans it (True) or the audit
+        self._items: list[tuple[RequestRecord | Contact, bool]] = []
+        self._records: list[RequestRecord] = []
+        self._bytes = 0
+        self._out: deque[list[tuple[RequestRecord | Contact, bool]]] = deque()
+
+    def add(self, item: RequestRecord | Contact) -> None:
+        if self.jobs <= 1:
+            self.fed(self.audit.feed(item))
+            return
+        from consentscope.scanpool import BATCH_BYTES, MAX_SHIPPED_BODY
+
+        shipped = (isinstance(item, RequestRecord) and item.host != RESERVED_HOST
+                   and len(item.body) <= MAX_SHIPPED_BODY)
+        self._items.append((item, shipped))
+        if shipped:
+            assert isinstance(item, RequestRecord)
+            self._records.append(item)
+            self._bytes += len(item.body)
+            if len(self._records) >= self.batch_records or self._bytes >= BATCH_BYTES:
+                self._send()
+
+    def _send(self) -> None:
+        from consentscope.scanpool import ScanPool
+
+        if self.pool is None:
+            self.pool = ScanPool(self.audit.scanner, self.jobs)
+        if len(self.pool) >= self.pool.in_flight:
+            self._feed_oldest()
+        records = self._records
+        self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
+        self._out.append(self._items)
+        self._items, self._records, self._bytes = [], [], 0
+
+    def _feed_oldest(self) -> None:
+        assert self.pool is not None
+        items = self._out.popleft()
+        results = iter(self.pool.take())
+        for item, shipped in items:
+            self.fed(self.audit.feed(item, scanned=next(results) if shipped else None))
+
+    def drain(self) -> None:
+        """Feed everything added: the last batch goes out too once workers run."""
+        if self._records and self.pool is not None:
+            self._send()
+        while self._out:
+            self._feed_oldest()
+        for item, _ in self._items:  # a capture under one batch, or a tail with nothing to ship
+            self.fed(self.audit.feed(item))
+        self._items, self._records, self._bytes = [], [], 0
+
+    def stop(self, terminate: bool) -> None:
+        if self.pool is not None:
+            if terminate:
+                self.pool.terminate()
+            else:
+                self.pool.close()
+            self.pool = None
 
 
 # ----------------------------------------------------------------------------- judge
