@@ -402,10 +402,14 @@ def audit_capture(
 
 class _ScanAhead:
     """Feeds an audit item by item in capture order while a ``ScanPool`` scans the records
-    ahead of it: items wait in their batch until its scans are back, at most the pool's
-    ``in_flight`` batches out. ``jobs=1``: every item is fed (and scanned) at once, here.
-    Workers start only once a first batch is full: a capture smaller than that is scanned
-    here too, without paying for the workers."""
+    ahead of it: items wait in their batch until its scans are back. ``jobs=1``: every item
+    is fed (and scanned) at once, here.
+
+    A batch closes at ``batch_records`` records to ship, ``BATCH_BYTES`` of bodies (shipped
+    or kept here) or ``4 * batch_records`` items (contacts, large bodies the main process
+    scans itself); at most ``jobs * BATCHES_PER_WORKER`` batches wait, so what is held stays
+    bounded whatever the capture holds. Workers start only when a first batch with records
+    closes: a capture smaller than that is scanned here, without paying for them."""
 
     def __init__(self, audit: Audit, jobs: int, batch_records: int | None,
                  fed: Callable[[list[AuditFinding]], None]) -> None:
@@ -414,13 +418,15 @@ class _ScanAhead:
         self.audit = audit
         self.jobs = jobs
         self.batch_records = batch_records or scanpool.BATCH_RECORDS
+        self.in_flight = jobs * scanpool.BATCHES_PER_WORKER
         self.fed = fed
         self.pool: scanpool.ScanPool | None = None
         #: the batch being filled: every item, and whether a worker scans it (True) or the audit
         self._items: list[tuple[RequestRecord | Contact, bool]] = []
         self._records: list[RequestRecord] = []
         self._bytes = 0
-        self._out: deque[list[tuple[RequestRecord | Contact, bool]]] = deque()
+        #: closed batches waiting their turn, and whether their records went to the pool
+        self._out: deque[tuple[list[tuple[RequestRecord | Contact, bool]], bool]] = deque()
 
     def add(self, item: RequestRecord | Contact) -> None:
         if self.jobs <= 1:
@@ -428,44 +434,57 @@ class _ScanAhead:
             return
         from consentscope.scanpool import BATCH_BYTES, MAX_SHIPPED_BODY
 
-        shipped = (isinstance(item, RequestRecord) and item.host != RESERVED_HOST
-                   and len(item.body) <= MAX_SHIPPED_BODY)
-        self._items.append((item, shipped))
-        if shipped:
-            assert isinstance(item, RequestRecord)
-            self._records.append(item)
+        shipped = False
+        if isinstance(item, RequestRecord):
             self._bytes += len(item.body)
-            if len(self._records) >= self.batch_records or self._bytes >= BATCH_BYTES:
-                self._send()
+            if item.host != RESERVED_HOST and len(item.body) <= MAX_SHIPPED_BODY:
+                shipped = True
+                self._records.append(item)
+        self._items.append((item, shipped))
+        if (len(self._records) >= self.batch_records or self._bytes >= BATCH_BYTES
+                or len(self._items) >= 4 * self.batch_records):
+            self._close()
 
-    def _send(self) -> None:
+    def _close(self) -> None:
         from consentscope.scanpool import ScanPool
 
-        if self.pool is None:
-            self.pool = ScanPool(self.audit.scanner, self.jobs)
-        if len(self.pool) >= self.pool.in_flight:
+        if len(self._out) >= self.in_flight:
             self._feed_oldest()
-        records = self._records
-        self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
-        self._out.append(self._items)
+        records, items = self._records, self._items
         self._items, self._records, self._bytes = [], [], 0
+        if records:
+            if self.pool is None:
+                self.pool = ScanPool(self.audit.scanner, self.jobs, in_flight=self.in_flight)
+            self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
+            self._out.append((items, True))
+        elif self._out:
+            self._out.append((items, False))
+        else:
+            self._feed(items, ())
 
-    def _feed_oldest(self) -> None:
-        assert self.pool is not None
-        items = self._out.popleft()
-        results = iter(self.pool.take())
+    def _feed(self, items: list[tuple[RequestRecord | Contact, bool]], scans: Iterable[ScanResult]) -> None:
+        results = iter(scans)
         for item, shipped in items:
             self.fed(self.audit.feed(item, scanned=next(results) if shipped else None))
 
+    def _feed_oldest(self) -> None:
+        items, out = self._out.popleft()
+        if out:
+            assert self.pool is not None
+            self._feed(items, self.pool.take())
+        else:
+            self._feed(items, ())
+
     def drain(self) -> None:
         """Feed everything added: the last batch goes out too once workers run."""
-        if self._records and self.pool is not None:
-            self._send()
+        if self.pool is None:  # nothing out: a capture under one batch is scanned here
+            self._feed([(item, False) for item, _ in self._items], ())
+            self._items, self._records, self._bytes = [], [], 0
+            return
+        if self._items:
+            self._close()
         while self._out:
             self._feed_oldest()
-        for item, _ in self._items:  # a capture under one batch, or a tail with nothing to ship
-            self.fed(self.audit.feed(item))
-        self._items, self._records, self._bytes = [], [], 0
 
     def stop(self, terminate: bool) -> None:
         if self.pool is not None:

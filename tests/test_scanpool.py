@@ -24,7 +24,7 @@ import pytest
 from consentscope.detectors import RequestRecord, Scanner
 from consentscope.model import ConsentMarkers, SessionResult
 from consentscope.profile import load_profile
-from consentscope.scanpool import BATCH_RECORDS, ScanPool, ScanWorkerError, default_jobs
+from consentscope.scanpool import BATCH_RECORDS, MAX_SHIPPED_BODY, ScanPool, ScanWorkerError, default_jobs
 from consentscope.session import Outputs, audit_capture, judge, write_reports
 from tests.waiting import wait_for
 
@@ -129,8 +129,7 @@ def test_demo_capture_same_json_with_two_workers(scanner: Scanner, tmp_path: Pat
     assert b'"data_type"' in one  # the demo has findings: the comparison compares something
 
 
-PUBLIC_FILES = sorted(p for p in (PUBLIC / "mitmproxy").glob("*") if p.suffix in (".mitm", ".har")) \
-    if (PUBLIC / "mitmproxy").is_dir() else []
+PUBLIC_FILES = sorted(p for p in PUBLIC.glob("*/*") if p.suffix in (".mitm", ".har", ".zhar", ".pcap", ".pcapng", ".gz"))
 
 
 @pytest.mark.skipif(not PUBLIC_FILES, reason="../shared/captures-public is not here (a fresh clone): "
@@ -143,7 +142,24 @@ def test_public_captures_same_json_with_two_workers(scanner: Scanner, tmp_path: 
         assert one.errors == two.errors, path.name
         assert _json(one, tmp_path, "one") == _json(two, tmp_path, "two"), path.name
         compared += one.requests > 2
-    assert compared >= 5  # most of them do go through the workers
+    assert compared >= 10  # most of them do go through the workers
+
+
+def test_large_bodies_and_contacts_keep_their_place(scanner: Scanner, tmp_path: Path) -> None:
+    """Bodies over MAX_SHIPPED_BODY are scanned by the main process in their turn, and batches
+    close on bytes too: still the jobs=1 output."""
+    from _flowbuild import write_records
+
+    records = generated_records(300)
+    big = json.dumps({"imei": IMEI, "pad": "x" * (MAX_SHIPPED_BODY + 10)}).encode()
+    for i in (5, 6, 150, 299):
+        records[i] = replace(records[i], body=big, headers=(("Content-Type", "application/json"),))
+    path = tmp_path / "large.mitm"
+    write_records(records, path)
+    one = _audit(path, scanner, jobs=1)
+    two = _audit(path, scanner, jobs=2, batch=16)
+    assert _json(one, tmp_path, "one") == _json(two, tmp_path, "two")
+    assert {"g000005", "g000150", "g000299"} <= {f.flow_id for f in two.findings}
 
 
 def test_generated_file_same_outputs_through_the_cli(generated: Path, tmp_path: Path) -> None:
