@@ -116,6 +116,7 @@ def _work(scanner: Scanner, tasks: Connection, results: Connection, inherited: S
     """A worker: batches of records in, their scan results out, until told to stop or the
     main process is gone (its pipe ends close with it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked over the fork (ScanPool.start)
     for c in inherited:  # the other workers' pipe ends: held here, they would hide the main's exit
         c.close()
     while True:
@@ -179,11 +180,15 @@ class ScanPool:
     def start(self) -> None:
         ctx = multiprocessing.get_context("fork")
         parent_ends: list[Connection] = []
-        # Objects made so far are not collected in the workers, so their pages stay shared
-        # with the main process (CPython's advice for fork without exec: gc.freeze()).
         sys.stdout.flush()  # a forked worker flushes its copy of the buffers when it ends
         sys.stderr.flush()
+        # Objects made so far are not collected in the workers, so their pages stay shared
+        # with the main process (CPython's advice for fork without exec: gc.freeze()).
         gc.freeze()
+        # A Ctrl-C during a fork would land in the fork hooks, where Python drops it ("Exception
+        # ignored"), in the main process or in a worker not yet ignoring it: it waits until
+        # the workers are made, then interrupts the main process as anywhere else.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             for n in range(self.jobs):
                 task_r, task_w = ctx.Pipe(duplex=False)
@@ -199,6 +204,7 @@ class ScanPool:
                 self._results.append(result_r)
         finally:
             gc.unfreeze()
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._writer = threading.Thread(target=self._write, name="consentscope-scan-writer", daemon=True)
         self._writer.start()
 

@@ -265,10 +265,11 @@ def test_worker_exception_is_an_error_naming_it(generated: Path) -> None:
 
 
 def _start_replay(capture: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    """A replay with two workers, in a process group of its own (as a shell runs a command)."""
     return subprocess.Popen(
         [sys.executable, "-m", "consentscope", "replay", str(capture), "--profile", str(PROFILE), "--consent-marker",
          CONSENT, "--db", "", "--json", str(out), "--jobs", "2", "-q", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 @pytest.fixture(scope="module")
@@ -295,10 +296,15 @@ def test_cli_killed_worker_exits_2_with_the_error_and_a_report(long_capture: Pat
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_no_worker(long_capture: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("to", ["replay", "terminal"])
+def test_ctrl_c_leaves_no_worker(to: str, long_capture: Path, tmp_path: Path) -> None:
+    """SIGINT to the replay alone, or to its whole process group as a terminal's Ctrl-C sends it."""
     p = _start_replay(long_capture, tmp_path / "r.json")
     workers = wait_for(lambda: len(kids := _children(p.pid)) == 2 and kids, "two scan workers")
-    os.kill(p.pid, signal.SIGINT)
+    if to == "replay":
+        os.kill(p.pid, signal.SIGINT)
+    else:
+        os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert "consentscope: interrupted" in err
