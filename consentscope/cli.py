@@ -494,7 +494,7 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from consentscope.detectors import DEFAULT_CHAIN_DEPTH
-    from consentscope.storage import DEFAULT_DB_URL
+    from consentscope.files import DEFAULT_DB_URL
 
     p = argparse.ArgumentParser(
         prog="consentscope",

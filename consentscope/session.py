@@ -358,18 +358,22 @@ def audit_capture(
     except (OSError, ConsentscopeError):
         source = Source.FLOW  # read_capture reports the file's error below
     hook_events = [e for h in hooks for e in h.events]
-    audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
-                  markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
+
+    def new_audit() -> Audit:
+        return Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
+                     markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
+
     found = 0
 
     def fed(findings: list[AuditFinding]) -> None:
         nonlocal found
         found += len(findings)
         if progress is not None:
-            progress(audit, found)
+            progress(ahead.audit, found)
 
-    ahead = _ScanAhead(audit, jobs, batch_records, fed)
+    ahead = _ScanAhead(new_audit, scanner, jobs, batch_records, fed)
     read_anomalies: dict[str, int] = {}
+    errors: list[str] = []
     done = False
     try:
         try:
@@ -383,15 +387,17 @@ def audit_capture(
         except ScanWorkerError:
             raise
         except ConsentscopeError as e:
-            audit.errors.append(str(e))
+            errors.append(str(e))
         except OSError as e:
-            audit.errors.append(f"{path}: {e.strerror or e}")
+            errors.append(f"{path}: {e.strerror or e}")
         ahead.drain()  # everything read before a fault is fed
         done = True
     except ScanWorkerError as e:
-        audit.errors.append(f"{path}: {e}; the requests from there on were not audited")
+        errors.append(f"{path}: {e}; the requests from there on were not audited")
     finally:
         ahead.stop(terminate=not done)  # Ctrl-C, a worker's error: no worker outlives this
+    audit = ahead.audit
+    audit.errors.extend(errors)
     audit.anomalies.update(read_anomalies)  # what the reader skipped or refused, by name
     audit.coverage.add_skipped(read_anomalies)  # …and of those, the parts of the capture unread
     for h in hooks:
@@ -411,11 +417,13 @@ class _ScanAhead:
     bounded whatever the capture holds. Workers start only when a first batch with records
     closes: a capture smaller than that is scanned here, without paying for them."""
 
-    def __init__(self, audit: Audit, jobs: int, batch_records: int | None,
+    def __init__(self, new_audit: Callable[[], Audit], scanner: Scanner, jobs: int, batch_records: int | None,
                  fed: Callable[[list[AuditFinding]], None]) -> None:
         from consentscope import scanpool
 
-        self.audit = audit
+        self._new_audit = new_audit
+        self._audit: Audit | None = None
+        self.scanner = scanner
         self.jobs = jobs
         self.batch_records = batch_records or scanpool.BATCH_RECORDS
         self.in_flight = jobs * scanpool.BATCHES_PER_WORKER
@@ -427,6 +435,14 @@ class _ScanAhead:
         self._bytes = 0
         #: closed batches waiting their turn, and whether their records went to the pool
         self._out: deque[tuple[list[tuple[RequestRecord | Contact, bool]], bool]] = deque()
+
+    @property
+    def audit(self) -> Audit:
+        """The audit, made when first fed: after the workers are forked, so they do not
+        carry its destination tables (15 MB a worker in the bench's 100,000-flow replay)."""
+        if self._audit is None:
+            self._audit = self._new_audit()
+        return self._audit
 
     def add(self, item: RequestRecord | Contact) -> None:
         if self.jobs <= 1:
@@ -454,7 +470,7 @@ class _ScanAhead:
         self._items, self._records, self._bytes = [], [], 0
         if records:
             if self.pool is None:
-                self.pool = ScanPool(self.audit.scanner, self.jobs, in_flight=self.in_flight)
+                self.pool = ScanPool(self.scanner, self.jobs, in_flight=self.in_flight)
             self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
             self._out.append((items, True))
         elif self._out:
