@@ -1,8 +1,9 @@
 """Scan one session's requests in worker processes, the results back in request order.
 
-A replay spends most of its time in ``Scanner.scan`` (4 of the 4.6 s of the bench's 21 MB
-flow file), and a scan needs nothing but the record and the compiled profile: the main
-process keeps reading the capture and feeding the ``Audit`` in capture order, while
+``Scanner.scan`` is the largest part of a replay's work (3 of the 7.9 CPU seconds of the
+bench's 21 MB flow file with the full profile, the rest spread over reading, placing,
+storing and the reports), and a scan needs nothing but the record and the compiled profile:
+the main process keeps reading the capture and feeding the ``Audit`` in capture order, while
 ``jobs`` workers, forked once the ``Scanner`` is built (so none rebuilds it), scan batches
 of records. Batch ``i`` goes to worker ``i % jobs`` and its results are taken back strictly
 in submission order, so what the audit sees, and every output, is what ``jobs=1`` gives.

@@ -12,8 +12,9 @@ feeds an ``Audit`` request by request and, when the session ends, ``judge_stored
 runner does what ``replay`` does, per capture. None of them assembles the steps itself.
 
 An ``Audit`` keeps what the result needs (times, destinations, findings), never the
-requests: a record and its body are let go as soon as they are scanned. A live audit keeps
-not even the findings (they go to the database as they are made).
+requests: a record and its body are let go as soon as they are scanned (a replay with scan
+workers holds a few batches of them while their scans are out). A live audit keeps not even
+the findings (they go to the database as they are made).
 """
 
 from __future__ import annotations
