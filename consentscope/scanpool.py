@@ -90,8 +90,9 @@ def usable_cores() -> int:
 
 def default_jobs() -> int:
     """Workers for a replay: one per usable core, capped; 1 (scan in the main process) when
-    only one core is usable or forking is not available."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    only one core is usable, or off Linux (macOS can fork, but a forked process may crash in
+    system frameworks; ``--jobs N`` still asks for it)."""
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(usable_cores(), MAX_DEFAULT_JOBS)
 
