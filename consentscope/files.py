@@ -10,6 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+#: The database a command uses without ``--db``: a SQLite file in the working directory.
+#: Named here, not in ``storage``, so the command line reads it without importing
+#: SQLAlchemy (about 40 MB in each of a replay's scan workers, forked before it is needed).
+DEFAULT_DB_URL = "sqlite:///consentscope.db"
+
 
 def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> dict:
     """A TOML file as a dict; ``error`` (the caller's own exception) names the file and, for

@@ -12,21 +12,22 @@ feeds an ``Audit`` request by request and, when the session ends, ``judge_stored
 runner does what ``replay`` does, per capture. None of them assembles the steps itself.
 
 An ``Audit`` keeps what the result needs (times, destinations, findings), never the
-requests: a record and its body are let go as soon as they are scanned. A live audit keeps
-not even the findings (they go to the database as they are made).
+requests: a record and its body are let go as soon as they are scanned (a replay with scan
+workers holds a few batches of them while their scans are out). A live audit keeps not even
+the findings (they go to the database as they are made).
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from consentscope.consent import ConsentTimeline
 from consentscope.destination import Destination, DestinationClassifier
-from consentscope.detectors import Finding, GeoPoint, RequestRecord, Scanner
+from consentscope.detectors import Finding, GeoPoint, RequestRecord, Scanner, ScanResult
 from consentscope.model import (
     NO_MARKERS,
     UNREAD_VIA,
@@ -151,9 +152,12 @@ class Audit:
         """A timeline event from outside the traffic (a mark, a command, a file)."""
         self.timeline.add(event)
 
-    def feed(self, item: RequestRecord | Contact, source: str | None = None) -> list[AuditFinding]:
+    def feed(self, item: RequestRecord | Contact, source: str | None = None,
+             scanned: ScanResult | None = None) -> list[AuditFinding]:
         """Scan one item; returns its findings with the phase known so far. ``source``: the
-        door, when not the audit's own (a hook log's payloads in a capture's session)."""
+        door, when not the audit's own (a hook log's payloads in a capture's session);
+        ``scanned``: the record's scan, already made by this audit's scanner elsewhere (a
+        scan worker, ``scanpool``); everything else is done here, in feeding order."""
         src = source or self.source
         if isinstance(item, Contact):
             self._feed_contact(item, src)
@@ -171,7 +175,7 @@ class Audit:
         if not self.live:  # one copy of each host and method for what the replay keeps
             host, method = self._shared.setdefault(host, host), self._shared.setdefault(method, method)
         self._check_markers(url, record.time)
-        result = self.scanner.scan(record)
+        result = self.scanner.scan(record) if scanned is None else scanned
         self.last_anomalies = result.anomalies
         self.anomalies.update(result.anomalies)
         destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
@@ -330,45 +334,182 @@ def audit_capture(
     keep_requests: bool = False,
     label: str = "",
     progress: Callable[[Audit, int], None] | None = None,
+    jobs: int = 1,
+    batch_records: int | None = None,
 ) -> SessionResult:
     """One capture file as one session (with the hook logs recorded alongside it, and the TLS
     secrets that decrypt a packet capture's HTTPS; each session gets its own copy, since a
     pcapng adds its own secrets). A capture
     that breaks part way keeps everything read before the fault; the error (file and place)
-    is in ``result.errors``."""
+    is in ``result.errors``.
+
+    ``jobs`` > 1: the records are scanned ahead in that many worker processes
+    (``scanpool``), fed to the audit in capture order all the same: the result is the one
+    ``jobs=1`` gives. ``batch_records``: records per batch out (``scanpool.BATCH_RECORDS``);
+    a capture with fewer records than one batch is scanned here. A worker that dies or
+    fails ends the session there, with its error in ``result.errors`` and every finding
+    fed before it."""
     from consentscope.errors import ConsentscopeError
     from consentscope.readers._open import detect_format
     from consentscope.readers.capture import read_capture
+    from consentscope.scanpool import ScanWorkerError
 
     try:
         source = _FORMAT_SOURCE.get(detect_format(path), Source.FLOW)
     except (OSError, ConsentscopeError):
         source = Source.FLOW  # read_capture reports the file's error below
     hook_events = [e for h in hooks for e in h.events]
-    audit = Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
-                  markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
-    found = 0
-    read_anomalies: dict[str, int] = {}
-    try:
-        from consentscope.readers._keylog import KeyLog
 
-        own_keys = KeyLog()
-        if keylog is not None:
-            own_keys.merge(keylog)
-        for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
-            found += len(audit.feed(item))
-            if progress is not None:
-                progress(audit, found)
-    except ConsentscopeError as e:
-        audit.errors.append(str(e))
-    except OSError as e:
-        audit.errors.append(f"{path}: {e.strerror or e}")
+    def new_audit() -> Audit:
+        return Audit(session_id, profile, scanner, label=label or os.path.basename(path), sources=[path],
+                     markers=markers, events=[*events, *hook_events], keep_requests=keep_requests, source=source)
+
+    found = 0
+
+    def fed(findings: list[AuditFinding]) -> None:
+        nonlocal found
+        found += len(findings)
+        if progress is not None:
+            progress(ahead.audit, found)
+
+    ahead = _ScanAhead(new_audit, scanner, jobs, batch_records, fed)
+    read_anomalies: dict[str, int] = {}
+    errors: list[str] = []
+    done = False
+    try:
+        try:
+            from consentscope.readers._keylog import KeyLog
+
+            own_keys = KeyLog()
+            if keylog is not None:
+                own_keys.merge(keylog)
+            for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
+                ahead.add(item)
+        except ScanWorkerError:
+            raise
+        except ConsentscopeError as e:
+            errors.append(str(e))
+        except OSError as e:
+            errors.append(f"{path}: {e.strerror or e}")
+        ahead.drain()  # everything read before a fault is fed
+        done = True
+    except ScanWorkerError as e:
+        errors.append(f"{path}: {e}; the requests from there on were not audited")
+    finally:
+        ahead.stop(terminate=not done)  # Ctrl-C, a worker's error: no worker outlives this
+    audit = ahead.audit
+    audit.errors.extend(errors)
     audit.anomalies.update(read_anomalies)  # what the reader skipped or refused, by name
     audit.coverage.add_skipped(read_anomalies)  # …and of those, the parts of the capture unread
     for h in hooks:
         for record in h.records:
             found += len(audit.feed(record, Source.HOOK))
     return audit.finish()
+
+
+class _ScanAhead:
+    """Feeds an audit item by item in capture order while a ``ScanPool`` scans the records
+    ahead of it: items wait in their batch until its scans are back. ``jobs=1``: every item
+    is fed (and scanned) at once, here.
+
+    A batch closes at ``batch_records`` records to ship, ``BATCH_BYTES`` of bodies (shipped
+    or kept here) or ``4 * batch_records`` items (contacts, large bodies the main process
+    scans itself); at most ``jobs * BATCHES_PER_WORKER`` batches wait, so what is held stays
+    bounded whatever the capture holds. Workers start only when a first batch with records
+    closes: a capture smaller than that is scanned here, without paying for them."""
+
+    def __init__(self, new_audit: Callable[[], Audit], scanner: Scanner, jobs: int, batch_records: int | None,
+                 fed: Callable[[list[AuditFinding]], None]) -> None:
+        from consentscope import scanpool
+
+        self._new_audit = new_audit
+        self._audit: Audit | None = None
+        self.scanner = scanner
+        self.jobs = jobs
+        self.batch_records = batch_records or scanpool.BATCH_RECORDS
+        self.in_flight = jobs * scanpool.BATCHES_PER_WORKER
+        self.fed = fed
+        self.pool: scanpool.ScanPool | None = None
+        #: the batch being filled: every item, and whether a worker scans it (True) or the audit
+        self._items: list[tuple[RequestRecord | Contact, bool]] = []
+        self._records: list[RequestRecord] = []
+        self._bytes = 0
+        #: closed batches waiting their turn, and whether their records went to the pool
+        self._out: deque[tuple[list[tuple[RequestRecord | Contact, bool]], bool]] = deque()
+
+    @property
+    def audit(self) -> Audit:
+        """The audit, made when first fed: after the workers are forked, so they do not
+        carry its destination tables (15 MB a worker in the bench's 100,000-flow replay)."""
+        if self._audit is None:
+            self._audit = self._new_audit()
+        return self._audit
+
+    def add(self, item: RequestRecord | Contact) -> None:
+        if self.jobs <= 1:
+            self.fed(self.audit.feed(item))
+            return
+        from consentscope.scanpool import BATCH_BYTES, MAX_SHIPPED_BODY
+
+        shipped = False
+        if isinstance(item, RequestRecord):
+            self._bytes += len(item.body)
+            if item.host != RESERVED_HOST and len(item.body) <= MAX_SHIPPED_BODY:
+                shipped = True
+                self._records.append(item)
+        self._items.append((item, shipped))
+        if (len(self._records) >= self.batch_records or self._bytes >= BATCH_BYTES
+                or len(self._items) >= 4 * self.batch_records):
+            self._close()
+
+    def _close(self) -> None:
+        from consentscope.scanpool import ScanPool
+
+        if len(self._out) >= self.in_flight:
+            self._feed_oldest()
+        records, items = self._records, self._items
+        self._items, self._records, self._bytes = [], [], 0
+        if records:
+            if self.pool is None:
+                self.pool = ScanPool(self.scanner, self.jobs, in_flight=self.in_flight)
+            self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
+            self._out.append((items, True))
+        elif self._out:
+            self._out.append((items, False))
+        else:
+            self._feed(items, ())
+
+    def _feed(self, items: list[tuple[RequestRecord | Contact, bool]], scans: Iterable[ScanResult]) -> None:
+        results = iter(scans)
+        for item, shipped in items:
+            self.fed(self.audit.feed(item, scanned=next(results) if shipped else None))
+
+    def _feed_oldest(self) -> None:
+        items, out = self._out.popleft()
+        if out:
+            assert self.pool is not None
+            self._feed(items, self.pool.take())
+        else:
+            self._feed(items, ())
+
+    def drain(self) -> None:
+        """Feed everything added: the last batch goes out too once workers run."""
+        if self.pool is None:  # nothing out: a capture under one batch is scanned here
+            self._feed([(item, False) for item, _ in self._items], ())
+            self._items, self._records, self._bytes = [], [], 0
+            return
+        if self._items:
+            self._close()
+        while self._out:
+            self._feed_oldest()
+
+    def stop(self, terminate: bool) -> None:
+        if self.pool is not None:
+            if terminate:
+                self.pool.terminate()
+            else:
+                self.pool.close()
+            self.pool = None
 
 
 # ----------------------------------------------------------------------------- judge

@@ -32,10 +32,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 
 from consentscope.errors import ConsentscopeError
+from consentscope.files import DEFAULT_DB_URL
 
 #: Bumped on every schema change; one migration step per version in ``_MIGRATIONS``.
 SCHEMA_VERSION = 4
-DEFAULT_DB_URL = "sqlite:///consentscope.db"
 
 
 class StorageError(ConsentscopeError):
