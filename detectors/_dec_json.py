@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
+
+import orjson
 
 from ._dec_api import Budget, by_firsts
 from ._jsonpath import JsonLocator, json_key
@@ -59,6 +62,29 @@ def _json_decode(s: str) -> object:
     return doc
 
 
+#: a digit run longer than ``int`` parses from text (``sys.get_int_max_str_digits``): the
+#: json module refuses such an integer, orjson reads it as a float
+_DIGITS: Final = bytes(ord("d") if 48 <= c <= 57 else ord(" ") for c in range(256))
+_NOT_READ: Final = object()
+
+
+def _orjson_doc(text: bytes) -> object:
+    """The document of an escape-free JSON text when orjson reads it, else ``_NOT_READ``.
+    Only ever a shortcut to the json module's own answer: what orjson reads, the json module
+    reads as a document of the same shape (it also takes NaN, Infinity, numbers beyond a
+    double, encoded surrogates, integers over 64 bits; orjson refuses those and the json
+    module decides, errors included). Integers longer than the json module's limit are left
+    to it too. Used only to tell JSON from not-JSON: an escape-free document's values are
+    read from its text (``_document``)."""
+    limit = sys.get_int_max_str_digits()
+    if limit and len(text) > limit and b"d" * (limit + 1) in text.translate(_DIGITS):
+        return _NOT_READ
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _NOT_READ
+
+
 class _Num(str):
     """A JSON number as its source text (39.908712 stays 39.908712, not a float)."""
 
@@ -91,7 +117,9 @@ def _parse_json(data: bytes) -> tuple[bytes | None, object] | None:
     None for other JSON values. Raises what ``json.loads`` raises."""
     text = data if b"\\" not in data else _json_text(data)
     if text is not None and text[1:2] != b"\x00":  # no BOM or NUL: json.loads would decode it as UTF-8
-        doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
+        doc = _orjson_doc(text)
+        if doc is _NOT_READ:
+            doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
     elif text is not None:
         doc = json.loads(text)  # only checked: numbers beyond 4300 digits make it invalid
     else:

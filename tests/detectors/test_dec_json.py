@@ -7,9 +7,11 @@ import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import decode_request
-from consentscope.detectors._dec_json import _json_decode
+from consentscope.detectors._dec_json import _NOT_READ, _json_decode, _orjson_doc
 from tests.detectors.helpers import IMEI, found, imei_json, rec, rows
 
 JSON_BODY = (
@@ -87,3 +89,50 @@ def test_json_decode_is_the_decoders_decode() -> None:
     for text in ["{}", "[1,2]", ' {"a":1} ', '{"a":1}{"b":2}', '{"a":1}\n{"b":2}\n', "", "x", "{", "[1,]", "  ",
                  '"s"', "1 2", '{"a": 1}  \n', "[NaN]", '{"a":"\\u00e9"}']:
         assert outcome(_json_decode, text) == outcome(json.JSONDecoder().decode, text), text
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+    max_leaves=20,
+)
+
+
+def _stdlib_outcome(text: bytes) -> tuple:  # type: ignore[type-arg]
+    try:
+        doc = _json_decode(text.decode("utf-8", "surrogatepass"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        return ("error", type(e).__name__)
+    return ("ok", type(doc).__name__)
+
+
+def _assert_orjson_only_shortcuts(text: bytes) -> None:
+    doc = _orjson_doc(text)
+    if doc is not _NOT_READ:  # what orjson reads, the json module reads, as a document of the same kind
+        assert _stdlib_outcome(text) == ("ok", type(doc).__name__), text
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.binary(max_size=4), st.integers(0, 200), st.sampled_from(["insert", "cut", "none"]))
+def test_orjson_reads_only_what_the_json_module_reads(value: object, junk: bytes, at: int, how: str) -> None:
+    """``_orjson_doc`` is a shortcut, never a second opinion: on documents and on damaged
+    ones (bytes put in, text cut short) it answers only where the json module answers the same."""
+    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if how == "insert":
+        text = text[:at] + junk + text[at:]
+    elif how == "cut":
+        text = text[:at]
+    _assert_orjson_only_shortcuts(text)
+
+
+@pytest.mark.parametrize("text", [
+    b"[NaN]", b"[Infinity]", b"[1e400]", b'["\xed\xa0\x80"]', b'["\\ud800"]', b"[123456789012345678901234567890]",
+    b"[" + b"7" * 5000 + b"]", b'{"a":"' + b"9" * 5000 + b'"}', b"[" * 2000 + b"]" * 2000, b'{"a":1} ',
+    b"[1] x", b'["a\nb"]', b'["\xc0\x80"]', b"[-0]", b"[1.5e3]",
+])
+def test_orjson_shortcut_edges(text: bytes) -> None:
+    """Where the two parsers differ (NaN, huge numbers, encoded surrogates, integers past the
+    json module's digit limit, deep nesting), the json module's answer is the one used."""
+    _assert_orjson_only_shortcuts(text)
+    if b"7" * 5000 in text:  # the json module refuses this integer; orjson would take it as a float
+        assert _orjson_doc(text) is _NOT_READ and _stdlib_outcome(text)[0] == "error"
