@@ -40,6 +40,19 @@ def test_scan_output_equals_reference(results: dict[str, list], name: str) -> No
     assert not diff, f"{len(diff)} of {len(results[name])} requests differ, {first}"
 
 
+@pytest.fixture(scope="module")
+def fast_results() -> dict[str, list]:
+    return equivalence.scan_all(fast_automaton=True)
+
+
+@pytest.mark.parametrize("name", ["sdk", "sdk+patterns", "typical"])
+def test_fast_automaton_gives_the_reference_output(fast_results: dict[str, list], name: str) -> None:
+    """The DFA automaton (the live detector) finds what the compact one finds."""
+    fast = fast_results
+    diff = equivalence.differing({name: fast[name]})[name]
+    assert not diff, f"{len(diff)} of {len(fast[name])} requests differ with the DFA automaton"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         equivalence.write_reference()
