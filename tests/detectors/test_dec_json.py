@@ -98,18 +98,24 @@ _JSON_VALUES = st.recursive(
 )
 
 
+def _kind(doc: object) -> str:
+    """What the JSON decoder asks of a document: an object, an array, or neither (a bare
+    number reads as an int in one parser and a float in the other; both are "neither")."""
+    return "object" if isinstance(doc, dict) else "array" if isinstance(doc, list) else "neither"
+
+
 def _stdlib_outcome(text: bytes) -> tuple:  # type: ignore[type-arg]
     try:
         doc = _json_decode(text.decode("utf-8", "surrogatepass"))
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         return ("error", type(e).__name__)
-    return ("ok", type(doc).__name__)
+    return ("ok", _kind(doc))
 
 
 def _assert_orjson_only_shortcuts(text: bytes) -> None:
     doc = _orjson_doc(text)
     if doc is not _NOT_READ:  # what orjson reads, the json module reads, as a document of the same kind
-        assert _stdlib_outcome(text) == ("ok", type(doc).__name__), text
+        assert _stdlib_outcome(text) == ("ok", _kind(doc)), text
 
 
 @settings(max_examples=400, deadline=None)
@@ -128,7 +134,7 @@ def test_orjson_reads_only_what_the_json_module_reads(value: object, junk: bytes
 @pytest.mark.parametrize("text", [
     b"[NaN]", b"[Infinity]", b"[1e400]", b'["\xed\xa0\x80"]', b'["\\ud800"]', b"[123456789012345678901234567890]",
     b"[" + b"7" * 5000 + b"]", b'{"a":"' + b"9" * 5000 + b'"}', b"[" * 2000 + b"]" * 2000, b'{"a":1} ',
-    b"[1] x", b'["a\nb"]', b'["\xc0\x80"]', b"[-0]", b"[1.5e3]",
+    b"[1] x", b'["a\nb"]', b'["\xc0\x80"]', b"[-0]", b"[1.5e3]", b"-9223372036854775809", b"1e400",
 ])
 def test_orjson_shortcut_edges(text: bytes) -> None:
     """Where the two parsers differ (NaN, huge numbers, encoded surrogates, integers past the
