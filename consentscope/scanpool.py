@@ -213,7 +213,9 @@ class ScanPool:
     def _write(self) -> None:
         while (job := self._queue.get()) is not None:
             conn, data = job
-            with contextlib.suppress(OSError):  # the worker is gone: the main thread sees its sentinel
+            # the worker is gone (EPIPE: the main thread sees its sentinel), or, should the
+            # pipe be closed under this thread at the end, its handle is (TypeError/ValueError)
+            with contextlib.suppress(OSError, TypeError, ValueError):
                 conn.send_bytes(data)
 
     def submit(self, records: Sequence[RequestRecord], what: str = "") -> None:
@@ -272,10 +274,12 @@ class ScanPool:
             if p.is_alive():  # stuck in a scan, or ignoring SIGTERM: no choice left
                 p.kill()
                 p.join(STOP_DEADLINE)
-        for c in (*self._tasks, *self._results):
-            c.close()  # a writer blocked on a dead worker's pipe gets EPIPE and sees the None
+        # every worker has ended, so what the writer still sends fails at once (EPIPE) and it
+        # reaches the None; the pipes are closed after it, never under a send
         if self._writer is not None:
             self._writer.join(STOP_DEADLINE)
+        for c in (*self._tasks, *self._results):
+            c.close()
         for p in self._procs:
             if p.exitcode is not None:
                 p.close()
