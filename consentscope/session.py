@@ -427,6 +427,8 @@ class _ScanAhead:
         self.scanner = scanner
         self.jobs = jobs
         self.batch_records = batch_records or scanpool.BATCH_RECORDS
+        self._batch_bytes = scanpool.BATCH_BYTES
+        self._max_shipped = scanpool.MAX_SHIPPED_BODY
         self.in_flight = jobs * scanpool.BATCHES_PER_WORKER
         self.fed = fed
         self.pool: scanpool.ScanPool | None = None
@@ -449,16 +451,14 @@ class _ScanAhead:
         if self.jobs <= 1:
             self.fed(self.audit.feed(item))
             return
-        from consentscope.scanpool import BATCH_BYTES, MAX_SHIPPED_BODY
-
         shipped = False
         if isinstance(item, RequestRecord):
             self._bytes += len(item.body)
-            if item.host != RESERVED_HOST and len(item.body) <= MAX_SHIPPED_BODY:
+            if item.host != RESERVED_HOST and len(item.body) <= self._max_shipped:
                 shipped = True
                 self._records.append(item)
         self._items.append((item, shipped))
-        if (len(self._records) >= self.batch_records or self._bytes >= BATCH_BYTES
+        if (len(self._records) >= self.batch_records or self._bytes >= self._batch_bytes
                 or len(self._items) >= 4 * self.batch_records):
             self._close()
 
