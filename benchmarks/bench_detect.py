@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import equivalence
-from corpus import full_profile_toml, generate_corpus
+from corpus import full_profile_toml, generate_corpus, generate_corpus_with_truth
 from sdk_corpus import generate_sdk_corpus
 
 from consentscope.detectors import RequestRecord, Scanner, ScanProfile, decode_request
@@ -135,8 +135,8 @@ def rate(scanner: Scanner, records: list, rounds: int = 3) -> float:
     return best
 
 
-def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], profile: ScanProfile,
-            rounds: int) -> None:
+def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], batches: list[RequestRecord],
+            profile: ScanProfile, rounds: int) -> None:
     """Same-run speed-up over another version of ``detectors/`` (``tree``: a checkout or a
     ``git archive`` of an older commit): both are loaded in this process and scan the same
     requests in alternating blocks, timed in CPU time, so the load of a shared machine
@@ -156,7 +156,7 @@ def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], 
         return old.RequestRecord(r.flow_id, r.time, r.method, r.scheme, r.host, r.port, r.path, r.headers, r.body)
 
     clock = time.process_time
-    for name, records, block in (("typical", typical, 100), ("real-SDK", sdk, 60)):
+    for name, records, block in (("typical", typical, 100), ("real-SDK", sdk, 60), ("SDK batches", batches, 10)):
         runs = {"old": [rebuilt(r) for r in records], "new": records}
         spent = {"old": 0.0, "new": 0.0}
         ratios = []
@@ -185,8 +185,8 @@ def main() -> None:
     ap.add_argument("--sdk-requests", type=int, default=2_000)
     ap.add_argument("--naive-sample", type=int, default=150)
     ap.add_argument("--against", type=Path, metavar="TREE",
-                    help="only compare typical and real-SDK speed with the detectors/ of another source tree "
-                         "(e.g. `git archive <commit> | tar -x -C TREE`), in this process, and record nothing")
+                    help="only compare typical, real-SDK and SDK-batch speed with the detectors/ of another "
+                         "source tree (`git archive REV | tar -x -C TREE`), in this process; records nothing")
     ap.add_argument("--rounds", type=int, default=3, help="passes over each corpus with --against")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -197,7 +197,10 @@ def main() -> None:
             ppath.write_text(full_profile_toml(), encoding="utf-8")
             scan_profile = load_profile(ppath).scan_profile()
         typical = [r for r in generate_corpus(args.requests) if len(r.body) <= 3072]
-        against(args.against, typical, generate_sdk_corpus(args.sdk_requests), scan_profile, args.rounds)
+        # the live mix's SDK batch uploads (3-50 KB JSON, often gzipped): most of the live detector's time
+        batches = [r for r, category, _ in generate_corpus_with_truth(args.requests // 4)
+                   if category == "sdk_batch" and len(r.body) < 64 * 1024]
+        against(args.against, typical, generate_sdk_corpus(args.sdk_requests), batches, scan_profile, args.rounds)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
