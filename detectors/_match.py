@@ -196,12 +196,12 @@ def _at_hex_start(key: str, entries: list[Entry]) -> bool:
     """A needle anchor of 16 hex digits whose needles all refuse a hex digit before them."""
     return (
         len(key) == ANCHOR_LEN
-        and not key.translate(_HEX_DELETE)
+        and not key.strip(_HEX_CHARS)  # all hex: nothing is left (str.translate with a dict is 4x slower)
         and all(e.kind == KIND_NEEDLE and e.boundary in _HEX_BOUNDED for e in entries)
     )
 
 
-_HEX_DELETE: Final = dict.fromkeys(map(ord, "0123456789abcdef"))
+_HEX_CHARS: Final = "0123456789abcdef"
 
 
 def _hex_starts(lower: bytes) -> list[int]:
