@@ -16,11 +16,12 @@ import json
 import json.scanner
 import re
 import sys
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-import orjson
+import simdjson
 
 from ._dec_api import Budget, by_firsts
 from ._jsonpath import JsonLocator, json_key
@@ -63,26 +64,63 @@ def _json_decode(s: str) -> object:
 
 
 #: a digit run longer than ``int`` parses from text (``sys.get_int_max_str_digits``): the
-#: json module refuses such an integer, orjson reads it as a float
+#: json module refuses such an integer
 _DIGITS: Final = bytes(ord("d") if 48 <= c <= 57 else ord(" ") for c in range(256))
-_NOT_READ: Final = object()
+#: one simdjson parser per thread (a parser holds one document at a time; batch tasks may
+#: run in threads)
+_PARSERS = threading.local()
+_SIMD_KINDS: Final = {simdjson.Object: "object", simdjson.Array: "array"}
 
 
-def _orjson_doc(text: bytes) -> object:
-    """The document of an escape-free JSON text when orjson reads it, else ``_NOT_READ``.
-    Only ever a shortcut to the json module's own answer: what orjson reads, the json module
-    reads as a document of the same shape (it also takes NaN, Infinity, numbers beyond a
-    double, encoded surrogates, integers over 64 bits; orjson refuses those and the json
-    module decides, errors included). Integers longer than the json module's limit are left
-    to it too. Used only to tell JSON from not-JSON: an escape-free document's values are
-    read from its text (``_document``)."""
+def _fast_kind(text: bytes) -> str | None:
+    """"object" or "array" when simdjson reads this escape-free JSON text as one, else None
+    (the json module decides). Only tells JSON from not-JSON, building no Python objects:
+    an escape-free document's values are read from its text (``_document``). Only ever a
+    shortcut to the json module's own answer: what simdjson reads, the json module reads as
+    a document of the same kind (it also takes NaN, Infinity, numbers beyond a double,
+    encoded surrogates, integers over 64 bits, a byte-order mark; simdjson refuses those).
+    Integers longer than the json module's limit are left to it too. 5-6x orjson on SDK
+    batches, which spent their time building the objects it threw away."""
+    if text[:1] not in (b"{", b"["):
+        return None
     limit = sys.get_int_max_str_digits()
     if limit and len(text) > limit and b"d" * (limit + 1) in text.translate(_DIGITS):
-        return _NOT_READ
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _NOT_READ
+        return None
+    if len(text) > 2 * _FAST_DEPTH and text.count(b"[") + text.count(b"{") > _FAST_DEPTH and not _shallow(text):
+        return None
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = simdjson.Parser()
+    try:  # the document proxy is dropped at once: the parser takes the next text
+        return _SIMD_KINDS.get(type(parser.parse(text)))
+    except (ValueError, RuntimeError):  # invalid, a big integer, too deep
+        return None
+
+
+#: levels of nesting the shortcut reads (the json module reads them with room to spare on
+#: the stack); deeper, the json module decides: it runs out of stack near a thousand
+#: levels, simdjson at 1,024, and only the json module's answer counts
+_FAST_DEPTH: Final = 512
+_STRUCTURE: Final = bytes(c for c in range(256) if c not in b'"[]{}')
+_STRINGS: Final = re.compile(rb'"[^"]*"')
+
+
+def _shallow(text: bytes) -> bool:
+    """True only when this escape-free text is nested at most ``_FAST_DEPTH`` deep: its
+    brackets outside strings (every '"' opens or closes one: no escapes) lose their
+    innermost pairs in at most half that many rounds. A round takes "[]" then "{}", one or
+    two levels, so some documents less deep are left to the json module too."""
+    skeleton = text.translate(None, _STRUCTURE).replace(b'""', b"")  # strings without brackets: most
+    if b'"' in skeleton:  # quotes still alternate: each pair left holds a string's brackets
+        skeleton = _STRINGS.sub(b"", skeleton)
+    for _ in range(_FAST_DEPTH // 2):
+        if not skeleton:
+            return True
+        inner = skeleton.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(skeleton):
+            return False  # brackets that do not pair: not the shortcut's to answer
+        skeleton = inner
+    return not skeleton
 
 
 class _Num(str):
@@ -113,13 +151,14 @@ def _json_text(data: bytes) -> bytes | None:
 
 
 def _parse_json(data: bytes) -> tuple[bytes | None, object] | None:
-    """(the text when escape-free, else None; the document) for a JSON object or array,
-    None for other JSON values. Raises what ``json.loads`` raises."""
+    """(the text when escape-free, else None; the document, or None where only the text
+    was checked) for a JSON object or array, None for other JSON values. Raises what
+    ``json.loads`` raises."""
     text = data if b"\\" not in data else _json_text(data)
     if text is not None and text[1:2] != b"\x00":  # no BOM or NUL: json.loads would decode it as UTF-8
-        doc = _orjson_doc(text)
-        if doc is _NOT_READ:
-            doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
+        if _fast_kind(text) is not None:
+            return text, None  # the text is all ``_document`` uses
+        doc = _json_decode(text.decode("utf-8", "surrogatepass"))  # json.loads(text), less its overhead
     elif text is not None:
         doc = json.loads(text)  # only checked: numbers beyond 4300 digits make it invalid
     else:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentscope.detectors import decode_request
-from consentscope.detectors._dec_json import _NOT_READ, _json_decode, _orjson_doc
+from consentscope.detectors._dec_json import _fast_kind, _json_decode
 from tests.detectors.helpers import IMEI, found, imei_json, rec, rows
 
 JSON_BODY = (
@@ -112,33 +112,78 @@ def _stdlib_outcome(text: bytes) -> tuple:  # type: ignore[type-arg]
     return ("ok", _kind(doc))
 
 
-def _assert_orjson_only_shortcuts(text: bytes) -> None:
-    doc = _orjson_doc(text)
-    if doc is not _NOT_READ:  # what orjson reads, the json module reads, as a document of the same kind
-        assert _stdlib_outcome(text) == ("ok", _kind(doc)), text
+def _assert_simdjson_only_shortcuts(text: bytes) -> None:
+    kind = _fast_kind(text)
+    if kind is not None:  # what simdjson reads, the json module reads, as a document of the same kind
+        assert _stdlib_outcome(text) == ("ok", kind), text
 
 
 @settings(max_examples=400, deadline=None)
 @given(_JSON_VALUES, st.binary(max_size=4), st.integers(0, 200), st.sampled_from(["insert", "cut", "none"]))
-def test_orjson_reads_only_what_the_json_module_reads(value: object, junk: bytes, at: int, how: str) -> None:
-    """``_orjson_doc`` is a shortcut, never a second opinion: on documents and on damaged
+def test_simdjson_reads_only_what_the_json_module_reads(value: object, junk: bytes, at: int, how: str) -> None:
+    """``_fast_kind`` is a shortcut, never a second opinion: on documents and on damaged
     ones (bytes put in, text cut short) it answers only where the json module answers the same."""
     text = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
     if how == "insert":
         text = text[:at] + junk + text[at:]
     elif how == "cut":
         text = text[:at]
-    _assert_orjson_only_shortcuts(text)
+    _assert_simdjson_only_shortcuts(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_simdjson_shortcut_on_raw_bytes(text: bytes) -> None:
+    _assert_simdjson_only_shortcuts(b"[" + text + b"]")
+    _assert_simdjson_only_shortcuts(b"{" + text)
 
 
 @pytest.mark.parametrize("text", [
     b"[NaN]", b"[Infinity]", b"[1e400]", b'["\xed\xa0\x80"]', b'["\\ud800"]', b"[123456789012345678901234567890]",
     b"[" + b"7" * 5000 + b"]", b'{"a":"' + b"9" * 5000 + b'"}', b"[" * 2000 + b"]" * 2000, b'{"a":1} ',
     b"[1] x", b'["a\nb"]', b'["\xc0\x80"]', b"[-0]", b"[1.5e3]", b"-9223372036854775809", b"1e400",
+    b"\xef\xbb\xbf{}", b"[" * 1024 + b"]" * 1024, b"[" * 1025 + b"]" * 1025, b"[18446744073709551616]",
+    b"[-9223372036854775809]", b"[1e-400]", b"{}\x00", b"[1,]", b"[01]",
 ])
-def test_orjson_shortcut_edges(text: bytes) -> None:
+def test_simdjson_shortcut_edges(text: bytes) -> None:
     """Where the two parsers differ (NaN, huge numbers, encoded surrogates, integers past the
-    json module's digit limit, deep nesting), the json module's answer is the one used."""
-    _assert_orjson_only_shortcuts(text)
-    if b"7" * 5000 in text:  # the json module refuses this integer; orjson would take it as a float
-        assert _orjson_doc(text) is _NOT_READ and _stdlib_outcome(text)[0] == "error"
+    json module's digit limit, a byte-order mark, deep nesting), the json module's answer is
+    the one used."""
+    _assert_simdjson_only_shortcuts(text)
+    if b"7" * 5000 in text or text.startswith(b"\xef\xbb\xbf"):  # the json module refuses these
+        assert _fast_kind(text) is None and _stdlib_outcome(text)[0] == "error"
+
+
+def test_simdjson_parser_is_one_per_thread() -> None:
+    """A parser holds one document at a time: threads (batch tasks may run in threads) each
+    get their own, and every answer is the one a single thread gives."""
+    import threading
+
+    texts = [json.dumps({"k": list(range(i % 50)), "s": "x" * i}).encode() for i in range(400)] + [b"[1,]", b"[NaN]"]
+    expected = [_fast_kind(t) for t in texts]
+    got: list[list[str | None]] = []
+
+    def work() -> None:
+        got.append([_fast_kind(t) for t in texts * 5][: len(texts)])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [expected] * 4 and expected[:400] == ["object"] * 400 and expected[400:] == [None, None]
+
+
+def test_deep_documents_are_left_to_the_json_module() -> None:
+    """Nesting past the shortcut's rounds goes to the json module, whatever simdjson would say;
+    brackets inside strings do not count, and shallow documents with many brackets take the shortcut."""
+    from consentscope.detectors._dec_json import _FAST_DEPTH, _shallow
+
+    deep = b"[" * (_FAST_DEPTH + 1) + b"]" * (_FAST_DEPTH + 1)
+    assert not _shallow(deep) and _fast_kind(deep) is None
+    assert _shallow(b"[" * (_FAST_DEPTH // 2) + b"]" * (_FAST_DEPTH // 2))
+    alternating = b"{[" * (_FAST_DEPTH // 2) + b"]}" * (_FAST_DEPTH // 2)  # two levels a round
+    assert _shallow(alternating) and not _shallow(b"[{" + alternating + b"}]")
+    wide = json.dumps([{"a": [1, {"b": "[[[{{{"}]} for _ in range(400)]).encode()
+    assert _shallow(wide) and _fast_kind(wide) == "array"
+    assert not _shallow(b'[{"a":1]}') and _fast_kind(b"[" * 300 + b"}" * 300) is None
