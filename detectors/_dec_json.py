@@ -69,7 +69,7 @@ _DIGITS: Final = bytes(ord("d") if 48 <= c <= 57 else ord(" ") for c in range(25
 #: one simdjson parser per thread (a parser holds one document at a time; batch tasks may
 #: run in threads)
 _PARSERS = threading.local()
-_SIMD_KINDS: Final = {simdjson.Object: "object", simdjson.Array: "array"}
+_SIMD_KINDS: Final[dict[type, str]] = {simdjson.Object: "object", simdjson.Array: "array"}
 
 
 def _fast_kind(text: bytes) -> str | None:
