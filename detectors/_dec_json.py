@@ -73,8 +73,8 @@ _SIMD_KINDS: Final[dict[type, str]] = {simdjson.Object: "object", simdjson.Array
 
 
 def _fast_kind(text: bytes) -> str | None:
-    """"object" or "array" when simdjson reads this escape-free JSON text as one, else None
-    (the json module decides). Only tells JSON from not-JSON, building no Python objects:
+    """The kind of document ("object" or "array") when simdjson reads this escape-free
+    JSON text as one, else None (the json module decides). Only tells JSON from not-JSON, building no Python objects:
     an escape-free document's values are read from its text (``_document``). Only ever a
     shortcut to the json module's own answer: what simdjson reads, the json module reads as
     a document of the same kind (it also takes NaN, Infinity, numbers beyond a double,
