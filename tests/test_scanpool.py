@@ -318,6 +318,25 @@ def test_unreadable_flow_read_by_the_workers(bad: bytes, generated: Path, scanne
     assert multiprocessing.active_children() == []
 
 
+def test_compressed_flow_file_with_a_flow_over_the_limit_read_by_the_workers(generated: Path, scanner: Scanner,
+                                                                            tmp_path: Path) -> None:
+    """gzip: the main process decompresses as it frames; a flow over MAX_FLOW_BYTES is read
+    past there and counted (in its worker, in its turn) as with jobs=1."""
+    from consentscope.readers.flowfile import FLOW_TOO_LARGE, MAX_FLOW_BYTES
+    from tests.readers.test_bombs import Big, flow_state, tnetstring_chunks, write_compressed
+
+    data, at = generated.read_bytes(), _frames(generated)[1000].offset
+    path = tmp_path / "bomb.mitm.gz"
+    write_compressed("gzip", path, [data[:at], *tnetstring_chunks(flow_state("bomb.example.net",
+                                                                             Big(MAX_FLOW_BYTES + 1))), data[at:]])
+    one = _audit(path, scanner, jobs=1)
+    two = _audit(path, scanner, jobs=2, batch=64)
+    assert one.errors == two.errors == []
+    assert one.requests == two.requests == 4000
+    assert one.anomalies == two.anomalies and two.anomalies[FLOW_TOO_LARGE] == 1
+    assert _json(one, tmp_path, "one") == _json(two, tmp_path, "two")
+
+
 def test_cli_truncated_flow_file_with_workers_exits_2_keeping_the_findings(generated: Path, tmp_path: Path) -> None:
     path, at = _cut(generated, tmp_path, 3000)
     out = tmp_path / "r.json"
