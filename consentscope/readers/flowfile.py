@@ -12,6 +12,12 @@ becomes one CaptureError naming the file and the byte offset of the first flow i
 not read, after every complete flow before it has been yielded. Each flow's size is read
 from its length prefix first, and a flow over ``MAX_FLOW_BYTES`` is skipped unread, so a
 small compressed file cannot make the reader hold gigabytes.
+
+Reading is two steps: ``iter_frames`` cuts the file into flows by their length prefixes
+(in file order: about 30 ms for 21 MB), ``frame_items`` reads one flow into items (needs
+nothing but its bytes). ``iter_flowfile`` chains them; ``replay --jobs N`` frames the file
+in its own process and has the scan workers read the flows the fast path takes
+(``session._read_and_scan``).
 """
 
 from __future__ import annotations
