@@ -218,7 +218,8 @@ def main() -> None:
                          "the parallel replay's jobs (100000: ~4 min CPU each)")
     ap.add_argument("--compare", metavar="NAME=TREE", action="append", default=[],
                     help="also time the replay of another consentscope (a folder holding a `consentscope` "
-                         "package laid out as installed), e.g. an older commit, in the same run (its default jobs)")
+                         "package laid out as installed, e.g. `git archive` of an older commit) in the same run, "
+                         "with --jobs 1 and the parallel replay's jobs (it must know --jobs)")
     ap.add_argument("--keep", metavar="DIR", help="generate the flow file and profile into DIR and stop")
     ap.add_argument("--run", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -255,12 +256,13 @@ def main() -> None:
         if jobs > 1:
             cmds[f"jobs={jobs}"] = lambda: replay_cmd(path, profile, tmp, jobs)
         trees = dict(c.split("=", 1) for c in args.compare)
-        runs: dict[str, list[Run]] = {k: [] for k in [*cmds, *trees]}
+        tree_runs = {f"{name} jobs={j}": (tree, j) for name, tree in trees.items() for j in sorted({1, jobs})}
+        runs: dict[str, list[Run]] = {k: [] for k in [*cmds, *tree_runs]}
         for _ in range(args.repeat):
             for which, cmd in cmds.items():
                 runs[which].append(spawn(cmd()))
-            for name, tree in trees.items():
-                runs[name].append(spawn(replay_cmd(path, profile, tmp, None), pythonpath=tree))
+            for name, (tree, j) in tree_runs.items():
+                runs[name].append(spawn(replay_cmd(path, profile, tmp, j), pythonpath=tree))
         cpu = {k: min(r.cpu for r in v) for k, v in runs.items()}
         wall = {k: min(r.wall for r in v) for k, v in runs.items()}
         peak = {k: max(r.peak_sum for r in v) for k, v in runs.items()}
@@ -270,16 +272,24 @@ def main() -> None:
         findings = len(json.loads((tmp / "replay.json").read_text())["findings"])
         cores = usable_cores()
         bound = {k: min(r.bound(cores) for r in v) for k, v in runs.items()}
-        print(f"  {'':24s} {'CPU':>7s} {'wall':>7s} {'bound':>7s}  ratios (FlowReader / this): CPU, wall, bound")
+        main_cpu = {k: min(r.main_cpu for r in v) for k, v in runs.items()}
+        print(f"  {'':24s} {'CPU':>7s} {'wall':>7s} {'bound':>7s}  ratios (FlowReader / this): CPU, wall, bound"
+              f"     main process CPU (min-max over the runs); wall (min-max)")
         print(f"  {'mitmproxy FlowReader loop':24s} {cpu['reader']:6.2f}s {wall['reader']:6.2f}s")
         print(f"  {'consentscope flow reader':24s} {cpu['ours']:6.2f}s {wall['ours']:6.2f}s {'':7s}  "
               f"{cpu['reader'] / cpu['ours']:5.2f} {wall['reader'] / wall['ours']:5.2f}")
-        replays = [k for k in cmds if k.startswith("jobs=")] + list(trees)
+        replays = [k for k in cmds if k.startswith("jobs=")] + list(tree_runs)
         for k in replays:
             workers = max(r.workers for r in runs[k])
             print(f"  {'replay ' + k:24s} {cpu[k]:6.2f}s {wall[k]:6.2f}s {bound[k]:6.2f}s  "
                   f"{cpu['reader'] / cpu[k]:5.2f} {wall['reader'] / wall[k]:5.2f} {cpu['reader'] / bound[k]:5.2f}"
+                  f"   main {main_cpu[k]:.2f}-{max(r.main_cpu for r in runs[k]):.2f}s;"
+                  f" wall {wall[k]:.2f}-{max(r.wall for r in runs[k]):.2f}s"
                   f"   peak {peak[k]:.0f} MB RSS ({workers} workers; PSS {pss[k]:.0f} MB)")
+        print(f"  {'mitmproxy FlowReader':24s} wall {wall['reader']:.2f}-{max(r.wall for r in runs['reader']):.2f}s")
+        for k in replays:  # each round's reader and replay ran back to back: the spread of their ratio
+            rounds = " ".join(f"{a.wall / b.wall:.2f}" for a, b in zip(runs["reader"], runs[k], strict=True))
+            print(f"  wall ratio per round, replay {k}: {rounds}")
         last = f"jobs={jobs}"
         print(f"ratio: {wall['reader'] / wall[last]:.2f} with --jobs {jobs}, {wall['reader'] / wall['jobs=1']:.2f} "
               f"with --jobs 1 (FlowReader wall time / whole replay wall time, aim >= 1.0; {findings:,} findings); "

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from consentscope.consent import ConsentTimeline
@@ -47,11 +48,13 @@ from consentscope.model import (
     Via,
 )
 from consentscope.profile import AppInfo, Profile
+from consentscope.readers._base import CaptureError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from consentscope.readers._keylog import KeyLog
+    from consentscope.readers.flowfile import Frame
     from consentscope.readers.hooks import HookLog
     from consentscope.rules import Suppressions, Violation
 
@@ -345,19 +348,25 @@ def audit_capture(
 
     ``jobs`` > 1: the records are scanned ahead in that many worker processes
     (``scanpool``), fed to the audit in capture order all the same: the result is the one
-    ``jobs=1`` gives. ``batch_records``: records per batch out (``scanpool.BATCH_RECORDS``);
-    a capture with fewer records than one batch is scanned here. A worker that dies or
-    fails ends the session there, with its error in ``result.errors`` and every finding
-    fed before it."""
+    ``jobs=1`` gives. A mitmproxy flow file is not even read here then: this process only
+    frames it (``flowfile.iter_frames``: each flow's bytes, by its length prefix) and the
+    workers read their flows into records (``_read_and_scan``). ``batch_records``: records
+    (flows) per batch out (``scanpool.BATCH_RECORDS``); a capture with fewer than one batch
+    is read and scanned here. A worker that dies or fails ends the session there, with its
+    error in ``result.errors`` and every finding fed before it."""
     from consentscope.errors import ConsentscopeError
-    from consentscope.readers._open import detect_format
+    from consentscope.readers._open import detect_format, open_maybe_compressed
     from consentscope.readers.capture import read_capture
+    from consentscope.readers.flowfile import iter_frames, starts_fast
     from consentscope.scanpool import ScanWorkerError
 
     try:
-        source = _FORMAT_SOURCE.get(detect_format(path), Source.FLOW)
+        fmt = detect_format(path)
     except (OSError, ConsentscopeError):
-        source = Source.FLOW  # read_capture reports the file's error below
+        fmt = ""  # read_capture reports the file's error below
+    source = _FORMAT_SOURCE.get(fmt, Source.FLOW)
+    # the workers read the flows, not only scan them (mitmproxy's older formats: read here)
+    frames = jobs > 1 and fmt == "mitm" and starts_fast(path)
     hook_events = [e for h in hooks for e in h.events]
 
     def new_audit() -> Audit:
@@ -372,26 +381,40 @@ def audit_capture(
         if progress is not None:
             progress(ahead.audit, found)
 
-    ahead = _ScanAhead(new_audit, scanner, jobs, batch_records, fed)
     read_anomalies: dict[str, int] = {}
+    ahead = _ScanAhead(new_audit, scanner, jobs, batch_records, fed,
+                       flows=(path, read_anomalies) if frames else None)
     errors: list[str] = []
     done = False
     try:
+        read_error: str | None = None
         try:
-            from consentscope.readers._keylog import KeyLog
+            if frames:
+                with open_maybe_compressed(path) as fo:
+                    for frame in iter_frames(path, fo):
+                        ahead.add_frame(frame)
+            else:
+                from consentscope.readers._keylog import KeyLog
 
-            own_keys = KeyLog()
-            if keylog is not None:
-                own_keys.merge(keylog)
-            for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
-                ahead.add(item)
+                own_keys = KeyLog()
+                if keylog is not None:
+                    own_keys.merge(keylog)
+                for item in read_capture(path, keylog=own_keys, anomalies=read_anomalies):
+                    ahead.add(item)
         except ScanWorkerError:
             raise
         except ConsentscopeError as e:
-            errors.append(str(e))
+            read_error = str(e)
         except OSError as e:
-            errors.append(f"{path}: {e.strerror or e}")
-        ahead.drain()  # everything read before a fault is fed
+            read_error = f"{path}: {e.strerror or e}"
+        try:
+            ahead.drain()  # everything read before a fault is fed
+        except ScanWorkerError:
+            raise
+        except ConsentscopeError as e:  # a flow a worker could not read: before any fault framing met
+            read_error = str(e)
+        if read_error is not None:
+            errors.append(read_error)
         done = True
     except ScanWorkerError as e:
         errors.append(f"{path}: {e}; the requests from there on were not audited")
@@ -407,6 +430,57 @@ def audit_capture(
     return audit.finish()
 
 
+#: a record's fields, in order (``_read_and_scan`` sends them back as a tuple)
+_RECORD_FIELDS = [f.name for f in fields(RequestRecord)]
+_HEADERS_AT, _BODY_AT = _RECORD_FIELDS.index("headers"), _RECORD_FIELDS.index("body")
+_record_fields = attrgetter(*_RECORD_FIELDS)
+
+
+def _read_and_scan(scanner: Scanner, frames: list[tuple[Any, ...]]) -> list[Any]:
+    """In a scan worker: framed flows read into items by ``flowfile.fast_records`` (the fast
+    path of the reader ``jobs=1`` uses) and their records scanned. Per flow: the anomalies
+    its reading counted (or None); its items, each with its scan's fields (None: not
+    scanned, a device mark), or None when the fast path declined the flow; and then the
+    frame itself, for the main process to read through mitmproxy in its turn (mitmproxy's
+    migrations keep state across the flows of a process: ``Audit``'s process reads every
+    such flow, in file order, as with ``jobs=1``).
+
+    A record goes back as what ``Audit.feed`` reads of a record scanned elsewhere: no
+    headers, and no body unless the scan found it opaque (its size is a contact's), so a
+    flow's bytes are not sent back to the main process."""
+    from consentscope.readers.flowfile import Frame, fast_records, frame_items
+    from consentscope.scanpool import ScanFailed, scan_fields
+
+    out: list[Any] = []
+    scan, opaque = scanner.scan, Readability.OPAQUE
+    for t in frames:
+        anomalies: dict[str, int] = {}
+        frame = Frame(*t)
+        items = fast_records(frame.data, frame.head, anomalies) if frame.data is not None else \
+            frame_items("", frame, anomalies)  # skipped, too large: counted
+        if items is None:
+            out.append((anomalies or None, None, t))
+            continue
+        entries: list[tuple[Any, Any]] = []
+        for item in items:
+            if type(item) is not RequestRecord:
+                entries.append((item, None))
+                continue
+            result = None
+            if item.host != RESERVED_HOST:
+                try:
+                    result = scan(item)
+                except Exception as e:  # a bug in a detector: the worker's error, naming the request
+                    raise ScanFailed(f"{type(e).__name__}: {e} (request {item.flow_id})") from e
+            slim = list(_record_fields(item))
+            slim[_HEADERS_AT] = ()
+            if result is None or result.readability != opaque:
+                slim[_BODY_AT] = b""
+            entries.append((tuple(slim), None if result is None else scan_fields(result)))
+        out.append((anomalies or None, entries, None))
+    return out
+
+
 class _ScanAhead:
     """Feeds an audit item by item in capture order while a ``ScanPool`` scans the records
     ahead of it: items wait in their batch until its scans are back. ``jobs=1``: every item
@@ -416,10 +490,15 @@ class _ScanAhead:
     or kept here) or ``4 * batch_records`` items (contacts, large bodies the main process
     scans itself); at most ``jobs * BATCHES_PER_WORKER`` batches wait, so what is held stays
     bounded whatever the capture holds. Workers start only when a first batch with records
-    closes: a capture smaller than that is scanned here, without paying for them."""
+    closes: a capture smaller than that is scanned here, without paying for them.
+
+    ``flows`` (a flow file's path, and the reader's anomaly counts): items come as framed
+    flows (``add_frame``), and the workers read them too (``_read_and_scan``); a flow over
+    ``MAX_SHIPPED_BODY`` is read and scanned here in its turn. A flow that cannot be read
+    ends the batches there: its ``CaptureError`` is raised after every item before it is fed."""
 
     def __init__(self, new_audit: Callable[[], Audit], scanner: Scanner, jobs: int, batch_records: int | None,
-                 fed: Callable[[list[AuditFinding]], None]) -> None:
+                 fed: Callable[[list[AuditFinding]], None], flows: tuple[str, dict[str, int]] | None = None) -> None:
         from consentscope import scanpool
 
         self._new_audit = new_audit
@@ -432,12 +511,16 @@ class _ScanAhead:
         self.in_flight = jobs * scanpool.BATCHES_PER_WORKER
         self.fed = fed
         self.pool: scanpool.ScanPool | None = None
-        #: the batch being filled: every item, and whether a worker scans it (True) or the audit
-        self._items: list[tuple[RequestRecord | Contact, bool]] = []
-        self._records: list[RequestRecord] = []
+        #: the batch being filled: every item, and whether a worker scans it (True) or the audit;
+        #: with ``flows``, every frame (None once shipped: the worker has its bytes)
+        self._items: list[tuple[Any, bool]] = []
+        self._records: list[Any] = []
         self._bytes = 0
         #: closed batches waiting their turn, and whether their records went to the pool
-        self._out: deque[tuple[list[tuple[RequestRecord | Contact, bool]], bool]] = deque()
+        self._out: deque[tuple[list[tuple[Any, bool]], bool]] = deque()
+        self.flows = flows
+        #: a flow could not be read: nothing after it is fed
+        self.failed = False
 
     @property
     def audit(self) -> Audit:
@@ -462,7 +545,21 @@ class _ScanAhead:
                 or len(self._items) >= 4 * self.batch_records):
             self._close()
 
+    def add_frame(self, frame: Frame) -> None:
+        """A flow of the flow file (``flows``), framed, not read yet."""
+        size = len(frame.data) if frame.data is not None else 0
+        shipped = size <= self._max_shipped
+        if shipped:
+            self._records.append(frame)
+        self._bytes += size
+        self._items.append((frame, shipped))
+        if (len(self._records) >= self.batch_records or self._bytes >= self._batch_bytes
+                or len(self._items) >= 4 * self.batch_records):
+            self._close()
+
     def _close(self) -> None:
+        from functools import partial
+
         from consentscope.scanpool import ScanPool
 
         if len(self._out) >= self.in_flight:
@@ -471,11 +568,18 @@ class _ScanAhead:
         self._items, self._records, self._bytes = [], [], 0
         if records:
             if self.pool is None:
-                self.pool = ScanPool(self.scanner, self.jobs, in_flight=self.in_flight)
-            self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
+                read = partial(_read_and_scan, self.scanner) if self.flows else None
+                self.pool = ScanPool(self.scanner, self.jobs, in_flight=self.in_flight, read_flows=read)
+            if self.flows:
+                self.pool.submit_flows(records, f"flows #{records[0].seq + 1} to #{records[-1].seq + 1}")
+                items = [(None if shipped else f, shipped) for f, shipped in items]  # the worker has those
+            else:
+                self.pool.submit(records, f"requests {records[0].flow_id} to {records[-1].flow_id}")
             self._out.append((items, True))
         elif self._out:
             self._out.append((items, False))
+        elif self.flows is not None:
+            self._feed_flows([(f, False) for f, _ in items], None)
         else:
             self._feed(items, ())
 
@@ -484,9 +588,48 @@ class _ScanAhead:
         for item, shipped in items:
             self.fed(self.audit.feed(item, scanned=next(results) if shipped else None))
 
+    def _feed_flows(self, items: list[tuple[Frame | None, bool]], reply: Any) -> None:
+        """Feed a batch of flows: the shipped ones as the worker read and scanned them
+        (``_read_and_scan``), the others read here; a flow that could not be read raises its
+        error, after every item before it, and nothing after it is fed."""
+        from consentscope.readers.flowfile import Frame, frame_items
+        from consentscope.scanpool import scan_from_fields
+
+        assert self.flows is not None
+        path, anomalies = self.flows
+        done = iter(reply if reply is not None else ())
+        feed, fed = self.audit.feed, self.fed
+        try:
+            for frame, shipped in items:
+                if shipped:
+                    counted, entries, declined = next(done)
+                    for name, n in (counted or {}).items():
+                        anomalies[name] = anomalies.get(name, 0) + n
+                    if entries is None:  # mitmproxy reads it, here, in its turn (and it is scanned here)
+                        for item in frame_items(path, Frame(*declined), anomalies, fast=False):
+                            fed(feed(item))
+                        continue
+                    for item, scan in entries:
+                        if type(item) is tuple:
+                            fed(feed(RequestRecord(*item), scanned=None if scan is None else scan_from_fields(scan)))
+                        else:
+                            fed(feed(item))
+                else:
+                    assert frame is not None
+                    for item in frame_items(path, frame, anomalies):
+                        fed(feed(item))
+        except CaptureError:
+            self.failed = True
+            self._out.clear()
+            self._items, self._records, self._bytes = [], [], 0
+            raise
+
     def _feed_oldest(self) -> None:
         items, out = self._out.popleft()
-        if out:
+        if self.flows is not None:
+            assert self.pool is not None or not out
+            self._feed_flows(items, self.pool.take_flows() if out and self.pool is not None else None)
+        elif out:
             assert self.pool is not None
             self._feed(items, self.pool.take())
         else:
@@ -494,9 +637,14 @@ class _ScanAhead:
 
     def drain(self) -> None:
         """Feed everything added: the last batch goes out too once workers run."""
+        if self.failed:
+            return
         if self.pool is None:  # nothing out: a capture under one batch is scanned here
-            self._feed([(item, False) for item, _ in self._items], ())
-            self._items, self._records, self._bytes = [], [], 0
+            items, self._items, self._records, self._bytes = self._items, [], [], 0
+            if self.flows is not None:
+                self._feed_flows([(f, False) for f, _ in items], None)  # read here
+            else:
+                self._feed([(item, False) for item, _ in items], ())
             return
         if self._items:
             self._close()
@@ -505,7 +653,7 @@ class _ScanAhead:
 
     def stop(self, terminate: bool) -> None:
         if self.pool is not None:
-            if terminate:
+            if terminate or self.failed:  # a failed read leaves batches out nobody takes
                 self.pool.terminate()
             else:
                 self.pool.close()
