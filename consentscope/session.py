@@ -83,6 +83,26 @@ def device_mark(record: RequestRecord) -> str | None:
 # ----------------------------------------------------------------------------- audit
 
 
+def text(s: str) -> str:
+    """Captured text as every sink can write it. Bytes that were no UTF-8 arrive as lone
+    surrogates (read with "surrogateescape"), and JSON can escape one ("\\ud800"); neither can
+    be written as UTF-8, and a host, path, header or key holding one stopped the database,
+    the JSON and the HTML report. Each such character becomes its escape, "\\udce9", which
+    says what was there; all other text stays as it is."""
+    return s if s.isascii() else s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text_finding(f: Finding) -> Finding:
+    """A finding whose place, excerpt and note any sink can write (``text``)."""
+    if f.location.isascii() and f.evidence.isascii() and f.detail.isascii():
+        return f
+    return replace(f, location=text(f.location), evidence=text(f.evidence), detail=text(f.detail))
+
+
+def _text_event(e: TimelineEvent) -> TimelineEvent:
+    return e if e.detail.isascii() else replace(e, detail=text(e.detail))
+
+
 class Audit:
     """One session of traffic against one profile, fed item by item.
 
@@ -153,7 +173,7 @@ class Audit:
 
     def add_event(self, event: TimelineEvent) -> None:
         """A timeline event from outside the traffic (a mark, a command, a file)."""
-        self.timeline.add(event)
+        self.timeline.add(_text_event(event))
 
     def feed(self, item: RequestRecord | Contact, source: str | None = None,
              scanned: ScanResult | None = None) -> list[AuditFinding]:
@@ -174,31 +194,36 @@ class Audit:
         self.requests += 1
         self._span(record.time)
         url = record.url  # built once: the summary and every finding of the request share it
-        host, method = record.host, record.method
+        host, method, flow_id = record.host, record.method, record.flow_id
+        if not (url.isascii() and host.isascii() and method.isascii() and flow_id.isascii()):
+            url, host, method, flow_id = text(url), text(host), text(method), text(flow_id)
         if not self.live:  # one copy of each host and method for what the replay keeps
             host, method = self._shared.setdefault(host, host), self._shared.setdefault(method, method)
         self._check_markers(url, record.time)
         result = self.scanner.scan(record) if scanned is None else scanned
-        self.last_anomalies = result.anomalies
-        self.anomalies.update(result.anomalies)
-        destination = self.classifier.classify(record.host, path=record.path, ip=record.server_ip, sni=record.sni)
+        anomalies = result.anomalies
+        if not all(map(str.isascii, anomalies)):  # a few name what the request said (an encoding)
+            anomalies = tuple(map(text, anomalies))
+        self.last_anomalies = anomalies
+        self.anomalies.update(anomalies)
+        destination = self.classifier.classify(host, path=record.path, ip=record.server_ip, sni=record.sni)
         if self.keep_requests:
-            self._requests.append(RequestSummary(record.flow_id, record.time, method, url,
+            self._requests.append(RequestSummary(flow_id, record.time, method, url,
                                                  host, destination.party, destination.sdk))
-        self.coverage.add_request(record.host, destination, result.readability)
+        self.coverage.add_request(host, destination, result.readability)
         if result.unscanned:
-            self.coverage.add_unscanned(UnscannedPart(record.flow_id, url, result.unscanned))
+            self.coverage.add_unscanned(UnscannedPart(flow_id, url, text(result.unscanned)))
         if result.readability == Readability.OPAQUE and destination.party != "first-party":
             # content hidden, transmission proven: a contact, like a TLS server name in a capture
-            opaque = Contact(record.time, record.host, record.server_ip, record.port, Via.OPAQUE_REQUEST,
-                             None, record.flow_id, size=len(record.body))
+            opaque = Contact(record.time, host, record.server_ip, record.port, Via.OPAQUE_REQUEST,
+                             None, flow_id, size=len(record.body))
             self._feed_contact(opaque, src, destination)
         if not result.findings:
             return []
         phase = self.phase_at(record.time)
         found = [
-            AuditFinding(self.session_id, record.flow_id, record.time, method, url, host,
-                         destination, f, phase, src)
+            AuditFinding(self.session_id, flow_id, record.time, method, url, host,
+                         destination, _text_finding(f), phase, src)
             for f in result.findings
         ]
         if not self.live:
@@ -223,6 +248,8 @@ class Audit:
                 object.__setattr__(f, name, kept)  # frozen for the detectors' users; equal value
 
     def _feed_contact(self, contact: Contact, source: str, destination: Destination | None = None) -> None:
+        if not (contact.host.isascii() and contact.flow_id.isascii()):
+            contact = replace(contact, host=text(contact.host), flow_id=text(contact.flow_id))
         self._span(contact.time)
         if not self.live:
             self._contacts.append((contact, source))
@@ -259,6 +286,7 @@ class Audit:
             self._found_event(TimelineEvent(t, Event.REFUSAL, text, "marker"))
 
     def _found_event(self, event: TimelineEvent) -> None:
+        event = _text_event(event)
         self.timeline.add(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -223,3 +223,40 @@ def test_patterns_without_a_profile(tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     assert cli("report", "--db", db, "--json", str(again)).returncode == 0
     assert {f["confidence"] for f in json.loads(again.read_text())["findings"]} == {"pattern"}
+
+
+def test_text_that_is_no_utf8_reaches_every_output_as_its_escapes(tmp_path: Path) -> None:
+    """A Host header and a path of invalid UTF-8, and JSON keys escaping lone surrogates,
+    stopped the database and the reports with a traceback: each such character is now
+    written as its escape, in every output, and the replay ends as any other."""
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    host = tflow.tflow(resp=True)
+    host.request.headers.fields = ((b"Host", b"caf\xe9.example.net"),)
+    host.request.raw_content = b"imei=861234567890127"
+    path = tflow.tflow(resp=True)
+    path.request.path = b"/p\xff?imei=861234567890127".decode("utf-8", "surrogateescape")
+    keys = tflow.tflow(resp=True)
+    keys.request.headers.fields = ((b"Host", b"api.example.net"), (b"Content-Type", b"application/json"))
+    keys.request.raw_content = b'{"\\ud800x": "861234567890127"}'
+    capture = tmp_path / "odd.mitm"
+    with capture.open("wb") as fh:
+        writer = io.FlowWriter(fh)
+        for f in (host, path, keys):
+            writer.add(f)
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "html", "csv")}
+    r = cli("replay", str(capture), "--profile", str(ROOT / "captures" / "demo_profile.toml"),
+            "--db", f"sqlite:///{tmp_path / 'r.db'}", *(x for k, p in out.items() for x in (f"--{k}", str(p))))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    doc = json.loads(out["json"].read_text(encoding="utf-8"))
+    places = {(f["host"], f["url"], f["location"]) for f in doc["findings"]}
+    assert ("caf\\udce9.example.net", "http://caf\\udce9.example.net:22/path", "body") in places
+    assert any(u.startswith("http://address:22/p\\udcff?imei=") for _, u, _ in places)
+    assert ("api.example.net", "http://api.example.net:22/path", "body.json:$['\\ud800x']") in places
+    for k in ("html", "csv"):
+        assert "caf\\udce9.example.net" in out[k].read_text(encoding="utf-8-sig")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        assert ("caf\\udce9.example.net",) in db.execute("SELECT host FROM cs_requests").fetchall()
