@@ -4,7 +4,9 @@ An input is a target byte and the bytes for that target: a capture file (flow fi
 pcap, pcapng, any of them gzip/xz/zstd compressed), a request for
 ``consentscope.detectors.decode_request``, or an HTTPDNS response body. The invariant for
 every door: items of the two kinds, then the end or one ``CaptureError`` naming the file;
-anything else raised is a crash (a bug), and the fuzzer keeps the input that raised it.
+and what a capture gave goes through the whole sequence (audit, judge, JSON report written
+as UTF-8). Anything else raised is a crash (a bug), and the fuzzer keeps the input that
+raised it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ def _drain(path: str, items: Iterator[object]) -> int:
     return n
 
 
+_audit_kit: tuple[object, object] | None = None
+
+
+def _report(path: str) -> None:
+    """The whole sequence on what a door read: audit, judge, and the JSON report written as
+    UTF-8 (text the capture made up, such as bytes that are no UTF-8, must reach it)."""
+    global _audit_kit
+    from consentscope.detectors import Identifier, Scanner
+    from consentscope.profile import Profile
+    from consentscope.session import audit_capture, judge
+    from consentscope.reports.json_report import iter_json
+
+    if _audit_kit is None:
+        profile = Profile(path="fuzz", identifiers=(Identifier("imei", "861234567890127"),))
+        _audit_kit = (profile, Scanner(profile.scan_profile(), max_chain_depth=1))
+    profile, scanner = _audit_kit
+    result = audit_capture(path, "fuzz", profile, scanner)  # type: ignore[arg-type]
+    "".join(iter_json(judge([result], profile))).encode("utf-8")  # type: ignore[arg-type]
+
+
 def check(data: bytes) -> None:
     """Run one input; returns normally when the invariant holds, raises otherwise."""
     if not data:
@@ -59,10 +81,12 @@ def check(data: bytes) -> None:
     target, rest = data[0] % TARGETS, data[1:]
     if target == FLOW:
         path = _file(rest)
-        _drain(path, iter_flowfile(path))
+        if _drain(path, iter_flowfile(path)):
+            _report(path)
     elif target == CAPTURE:
         path = _file(rest)
-        _drain(path, read_capture(path))
+        if _drain(path, read_capture(path)):
+            _report(path)
     elif target == DECODE:
         encoding = _ENCODINGS[rest[0] % len(_ENCODINGS)] if rest else ""
         ctype = _CTYPES[rest[1] % len(_CTYPES)] if len(rest) > 1 else ""
