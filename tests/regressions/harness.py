@@ -63,8 +63,8 @@ def _report(path: str) -> None:
     global _audit_kit
     from consentscope.detectors import Identifier, Scanner
     from consentscope.profile import Profile
-    from consentscope.session import audit_capture, judge
     from consentscope.reports.json_report import iter_json
+    from consentscope.session import audit_capture, judge
 
     if _audit_kit is None:
         profile = Profile(path="fuzz", identifiers=(Identifier("imei", "861234567890127"),))
