@@ -264,7 +264,9 @@ class _PcapReader:
 
         assert self.keylog is not None
         server, server_gap = self._server_side(s)
-        result = decrypt_connection(data, server, self.keylog, client_gap=gap is not None, server_gap=server_gap)
+        msg = data[5 : 9 + int.from_bytes(data[6:9], "big")]  # what ``hello`` was parsed from: not parsed twice
+        result = decrypt_connection(data, server, self.keylog, client_gap=gap is not None, server_gap=server_gap,
+                                    client_hello=(msg, hello))
         if not result.decrypted:
             self.anomaly(f"tls-not-decrypted:{result.reason}")
         yield Contact(s.first_time, hello.sni or "", s.dst, s.dport, "tls-sni", hello.tls_version,
