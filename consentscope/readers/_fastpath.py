@@ -40,6 +40,19 @@ _LINKS = {
 }
 
 
+#: (source, destination) address bytes -> their text: a connection's packets share a pair,
+#: so one lookup replaces two ``inet_ntop`` calls per packet. Emptied when full.
+_NAMES: dict[bytes, tuple[str, str]] = {}
+_MAX_NAMES = 4096
+
+
+def _names(pair: bytes, family: int, size: int) -> tuple[str, str]:
+    if len(_NAMES) >= _MAX_NAMES:
+        _NAMES.clear()
+    names = _NAMES[pair] = (inet_ntop(family, pair[:size]), inet_ntop(family, pair[size:]))
+    return names
+
+
 def segment_of(linktype: int, frame: bytes) -> Segment | None:
     """The TCP or UDP segment of a common frame, or None: let dpkt read it."""
     link = _LINKS.get(linktype)
@@ -61,16 +74,20 @@ def segment_of(linktype: int, frame: bytes) -> Segment | None:
             return None
         end = off + total if total else n
         start = off + ihl
-        src = inet_ntop(AF_INET, frame[off + 12 : off + 16])
-        dst = inet_ntop(AF_INET, frame[off + 16 : off + 20])
+        pair = frame[off + 12 : off + 20]
+        names = _NAMES.get(pair)
+        if names is None:
+            names = _names(pair, AF_INET, 4)
     elif version == 6:
         if n < off + 40:
             return None
         plen, proto = _IP6.unpack_from(frame, off)
         start = off + 40
         end = start + plen if plen else n
-        src = inet_ntop(AF_INET6, frame[off + 8 : off + 24])
-        dst = inet_ntop(AF_INET6, frame[off + 24 : off + 40])
+        pair = frame[off + 8 : off + 40]
+        names = _NAMES.get(pair)
+        if names is None:
+            names = _names(pair, AF_INET6, 16)
     else:
         return None
     if end > n:
@@ -82,10 +99,10 @@ def segment_of(linktype: int, frame: bytes) -> Segment | None:
         hl = (doff >> 4) * 4
         if hl < 20:
             return None
-        return 6, src, sport, dst, dport, seq, (doff & 1) << 8 | flags, frame[start + hl : end]
+        return 6, names[0], sport, names[1], dport, seq, (doff & 1) << 8 | flags, frame[start + hl : end]
     if proto == 17:
         if end - start < 8:
             return None
         sport, dport = _UDP.unpack_from(frame, start)
-        return 17, src, sport, dst, dport, 0, 0, frame[start + 8 : end]
+        return 17, names[0], sport, names[1], dport, 0, 0, frame[start + 8 : end]
     return None
