@@ -437,9 +437,10 @@ def _parse_server_hello(body: bytes) -> tuple[int, _Hello]:
 # ----------------------------------------------------------------------------- the connection
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlainChunk:
-    """Application data of one record: ``offset`` is the stream byte offset of the record."""
+    """Application data of one record: ``offset`` is the stream byte offset of the record.
+    Not frozen: one is made per record, and a frozen dataclass takes 1.8 us to make, not 0.4."""
 
     from_client: bool
     offset: int
@@ -561,42 +562,51 @@ class TlsConnection:
         while progress:
             progress = False
             for d in (self.c, self.s):
-                while d.halted is None and self._step(d):
+                if d.halted is None and self._steps(d):
                     progress = True
 
-    def _step(self, d: _Dir) -> bool:
-        """Process the next complete record of ``d``; False when it must wait."""
-        buf, pos = d.buf, d.pos
-        if len(buf) - pos < 5:
-            return False
-        ctype, major, length = _RECORD_HEADER.unpack_from(buf, pos)
-        if d.records == 0 and (ctype != _CT_HANDSHAKE or major != 3):
-            self._halt(d, "handshake-missing")  # mid-connection start, or not TLS at all
-            return False
-        if ctype not in _CONTENT_TYPES or major != 3 or length > MAX_RECORD:
-            self._halt(d, "bad-record")
-            return False
-        end = pos + 5 + length
-        if len(buf) < end:
-            return False
-        if not self._ready(d, ctype):
-            return False
-        header = buf[pos : pos + 5]
-        payload = buf[pos + 5 : end]
-        offset = d.base
-        d.pos = end
-        d.base += 5 + length
-        index = d.records
-        d.records += 1
-        try:
-            self._record(d, ctype, header, payload, offset, index)
-        except _Fail as e:
-            self._halt(d, e.reason)
-        except InvalidTag:
-            self._halt(d, "bad-record")
-        except Exception:  # hostile bytes must never escape as an exception; any slip is a bad record
-            self._halt(d, "bad-record")
-        return True
+    def _steps(self, d: _Dir) -> bool:
+        """Process the complete records of ``d`` until it must wait or halts; whether any was."""
+        done = False
+        while d.halted is None:
+            buf, pos = d.buf, d.pos
+            if len(buf) - pos < 5:
+                return done
+            ctype, major, length = _RECORD_HEADER.unpack_from(buf, pos)
+            if d.records == 0 and (ctype != _CT_HANDSHAKE or major != 3):
+                self._halt(d, "handshake-missing")  # mid-connection start, or not TLS at all
+                return done
+            if ctype not in _CONTENT_TYPES or major != 3 or length > MAX_RECORD:
+                self._halt(d, "bad-record")
+                return done
+            end = pos + 5 + length
+            if len(buf) < end or not self._ready(d, ctype):
+                return done
+            header = buf[pos : pos + 5]
+            payload = buf[pos + 5 : end]
+            offset = d.base
+            d.pos = end
+            d.base += 5 + length
+            index = d.records
+            d.records += 1
+            done = True
+            try:
+                if ctype == _CT_APPDATA and d.stage == "app" and self._version_code == 0x0304:
+                    # the steady state, as _record13 and _content do it: most records of a capture
+                    inner, content = d.keys.decrypt(header, payload)  # type: ignore[union-attr, call-arg]
+                    if inner != _CT_APPDATA:
+                        self._content(d, inner, content, offset, index, early=False)
+                    elif content:
+                        d.out.append(PlainChunk(d.client, offset, index, content))
+                else:
+                    self._record(d, ctype, header, payload, offset, index)
+            except _Fail as e:
+                self._halt(d, e.reason)
+            except InvalidTag:
+                self._halt(d, "bad-record")
+            except Exception:  # hostile bytes must never escape as an exception; any slip is a bad record
+                self._halt(d, "bad-record")
+        return done
 
     def _ready(self, d: _Dir, ctype: int) -> bool:
         """Whether ``d``'s next record can be handled now, or must wait for the peer."""
