@@ -70,6 +70,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
+from typing import cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -593,7 +594,7 @@ class TlsConnection:
             try:
                 if ctype == _CT_APPDATA and d.stage == "app" and self._version_code == 0x0304:
                     # the steady state, as _record13 and _content do it: most records of a capture
-                    inner, content = d.keys.decrypt(header, payload)  # type: ignore[union-attr, call-arg]
+                    inner, content = cast(_Tls13Keys, d.keys).decrypt(header, payload)  # keys of "app" in 1.3
                     if inner != _CT_APPDATA:
                         self._content(d, inner, content, offset, index, early=False)
                     elif content:
