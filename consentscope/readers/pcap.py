@@ -5,8 +5,8 @@ protocol: framing (``_pcapfile``, ``_pcapng``, magic numbers in ``_magic``), the
 frames' TCP/UDP segments without dpkt (``_fastpath``: Ethernet/raw/cooked, unfragmented IPv4
 or IPv6, the same answers), other link types to IP (``_link``, dpkt), fragments (``_ip``),
 TCP reassembly (``_tcp``; dpkt has none), HTTP/1 (``_http1``), the ClientHello of TLS and
-QUIC (``_tls_hello``, ``_quic``) and DNS (``_dns``, dpkt). What encryption hides still counts: every ClientHello's SNI and every
-DNS answer becomes a ``Contact``.
+QUIC (``_tls_hello``, ``_quic``) and DNS (``_dns``, dpkt). What encryption hides still
+counts: every ClientHello's SNI and every DNS answer becomes a ``Contact``.
 
 Every bound is a field of ``Limits``. Damage is isolated per packet and per stream: a
 packet or stream that no layer can make sense of costs only itself, and is counted in
