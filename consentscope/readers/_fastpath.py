@@ -1,11 +1,12 @@
-"""The common frame read without dpkt: Ethernet II / raw IP / Linux cooked / BSD loopback,
-unfragmented IPv4 or IPv6 without extension headers, then TCP or UDP.
+"""The common frame read without dpkt: Ethernet II (untagged or with one 802.1Q tag) / raw IP /
+Linux cooked / BSD loopback, unfragmented IPv4 or IPv6 without extension headers, then TCP or
+UDP.
 
 dpkt builds a ``Packet`` object per layer, with a ``setattr`` per header field: on the
 bench capture that was a fifth of the whole reader. This reads exactly what the reader
 uses (addresses, ports, sequence number, flags, payload) with one ``unpack_from`` per
 header and one slice for the payload. It answers only for frames it is sure of and
-returns None for everything else (VLAN tags, fragments, extension headers, IPv4 with a
+returns None for everything else (QinQ and other tag stacks, MPLS, fragments, extension headers, IPv4 with a
 version nibble dpkt would ignore, short or inconsistent headers, other protocols): those
 go through dpkt (``_link``, ``_ip``), which stays the reference. For every frame it
 answers, the answer equals what the dpkt path gives (``tests/readers/test_fastpath.py``
@@ -59,6 +60,8 @@ def segment_of(linktype: int, frame: bytes) -> Segment | None:
     if link is None:
         return None
     off, ethertype_at = link
+    if linktype == 1 and frame[12:14] == b"\x81\x00":  # one 802.1Q tag, as dpkt's Ethernet reads it
+        off, ethertype_at = 18, 16
     n = len(frame)
     if n < off + 20:
         return None
