@@ -224,10 +224,20 @@ def test_any_bytes_agree(linktype: int, frame: bytes) -> None:
     agrees(linktype, frame)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated(pcap_seed(), keep_head=4))
-def test_mutated_captures_read_the_same_both_ways(data: bytes) -> None:
+def _same_both_ways(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.pcap"
+        path = Path(tmp) / "m.cap"
         path.write_bytes(data)
         read_both(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(pcap_seed(), keep_head=4))
+def test_mutated_pcaps_read_the_same_both_ways(data: bytes) -> None:
+    _same_both_ways(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(pcapng_seed(), keep_head=4))
+def test_mutated_pcapngs_read_the_same_both_ways(data: bytes) -> None:
+    _same_both_ways(data)
