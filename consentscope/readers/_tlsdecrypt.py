@@ -293,6 +293,8 @@ class _Tls12Keys:
             self.aead = ChaCha20Poly1305(key)
         else:
             self.aead = None
+        self._mac = _Hmac(mac_key, suite.mac) if suite.mac else None  # CBC: keyed once per direction
+        self._aes = algorithms.AES(key) if suite.kind == "cbc" else None
 
     def decrypt(self, ctype: int, version: bytes, payload: bytes) -> bytes:
         seq = struct.pack(">Q", self.seq)
@@ -321,8 +323,7 @@ class _Tls12Keys:
             body, tag = payload[:-mac_len], payload[-mac_len:]
             if len(body) < 32 or len(body) % 16:
                 raise _Fail("bad-record")
-            want = hmac.new(self.mac_key, seq + bytes([ctype]) + version + struct.pack(">H", len(body)) + body,
-                            mac_name).digest()
+            want = self._mac_of(seq + bytes([ctype]) + version + struct.pack(">H", len(body)) + body, mac_name)
             if not hmac.compare_digest(want, tag):
                 raise InvalidTag()
             plain = self._cbc_decrypt(body)
@@ -333,15 +334,17 @@ class _Tls12Keys:
         if len(plain) < mac_len:
             raise InvalidTag()
         content, tag = plain[: len(plain) - mac_len], plain[len(plain) - mac_len :]
-        want = hmac.new(self.mac_key, seq + bytes([ctype]) + version + struct.pack(">H", len(content)) + content,
-                        mac_name).digest()
+        want = self._mac_of(seq + bytes([ctype]) + version + struct.pack(">H", len(content)) + content, mac_name)
         if not hmac.compare_digest(want, tag):
             raise InvalidTag()
         return content
 
+    def _mac_of(self, msg: bytes, mac_name: str) -> bytes:
+        return self._mac.digest(msg) if self._mac is not None else hmac.new(self.mac_key, msg, mac_name).digest()
+
     def _cbc_decrypt(self, body: bytes) -> bytes:
         """TLS 1.1+ explicit IV: the first block of the record is the IV."""
-        dec = Cipher(algorithms.AES(self.key), modes.CBC(body[:16])).decryptor()
+        dec = Cipher(self._aes or algorithms.AES(self.key), modes.CBC(body[:16])).decryptor()
         return dec.update(body[16:]) + dec.finalize()
 
     @staticmethod
