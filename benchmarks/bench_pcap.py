@@ -161,11 +161,12 @@ def run_dpkt(path: str) -> None:
     print(n, peak_kb())
 
 
-def measure(which: str, path: Path) -> tuple[float, float]:
+def measure(which: str, path: Path, tree: str | None = None) -> tuple[float, float]:
     """(CPU seconds of the child, its peak MB). CPU time, not wall time: on a shared
-    machine other jobs stretch wall time by up to 50% between identical runs."""
+    machine other jobs stretch wall time by up to 50% between identical runs. ``tree``: the
+    source tree whose ``consentscope`` the child imports (default: this one)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cmd = [sys.executable, __file__, "--run", which, str(path)]
+    cmd = [sys.executable, __file__, "--run", which, str(path)] + (["--tree", tree] if tree else [])
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     if which == "tls":
         records, _, decrypted = (int(x) for x in r.stdout.split())
@@ -181,9 +182,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per reader, alternating; the fastest counts")
     ap.add_argument("--tls", action="store_true",
                     help="HTTPS with a key log: decrypting replay vs dpkt's bare parse (aims: 0.4x, peak < 150 MB)")
+    ap.add_argument("--against", metavar="DIR",
+                    help="also time the reader of another source tree (e.g. `git archive main | tar -x -C DIR`), "
+                         "alternating with this one: a before/after ratio from one run")
     ap.add_argument("--run", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--tree", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:
+        if args.tree:
+            sys.path.insert(0, str(Path(args.tree).resolve()))
         {"ours": run_ours, "tls": run_tls, "dpkt": run_dpkt}[args.run[0]](args.run[1])
         return
     ours = "tls" if args.tls else "ours"
@@ -195,15 +202,26 @@ def main() -> None:
         print(f"capture: {size:.0f} MB, {packets:,} packets{' of TLS 1.3' if args.tls else ''} "
               f"(generated in {time.perf_counter() - t0:.0f} s)")
         runs: dict[str, list[tuple[float, float]]] = {"dpkt": [], ours: []}
+        if args.against:
+            runs["against"] = []
         for _ in range(args.repeat):
             for which in runs:
-                runs[which].append(measure(which, path))
+                if which == "against":
+                    runs[which].append(measure(ours, path, args.against))
+                else:
+                    runs[which].append(measure(which, path))
         (base_s, base_mem), (ours_s, ours_mem) = min(runs["dpkt"]), min(runs[ours])
     label = "iter_pcap, decrypting" if args.tls else "consentscope iter_pcap"
-    for name, secs, mem in (("dpkt bare parse", base_s, base_mem), (label, ours_s, ours_mem)):
+    rows = [("dpkt bare parse", base_s, base_mem), (label, ours_s, ours_mem)]
+    if args.against:
+        rows.append(("the --against tree", *min(runs["against"])))
+    for name, secs, mem in rows:
         print(f"{name:23s} {size / secs:6.1f} MB/s  {packets / secs:9,.0f} packets/s  peak {mem:.0f} MB")
     aim = " (aim 0.4, peak < 150 MB)" if args.tls else " (aim 0.65)"
     print(f"ratio: {base_s / ours_s:.2f} of dpkt's bare parse speed{aim} (CPU time, process start included in both)")
+    if args.against:
+        other_s = min(runs["against"])[0]
+        print(f"the --against tree: {base_s / other_s:.2f} of dpkt's; this tree is {other_s / ours_s:.2f}x as fast")
     from _results import record
 
     what = "decrypting TLS replay" if args.tls else "pcap replay"

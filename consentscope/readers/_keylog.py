@@ -13,7 +13,6 @@ counted and skipped, never fatal: one truncated line must not cost the rest of a
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,8 +40,6 @@ MAX_LINE = 1024
 MAX_ENTRIES = 1_000_000
 #: Bytes read from one key log file.
 MAX_FILE_BYTES = 256 * 1024 * 1024
-
-_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 class KeyLog:
@@ -141,19 +138,20 @@ class KeyLog:
         label, random_hex, secret_hex = parts
         if label in IGNORED_LABELS:
             return 0
-        if label not in LABELS or not _HEX.fullmatch(random_hex) or not _HEX.fullmatch(secret_hex):
+        if label not in LABELS or len(random_hex) != 64 or len(secret_hex) % 2:
             self.bad_lines += 1
             return 0
-        if len(random_hex) != 64 or len(secret_hex) % 2:
+        try:  # split() left no whitespace, so fromhex accepts exactly the ASCII hex digits
+            random, secret = bytes.fromhex(random_hex), bytes.fromhex(secret_hex)
+        except ValueError:
             self.bad_lines += 1
             return 0
-        secret = bytes.fromhex(secret_hex)
         # master secret: always 48 bytes; TLS 1.3 secrets: the suite's hash length (SHA-256/384)
         sizes = (48,) if label == "CLIENT_RANDOM" else (32, 48)
         if len(secret) not in sizes:
             self.bad_lines += 1
             return 0
-        return self._put(bytes.fromhex(random_hex), label, secret)
+        return self._put(random, label, secret)
 
     def _put(self, random: bytes, label: str, secret: bytes) -> int:
         entry = self._secrets.get(random)

@@ -64,10 +64,19 @@ class Stream:
     def assemble(self) -> tuple[bytes, list[tuple[int, float]], int | None]:
         """The stream's bytes, the capture time at byte offsets, and the offset of the
         first gap (None if complete)."""
+        order = sorted(self.segments)
+        end = 0
+        for rel in order:  # the common case: segments end to end, neither gap nor overlap
+            if rel != end:
+                break
+            end += len(self.segments[rel])
+        else:
+            seg_times = self.seg_times
+            return b"".join([self.segments[rel] for rel in order]), [(rel, seg_times[rel]) for rel in order], None
         out = bytearray()
         times: list[tuple[int, float]] = []
         gap = None
-        for rel in sorted(self.segments):
+        for rel in order:
             data = self.segments[rel]
             if rel > len(out):
                 gap = len(out)

@@ -1,11 +1,12 @@
 """pcap and pcapng captures: plain HTTP requests as records, TLS/QUIC/DNS/HTTP as contacts.
 
 This module only wires the layers together, one module each, as dpkt keeps one per
-protocol: framing (``_pcapfile``, ``_pcapng``, magic numbers in ``_magic``), link types to
-IP (``_link``, dpkt), fragments (``_ip``), TCP reassembly (``_tcp``; dpkt has none),
-HTTP/1 (``_http1``), the ClientHello of TLS and QUIC (``_tls_hello``, ``_quic``) and DNS
-(``_dns``, dpkt). What encryption hides still counts: every ClientHello's SNI and every
-DNS answer becomes a ``Contact``.
+protocol: framing (``_pcapfile``, ``_pcapng``, magic numbers in ``_magic``), the common
+frames' TCP/UDP segments without dpkt (``_fastpath``: Ethernet/raw/cooked, unfragmented IPv4
+or IPv6, the same answers), other link types to IP (``_link``, dpkt), fragments (``_ip``),
+TCP reassembly (``_tcp``; dpkt has none), HTTP/1 (``_http1``), the ClientHello of TLS and
+QUIC (``_tls_hello``, ``_quic``) and DNS (``_dns``, dpkt). What encryption hides still
+counts: every ClientHello's SNI and every DNS answer becomes a ``Contact``.
 
 Every bound is a field of ``Limits``. Damage is isolated per packet and per stream: a
 packet or stream that no layer can make sense of costs only itself, and is counted in
@@ -27,6 +28,7 @@ from consentscope.detectors import DEFAULT_LIMITS, Limits, RequestRecord
 from . import _magic, _pcapfile, _pcapng
 from ._base import CaptureError, CaptureItem, Contact
 from ._dns import lookups
+from ._fastpath import Segment, segment_of
 from ._http1 import connect_port, host_only, requests
 from ._ip import Defragmenter
 from ._link import SUPPORTED_LINKTYPES, addresses, ip_of
@@ -43,6 +45,9 @@ __all__ = ["SUPPORTED_LINKTYPES", "iter_pcap"]
 
 #: Idle streams are looked for every this many packets (a scan of the open streams).
 _IDLE_CHECK_PACKETS = 5000
+#: Common frames are read by ``_fastpath`` rather than dpkt (the same segments; tests turn
+#: it off to compare both paths on whole captures).
+FAST_PATH = True
 
 _IP4, _TCP, _UDP = dpkt.ip.IP, dpkt.tcp.TCP, dpkt.udp.UDP
 _MF_OFFSET = dpkt.ip.IP_MF | dpkt.ip.IP_OFFMASK
@@ -89,36 +94,29 @@ class _PcapReader:
             self.anomalies[name] = self.anomalies.get(name, 0) + 1
 
     def packet(self, t: float, linktype: int, frame: bytes) -> Iterator[CaptureItem]:
-        ip = ip_of(linktype, frame)
-        if ip is None:
-            return
-        if type(ip) is _IP4 and not ip._flags_offset & _MF_OFFSET:  # not a fragment: the common case
-            seg = ip.data
-        else:
-            seg = self.defrag.payload(ip)
+        seg = segment_of(linktype, frame) if FAST_PATH else None  # the common frames, without dpkt
+        if seg is None:
+            seg = self.dpkt_segment(linktype, frame)
             if seg is None:
                 return
-        src, dst = addresses(ip)
-        kind = type(seg)
-        if kind is _TCP:
-            key = (src, seg.sport, dst, seg.dport)
-            flags = seg.flags
-            for s in self.streams.segment(key, t, seg.seq, bytes(seg.data), bool(flags & _SYN)):
+        proto, src, sport, dst, dport, seq, flags, payload = seg
+        if proto == 6:
+            key = (src, sport, dst, dport)
+            for s in self.streams.segment(key, t, seq, payload, bool(flags & _SYN)):
                 yield from self.assembled(s)
             if flags & _FIN_RST:
                 closed = self.streams.pop(key)
                 if closed is not None:
                     yield from self.assembled(closed)
-        elif kind is _UDP and 53 in (seg.sport, seg.dport):
-            yield from self.dns(t, bytes(seg.data))
-        elif kind is _UDP:
-            payload = bytes(seg.data)
+        elif proto == 17 and 53 in (sport, dport):
+            yield from self.dns(t, payload)
+        elif proto == 17:
             if payload[:1] and payload[0] & 0xC0 == 0xC0:  # a QUIC long header
                 hello = self.quic.feed_hello(payload)
                 if hello is not None and hello.sni is not None:
-                    yield from self.quic_hello(t, hello, payload, src, seg.sport, dst, seg.dport)
+                    yield from self.quic_hello(t, hello, payload, src, sport, dst, dport)
             if self.quicdec is not None and len(self.quicdec) and payload[:1] and payload[0] & 0x40:
-                for conn in self.quicdec.datagram(t, payload, src, seg.sport, dst, seg.dport):
+                for conn in self.quicdec.datagram(t, payload, src, sport, dst, dport):
                     yield from self.quic_done(conn)
         self.count += 1
         if self.count % _IDLE_CHECK_PACKETS == 0:
@@ -127,6 +125,28 @@ class _PcapReader:
             if self.quicdec is not None:
                 for conn in self.quicdec.idle(t):
                     yield from self.quic_done(conn)
+
+    def dpkt_segment(self, linktype: int, frame: bytes) -> Segment | None:
+        """What ``segment_of`` gives, read by dpkt and for every frame: other link layers,
+        fragments (reassembled), extension headers. Protocol 0: an IP packet that is
+        neither TCP nor UDP (counted, nothing else). None: not IP, or a fragment still
+        waiting for its other pieces."""
+        ip = ip_of(linktype, frame)
+        if ip is None:
+            return None
+        if type(ip) is _IP4 and not ip._flags_offset & _MF_OFFSET:  # not a fragment: the common case
+            seg = ip.data
+        else:
+            seg = self.defrag.payload(ip)
+            if seg is None:
+                return None
+        src, dst = addresses(ip)
+        kind = type(seg)
+        if kind is _TCP:
+            return 6, src, seg.sport, dst, seg.dport, seg.seq, seg.flags, bytes(seg.data)
+        if kind is _UDP:
+            return 17, src, seg.sport, dst, seg.dport, 0, 0, bytes(seg.data)
+        return 0, src, 0, dst, 0, 0, 0, b""
 
     def quic_hello(self, t: float, hello: ClientHello, payload: bytes, src: str, sport: int, dst: str,
                    dport: int) -> Iterator[CaptureItem]:
@@ -245,7 +265,9 @@ class _PcapReader:
 
         assert self.keylog is not None
         server, server_gap = self._server_side(s)
-        result = decrypt_connection(data, server, self.keylog, client_gap=gap is not None, server_gap=server_gap)
+        msg = data[5 : 9 + int.from_bytes(data[6:9], "big")]  # what ``hello`` was parsed from: not parsed twice
+        result = decrypt_connection(data, server, self.keylog, client_gap=gap is not None, server_gap=server_gap,
+                                    client_hello=(msg, hello))
         if not result.decrypted:
             self.anomaly(f"tls-not-decrypted:{result.reason}")
         yield Contact(s.first_time, hello.sni or "", s.dst, s.dport, "tls-sni", hello.tls_version,

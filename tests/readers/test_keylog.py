@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
-from consentscope.readers._keylog import DSB_TLS_KEY_LOG, LABELS, KeyLog, parse_dsb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentscope.readers._keylog import DSB_TLS_KEY_LOG, IGNORED_LABELS, LABELS, MAX_LINE, KeyLog, parse_dsb
 
 R1 = bytes(range(32))
 R2 = bytes(range(32, 64))
@@ -89,3 +93,43 @@ def test_several_sources_files_text_and_dsb(tmp_path: Path) -> None:
     assert parse_dsb(body[:6]) is None and parse_dsb(struct.pack(">II", DSB_TLS_KEY_LOG, 9999) + payload, ">") is None
     big_endian = struct.pack(">II", DSB_TLS_KEY_LOG, len(payload)) + payload
     assert parse_dsb(big_endian, ">") == (DSB_TLS_KEY_LOG, payload)
+
+
+_ASCII_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _reference(text: str) -> tuple[dict[bytes, dict[str, bytes]], int]:
+    """The line rules spelled out with a regex: (secrets by client random, bad lines)."""
+    secrets: dict[bytes, dict[str, bytes]] = {}
+    bad = 0
+    for raw in text.splitlines():
+        parts = raw.strip().split()
+        if not parts or raw.strip().startswith("#"):
+            continue
+        if len(raw.strip()) > MAX_LINE or len(parts) != 3:
+            bad += 1
+            continue
+        label, rnd, sec = parts
+        if label in IGNORED_LABELS:
+            continue
+        ok = label in LABELS and all(_ASCII_HEX.fullmatch(x) for x in (rnd, sec)) and len(rnd) == 64
+        ok = ok and len(sec) % 2 == 0 and len(sec) // 2 in ((48,) if label == "CLIENT_RANDOM" else (32, 48))
+        if not ok:
+            bad += 1
+            continue
+        secrets.setdefault(bytes.fromhex(rnd), {}).setdefault(label, bytes.fromhex(sec))
+    return secrets, bad
+
+
+_PIECES = st.sampled_from(["CLIENT_RANDOM", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET", "RSA", "client_random",
+                           "aa" * 32, "AB" * 32, "ab" * 48, "cd" * 32, "0" * 63, "0" * 65, "f" * 97, "g" * 64,
+                           "\uff21" * 64, "\u0663" * 64, "0x" + "a" * 62, "#", " ", "\t", "\x85", "\u3000"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_PIECES, max_size=5).map(" ".join), max_size=8).map("\n".join))
+def test_lines_follow_the_rules(text: str) -> None:
+    """Hex only in ASCII (not fullwidth or Arabic-Indic digits), exact lengths, any whitespace."""
+    log = KeyLog()
+    log.add_text(text)
+    assert (log._secrets, log.bad_lines) == _reference(text)

@@ -4,6 +4,8 @@ assembles to the same bytes; the open-stream table keeps its bounds."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import Limits
 from consentscope.readers._tcp import OPEN_BYTES_LIMIT, STREAMS_LIMIT, Stream, Streams, time_at
@@ -72,3 +74,30 @@ def test_each_bound_that_assembles_a_direction_early_is_named() -> None:
     assert named == [STREAMS_LIMIT]
     streams.segment(("a", 3, "b", 80), 3.0, 11, b"x" * 200, False)  # 310 bytes held: the byte budget
     assert named == [STREAMS_LIMIT, OPEN_BYTES_LIMIT] and streams.held <= 250
+
+
+def _assemble_byte_by_byte(s: Stream) -> tuple[bytes, list[tuple[int, float]], int | None]:
+    """The reference: each segment in offset order adds what lies past the bytes so far."""
+    out = bytearray()
+    times: list[tuple[int, float]] = []
+    for rel in sorted(s.segments):
+        data = s.segments[rel]
+        if rel > len(out):
+            return bytes(out), times, len(out)
+        if rel + len(data) > len(out):
+            times.append((len(out), s.seg_times[rel]))
+            out += data[len(out) - rel :]
+    return bytes(out), times, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), max_size=12), st.booleans())
+def test_assembly_equals_the_reference(pieces: list[tuple[int, int]], end_to_end: bool) -> None:
+    """End-to-end segments (the joined shortcut) and any gaps and overlaps alike."""
+    s = _stream()
+    pos = 0
+    for i, (start, size) in enumerate(pieces):
+        if end_to_end:
+            start, pos = pos, pos + size
+        s.add(1000 + start, bytes((65 + (start + k) % 26) for k in range(size)), float(i), False, 1 << 20)
+    assert s.assemble() == _assemble_byte_by_byte(s)

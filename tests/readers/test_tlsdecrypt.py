@@ -9,6 +9,7 @@ oversized records) comes from a hand-built RFC 8446 stream (``tls13synth``).
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import random
 import signal
@@ -19,16 +20,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import RequestRecord
 from consentscope.readers._http1 import requests as _http_requests
 from consentscope.readers._httpparse import https_records
 from consentscope.readers._keylog import KeyLog
+from consentscope.readers._tls_hello import tls_client_hello
 from consentscope.readers._tlsdecrypt import (
     MAX_RECORD,
     SUITES,
     DecryptResult,
     TlsConnection,
+    _Hmac,
     decrypt_connection,
     hkdf_expand_label,
 )
@@ -580,3 +585,63 @@ def test_records_equal_mitmproxys(server: TlsServer, tmp_path: Path) -> None:
     assert [dataclasses.replace(r, **neutral) for r in ours] == [dataclasses.replace(r, **neutral) for r in theirs]
     assert [r.http_version for r in ours] == ["HTTP/1.1", "HTTP/1.1", "HTTP/2.0", "HTTP/2.0"]
     assert ours[0].body == IMEI_BODY and ours[0].sni == HOST and ours[0].host == HOST
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.binary(max_size=300), st.sampled_from(["sha1", "sha256", "sha384", "md5"]))
+def test_hmac_equals_the_standard_librarys(key: bytes, msg: bytes, hash_name: str) -> None:
+    """Keys shorter and longer than the block, and a hash outside the table (md5)."""
+    mac = _Hmac(key, hash_name)
+    assert mac.digest(msg) == mac.digest(msg) == hmac.digest(key, msg, hash_name)
+
+
+def _split_flight(suite: int, sh_cut: int | None, cuts: list[int]) -> tuple[bytes, bytes, KeyLog]:
+    """A TLS 1.3 connection whose ServerHello is cut in two plaintext records at ``sh_cut`` and
+    whose encrypted server flight (EncryptedExtensions, Certificate, Finished) is cut into
+    records at ``cuts``: handshake messages spanning records, and records holding several."""
+    rnd = random.Random(suite)
+    client_random = rnd.randbytes(32)
+    size = 48 if suite == 0x1302 else 32
+    secrets = {label: rnd.randbytes(size) for label in (
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0")}
+    log = KeyLog()
+    log.add_text("".join(f"{k} {client_random.hex()} {v.hex()}\n" for k, v in secrets.items()))
+    sh = synth.server_hello(rnd.randbytes(32), suite)
+    server = (synth.record(22, sh[:sh_cut]) + synth.record(22, sh[sh_cut:])) if sh_cut else synth.record(22, sh)
+    flight = synth.encrypted_extensions(alpn=b"http/1.1") + synth.handshake(11, bytes(300)) + synth.handshake(20, bytes(size))
+    s_hs = synth.Encryptor(suite, secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"])
+    for a, b in zip([0, *cuts], [*cuts, len(flight)], strict=True):
+        server += s_hs.record(22, flight[a:b])
+    server += synth.Encryptor(suite, secrets["SERVER_TRAFFIC_SECRET_0"]).record(23, b"HTTP/1.1 204 No Content\r\n\r\n")
+    client = synth.record(22, synth.client_hello(client_random)) + synth.record(20, b"\x01")
+    client += synth.Encryptor(suite, secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"]).record(22, synth.handshake(20, bytes(size)))
+    client += synth.Encryptor(suite, secrets["CLIENT_TRAFFIC_SECRET_0"]).record(23, b"GET / HTTP/1.1\r\n\r\n")
+    return client, server, log
+
+
+@pytest.mark.parametrize("suite", [0x1301, 0x1302])
+def test_handshake_messages_spanning_records(suite: int) -> None:
+    """Every cut of the ServerHello and of the encrypted flight, one or two cuts at a time."""
+    flight_len = len(synth.encrypted_extensions(alpn=b"http/1.1")) + 4 + 300 + 4 + (48 if suite == 0x1302 else 32)
+    sh_len = len(synth.server_hello(bytes(32), suite))
+    cases = [(None, [])] + [(c, []) for c in range(1, sh_len)] + [(None, [c]) for c in range(1, flight_len)]
+    cases += [(None, [c, c + d]) for c in range(1, flight_len, 7) for d in (1, 3, 5, 40) if c + d < flight_len]
+    for sh_cut, cuts in cases:
+        client, server, log = _split_flight(suite, sh_cut, cuts)
+        r = decrypt_connection(client, server, log)
+        assert (r.decrypted, r.reason, r.alpn) == (True, None, "http/1.1"), (sh_cut, cuts)
+        assert (r.client_plain, r.server_plain) == (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+def test_a_client_hello_parsed_by_the_caller_is_used_only_for_its_own_bytes() -> None:
+    client, server, log, _ = _synthetic_13(0x1301)
+    msg = client[5 : 9 + int.from_bytes(client[6:9], "big")]
+    hello = tls_client_hello(client)
+    assert hello is not None
+    plain = decrypt_connection(client, server, log)
+    assert decrypt_connection(client, server, log, client_hello=(msg, hello)) == plain
+    other = tls_client_hello(_synthetic_13(0x1303, early=True)[0])
+    assert other is not None and other.random != hello.random
+    # a hint for other bytes is ignored: the connection's own ClientHello counts
+    assert decrypt_connection(client, server, log, client_hello=(msg[:-1] + b"\x00", other)) == plain
