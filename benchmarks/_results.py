@@ -15,15 +15,17 @@ VERSION = 1
 
 
 def record(bench: str, figure: str, value: float, unit: str, baseline: float | None = None,
-           baseline_name: str = "", aim: str = "", higher_is_better: bool = True) -> None:
-    """Add (or replace) one row: ``value`` against ``baseline`` measured in the same run."""
+           baseline_name: str = "", aim: str = "", higher_is_better: bool = True,
+           ratio: float | None = None) -> None:
+    """Add (or replace) one row: ``value`` against ``baseline`` measured in the same run.
+    ``ratio``: the figure's own ratio, where it is not ``value`` over ``baseline`` (the median
+    of per-round ratios is not the ratio of the medians)."""
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         doc = json.loads(FILE.read_text())
     except (OSError, ValueError):
         doc = {"version": VERSION, "rows": []}
-    ratio = None
-    if baseline:
+    if ratio is None and baseline:
         ratio = value / baseline if higher_is_better else baseline / value
     row = {"bench": bench, "figure": figure, "value": round(value, 4), "unit": unit, "baseline": baseline_name,
            "baseline_value": round(baseline, 4) if baseline is not None else None,
