@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consentscope.detectors import MAX_BODY_SCAN_BYTES, RequestRecord
+from consentscope.detectors import MAX_BODY_SCAN_BYTES, SCAN_GC_THRESHOLD, RequestRecord
 from consentscope.model import LIVE_UNSCANNED, NO_MARKERS, ConsentMarkers, Contact, Source, TimelineEvent
 from consentscope.profile import Profile
 
@@ -158,13 +158,10 @@ SYNC_WRITE_SECONDS = 60.0
 #: Pipe buffer asked for (Linux; unprivileged processes may get up to 1 MiB): fewer partial
 #: writes and wake-ups than the default 64 KiB.
 PIPE_BYTES = 1 << 20
-#: The detector process's young-generation GC threshold (Python's default: 700). Scanning
-#: allocates and frees containers by the thousand per request; at 700 the collector ran
-#: every ~17 requests, and each full collection walked the ~200,000 objects of the
-#: compiled profile and tracker tables (frozen at start: ``gc.freeze``). Together 0.024 ms
-#: per request on the bench mix; with both, no collection in 9,000 requests. Memory stays
-#: bounded: only cyclic garbage waits, for at most this many container allocations.
-DETECTOR_GC_THRESHOLD = 20_000
+#: The detector's young-generation GC threshold (``detectors.SCAN_GC_THRESHOLD``). With the
+#: compiled profile and tracker tables (~200,000 objects) frozen at start (``gc.freeze``),
+#: no collection ran in 9,000 requests of the bench mix (0.024 ms per request before).
+DETECTOR_GC_THRESHOLD = SCAN_GC_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,8 +409,9 @@ def run_task(task: Task) -> TaskOutcome:
 
     Runs in a worker process (local pool or Dask): no database, no ``--out``."""
     from consentscope.model import ConsentMarkers
-    from consentscope.session import audit_capture, judge
+    from consentscope.session import audit_capture, judge, tune_gc_for_scanning
 
+    tune_gc_for_scanning()
     t0 = time.perf_counter()
     try:
         profile = _profile_for(task)

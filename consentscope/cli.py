@@ -148,7 +148,9 @@ class Progress:
 def cmd_replay(args: argparse.Namespace) -> int:
     from consentscope.detectors import Scanner
     from consentscope.model import ConsentMarkers
-    from consentscope.session import audit_capture, judge, store
+    from consentscope.session import audit_capture, judge, store, tune_gc_for_scanning
+
+    tune_gc_for_scanning()
 
     if not args.profile and not args.patterns:
         raise UsageError("replay needs --profile FILE (the device's values) or --patterns (validated patterns "

@@ -8,7 +8,7 @@ from ._adapters import BUILTIN_ADAPTERS, GROWINGIO, Adapter
 from ._decode import DecodedRequest, decode_request
 from ._expand import DEFAULT_CHAIN_DEPTH, HASHES, Identifier, Needle, base_variants, expand
 from ._finding import Finding
-from ._limits import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, Limits
+from ._limits import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, SCAN_GC_THRESHOLD, Limits
 from ._location import GeoPoint
 from ._patterns import PATTERN
 from ._record import RequestRecord
@@ -26,6 +26,7 @@ __all__ = [
     "INSTALLED_APPS_MIN",
     "MAX_BODY_SCAN_BYTES",
     "PATTERN",
+    "SCAN_GC_THRESHOLD",
     "Adapter",
     "DecodedRequest",
     "Finding",
