@@ -1,5 +1,3 @@
-import sys
+from consentscope.cli import console_main
 
-from consentscope.cli import main
-
-sys.exit(main())
+console_main()

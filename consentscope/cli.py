@@ -206,7 +206,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from consentscope.storage import StorageError, open_engine
 
         try:
-            store(open_engine(args.db), results)
+            engine = open_engine(args.db)
+            try:
+                store(engine, results)
+            finally:
+                engine.dispose()  # closed, not cut off by the quick exit
         except StorageError as e:
             print(f"consentscope: error: database: {e}", file=sys.stderr)
             status = EXIT_INPUT
@@ -551,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on", metavar="RULE[,RULE]", help="exit 1 when a violation of these rules (or rule prefixes) is found"
     )
     _report_options(r)
-    r.set_defaults(func=cmd_replay)
+    r.set_defaults(func=cmd_replay, quick_exit=True)
 
     pr = sub.add_parser("profile", help="write or check a device profile")
     psub = pr.add_subparsers(dest="profile_command", metavar="ACTION")
@@ -618,23 +622,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _dispatch(argv)[0]
+
+
+def _dispatch(argv: Sequence[str] | None) -> tuple[int, bool]:
+    """The exit status, and whether the command left nothing that the interpreter's
+    teardown must close (``quick_exit``: no child process, no thread, every file closed)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    quick = getattr(args, "quick_exit", False)
     try:
         if getattr(args, "passthrough", False):
-            return int(args.func(args, extra) or 0)
-        return int(args.func(args) or 0)
+            return int(args.func(args, extra) or 0), quick
+        return int(args.func(args) or 0), quick
     except ConsentscopeError as e:  # the one place errors become a line and exit 2
         print(f"consentscope: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_INPUT, quick
     except KeyboardInterrupt:
         print("consentscope: interrupted", file=sys.stderr)
-        return 130
+        return 130, False
     except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_OK, False
+
+
+def console_main() -> None:
+    """The ``consentscope`` command. After a replay it ends the process without the
+    interpreter's teardown, as mypy does: freeing the objects of a large session one by
+    one took 0.2-0.4 s of a 3 s replay, for nothing (its files are written and closed,
+    its database committed, its workers ended). Callers of ``main`` keep the full exit."""
+    status, quick = _dispatch(None)
+    if quick:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+        os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

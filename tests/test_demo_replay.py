@@ -142,3 +142,26 @@ def test_the_same_session_as_har_gives_the_same_findings(result, truth, tmp_path
     assert r.returncode == 0, r.stderr
     keys = ("time", "host", "url", "data_type", "encoding", "location", "phase", "party", "sdk")
     assert [{k: f[k] for k in keys} for f in doc["findings"]] == [{k: f[k] for k in keys} for f in result[2]["findings"]]
+
+
+def test_the_command_ends_without_teardown_yet_loses_no_output(tmp_path: Path, truth: dict) -> None:
+    """``consentscope replay`` skips the interpreter's teardown (``cli.console_main``): what
+    it printed into a block-buffered file, its database and its reports are all complete."""
+    import sqlite3
+
+    printed = tmp_path / "stdout.txt"
+    with printed.open("w") as stdout:
+        r = subprocess.run(
+            [sys.executable, "-m", "consentscope", "replay", str(CAPTURES / "demo_session.mitm"), "--profile",
+             str(CAPTURES / "demo_profile.toml"), "--consent-marker", truth["consent_marker"], "--verbose",
+             "--json", str(tmp_path / "out.json"), "--db", f"sqlite:///{tmp_path / 'out.db'}"],
+            stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
+        )
+    assert r.returncode == 0, r.stderr
+    lines = printed.read_text().splitlines()
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert len(doc["findings"]) == len(truth["findings"]) > 0
+    assert len(lines) == len(truth["findings"]) + 3  # a line per finding, then the summary's three
+    assert lines[-1].startswith("demo_session: ") and lines[-1].endswith("readable")
+    with sqlite3.connect(tmp_path / "out.db") as db:
+        assert db.execute("select count(*) from cs_findings").fetchone()[0] == len(truth["findings"])
