@@ -214,12 +214,63 @@ def iter_json(judgement: Judgement, *, redacted: bool = False) -> Iterator[str]:
         yield ("{\n  " if first else ",\n  ") + _encode_str(key) + ": "
         first = False
         if key == "findings":
-            yield from rows(findings, (lambda f: _redacted(finding_json(f))) if redacted else finding_json)
+            if redacted:
+                yield from rows(findings, lambda f: _redacted(finding_json(f)))
+            else:
+                yield from _finding_rows(findings)
         elif key == "contacts":
             yield from rows(contacts, contact_json)
         else:
             yield _dumps(value, 1)
     yield "\n}\n"
+
+
+#: a finding's keys after the request's and destination's, in ``finding_json``'s order
+_TAIL_KEYS = ("data_type", "encoding", "location", "phase", "evidence", "source", "confidence")
+_ROW_INNER = ",\n    "
+_FIELD = ",\n      "
+
+
+def _finding_rows(findings: list[AuditFinding]) -> Iterator[str]:
+    """The findings array as ``rows(findings, finding_json)`` writes it, cheaper: a request's
+    findings share their first twelve keys (session, request, destination), written once
+    per request, and a finding's own string fields are written with no dict in between.
+    Anything but a string or None in those fields takes the general path."""
+    if not findings:
+        yield "[]"
+        return
+    heads: dict[tuple[Any, ...], str] = {}
+    encodings: dict[tuple[str, ...], str] = {}
+    out: list[str] = []
+    for i, f in enumerate(findings):
+        x = f.finding
+        tail = (x.data_type, x.location, f.phase, x.evidence, f.source, x.confidence)
+        if not all(v is None or isinstance(v, str) for v in tail):  # str enums (phase, source) are strings
+            text = _dumps(finding_json(f), 2)
+        else:
+            d = f.destination
+            key = (f.session, f.flow_id, f.time, f.method, f.url, f.host, id(d))
+            head = heads.get(key)
+            if head is None:
+                whole = _dumps({**finding_json(f), **dict.fromkeys(_TAIL_KEYS)}, 2)
+                head = heads[key] = whole[: whole.index(',\n      "data_type": ')]
+            enc = encodings.get(x.encoding)
+            if enc is None:
+                enc = encodings[x.encoding] = _dumps(list(x.encoding), 3)
+            text = "".join((head, _FIELD, '"data_type": ', _str_or_null(x.data_type), _FIELD, '"encoding": ', enc,
+                            _FIELD, '"location": ', _str_or_null(x.location), _FIELD, '"phase": ',
+                            _str_or_null(f.phase), _FIELD, '"evidence": ', _str_or_null(x.evidence), _FIELD,
+                            '"source": ', _str_or_null(f.source), _FIELD, '"confidence": ',
+                            _str_or_null(x.confidence), "\n    }"))
+        out.append(text)
+        if len(out) == _CHUNK or i == len(findings) - 1:
+            yield ("[\n    " if i < _CHUNK else _ROW_INNER) + _ROW_INNER.join(out)
+            out = []
+    yield "\n  ]"
+
+
+def _str_or_null(v: str | None) -> str:
+    return "null" if v is None else _encode_str(v)
 
 
 def _floatstr(o: float) -> str:

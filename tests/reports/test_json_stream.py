@@ -87,3 +87,32 @@ def test_special_floats_and_refusals() -> None:
         except TypeError:
             continue
         raise AssertionError(f"{bad!r} was rendered")
+
+
+def test_many_findings_sharing_requests_across_chunks() -> None:
+    """The findings array is written a request's shared keys once (``_finding_rows``): still
+    byte for byte json.dumps, over several chunks, with None and str-enum values, findings of
+    one request at different destinations, and a value of another type in a finding's own keys."""
+    from dataclasses import replace
+
+    from consentscope.model import Phase
+    from consentscope.reports import json_report
+
+    result, _ = hostile_session()
+    base = result.findings
+    assert base
+    many = []
+    for i in range(json_report._CHUNK * 2 + 7):
+        f = base[i % len(base)]
+        many.append(replace(f, flow_id=f"f{i // 3}", time=f.time + i // 3, phase=Phase.AFTER_CONSENT if i % 2 else f.phase,
+                            destination=base[(i // 2) % len(base)].destination,
+                            finding=replace(f.finding, evidence=f"e{i}\n\"\u2028", location=f"{f.finding.location}{i % 5}",
+                                            encoding=("base64", "md5")[: i % 3])))
+    result.findings = many
+    judgement = judge([result])
+    assert render_json(judgement) == reference(judgement)
+    assert render_json(judgement, redacted=True) == reference(judgement, redacted=True)
+    many[5] = replace(many[5], finding=replace(many[5].finding, confidence=None))  # type: ignore[arg-type]
+    many[9] = replace(many[9], finding=replace(many[9].finding, evidence=7))  # type: ignore[arg-type]
+    judgement = judge([result])
+    assert render_json(judgement) == reference(judgement)
