@@ -20,6 +20,7 @@ the findings (they go to the database as they are made).
 from __future__ import annotations
 
 import gc
+import io
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -428,6 +429,8 @@ def audit_capture(
         try:
             if frames:
                 with open_maybe_compressed(path) as fo:
+                    if type(fo) is io.BufferedReader:  # not decompressed: offsets are the file's
+                        ahead.flow_bytes = os.fstat(fo.fileno()).st_size
                     for frame in iter_frames(path, fo):
                         ahead.add_frame(frame)
             else:
@@ -518,6 +521,12 @@ def _read_and_scan(scanner: Scanner, frames: list[tuple[Any, ...]]) -> list[Any]
     return out
 
 
+#: Near the end of a flow file, a batch closes once it holds 1/(GUIDED_SHARE * jobs) of the
+#: bytes left (guided self-scheduling), but not under GUIDED_MIN_RECORDS flows.
+GUIDED_SHARE = 2
+GUIDED_MIN_RECORDS = 16
+
+
 class _ScanAhead:
     """Feeds an audit item by item in capture order while a ``ScanPool`` scans the records
     ahead of it: items wait in their batch until its scans are back. ``jobs=1``: every item
@@ -558,6 +567,10 @@ class _ScanAhead:
         self.flows = flows
         #: a flow could not be read: nothing after it is fed
         self.failed = False
+        #: the flow file's size when known (not compressed): once workers run, the last
+        #: batches get smaller (``GUIDED_SHARE``), so the workers finish together instead of
+        #: one of them scanning a whole batch alone at the end
+        self.flow_bytes = 0
 
     @property
     def audit(self) -> Audit:
@@ -591,7 +604,9 @@ class _ScanAhead:
         self._bytes += size
         self._items.append((frame, shipped))
         if (len(self._records) >= self.batch_records or self._bytes >= self._batch_bytes
-                or len(self._items) >= 4 * self.batch_records):
+                or len(self._items) >= 4 * self.batch_records
+                or (self.flow_bytes and self.pool is not None and len(self._records) >= GUIDED_MIN_RECORDS
+                    and self._bytes * GUIDED_SHARE * self.jobs >= self.flow_bytes - frame.offset)):
             self._close()
 
     def _close(self) -> None:

@@ -507,3 +507,25 @@ def test_pool_that_cannot_get_a_result_in_time_says_so(scanner: Scanner) -> None
         pool.submit(generated_records(2000), "big batch")
         pool.take()
     assert multiprocessing.active_children() == []
+
+
+def test_last_batches_of_a_flow_file_get_smaller(generated: Path, scanner: Scanner,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guided batches: once workers run, a batch of an uncompressed flow file closes at a
+    share of the bytes left, so the workers end together; the findings are jobs=1's."""
+    from consentscope import session
+
+    sizes: list[int] = []
+    real = ScanPool.submit_flows
+
+    def submit_flows(self: ScanPool, frames: list, what: str = "") -> None:  # type: ignore[type-arg]
+        sizes.append(len(frames))
+        real(self, frames, what)
+
+    monkeypatch.setattr(ScanPool, "submit_flows", submit_flows)
+    result = _audit(generated, scanner, jobs=2, batch=400)
+    assert sizes[0] == 400 and len(sizes) > 4000 // 400 + 2
+    assert sizes[-2] < sizes[len(sizes) // 2] <= 400 and min(sizes[:-1]) >= session.GUIDED_MIN_RECORDS
+    assert sum(sizes) == 4000
+    assert [(f.flow_id, f.finding) for f in result.findings] == \
+        [(f.flow_id, f.finding) for f in _audit(generated, scanner, jobs=1).findings]
