@@ -49,23 +49,43 @@ _Trie = dict[str | None, "_Trie"]
 
 
 class _Rules:
-    """The ICANN rules as a trie of reversed labels, and its depth (labels of the longest rule)."""
+    """The ICANN rules as a trie of reversed labels, and its depth (labels of the longest rule).
 
-    __slots__ = ("depth", "root")
+    The root's subtries are built on the first lookup under their top-level label: a session
+    meets a few dozen of the list's 1,450, and building all of them takes 7-8 ms, as long as
+    reading, parsing and grouping the file by top-level label. Subtries are built whole
+    before they are put in the root, so that threads only ever see complete ones.
+    """
+
+    __slots__ = ("_pending", "depth", "root")
 
     def __init__(self, rules: set[str]) -> None:
         self.root: _Trie = {}
-        self.depth = 0
-        for rule in rules:  # a set, as tldextract builds its trie from a frozenset
-            labels = rule.split(".")
-            self.depth = max(self.depth, len(labels))
-            node = self.root
-            for label in reversed(labels):
+        self.depth = max(rule.count(".") for rule in rules) + 1
+        self._pending: dict[str, list[str]] = {}
+        for rule in rules:
+            self._pending.setdefault(rule.rpartition(".")[2], []).append(rule)
+        # Rules of one label starting with "*" or "!" would be read as the root's wildcard
+        # or exception for any top-level label: none are in the list, but built now all the same.
+        for top in [t for t in self._pending if t[:1] in ("*", "!")]:
+            self.build(top)
+
+    def build(self, top: str) -> None:
+        """Put the subtrie of the rules under the top-level label ``top`` in the root."""
+        rules = self._pending.get(top)
+        if rules is None:
+            return
+        sub: _Trie = {}
+        for rule in rules:
+            node = sub
+            for label in reversed(rule.split(".")[:-1]):
                 child = node.get(label)
                 if child is None:
                     child = node[label] = {}
                 node = child
             node[None] = {}
+        self.root.setdefault(top, sub)
+        self._pending.pop(top, None)
 
 
 def snapshot_path() -> Path | None:
@@ -83,7 +103,7 @@ def snapshot_path() -> Path | None:
 
 def _parse(text: str) -> _Rules | None:
     public, _, _ = text.partition(_PRIVATE_SEPARATOR)
-    rules = {m.group("suffix") for m in _RULE_RE.finditer(public)}
+    rules = set(_RULE_RE.findall(public))
     return _Rules(rules) if rules else None
 
 
@@ -129,6 +149,7 @@ def _netloc(url: str) -> str:
     return host.partition(":")[0].strip().rstrip(_DOTS)
 
 
+@lru_cache(maxsize=4096)
 def _decode_punycode(lowered: str) -> str:
     """An ``xn--`` label as the rules are written, as tldextract's ``_decode_punycode`` does."""
     import idna  # a tldextract dependency; only hosts with an xn-- label pay its import
@@ -177,6 +198,11 @@ def registrable_domain(url: str) -> str:
     # the labels left of those stay one piece, whatever their number. A bracketed IPv6
     # literal, which tldextract sets apart, ends in "]", as no rule does: no suffix either.
     labels = netloc.rsplit(".", rules.depth + 1)
+    top = labels[-1].lower()
+    if top.startswith("xn--"):
+        top = _decode_punycode(top)
+    if top not in rules.root:
+        rules.build(top)
     idx = _suffix_index(rules.root, labels)
     if not idx:
         return ""

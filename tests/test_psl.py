@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,32 @@ TRICKY = [
 @pytest.mark.parametrize("host", TRICKY)
 def test_tricky_hosts(host: str) -> None:
     assert_same(host)
+
+
+@pytest.mark.parametrize("host", TRICKY)
+def test_tricky_hosts_on_a_fresh_list(host: str) -> None:
+    """The list's subtries are built on first use: each host as the process's first lookup."""
+    _psl._rules.cache_clear()
+    try:
+        assert _psl.registrable_domain(host) == tldextract_answer(host)
+    finally:
+        _psl._rules.cache_clear()
+
+
+def test_first_lookups_from_threads() -> None:
+    """Threads building the list's subtries at once each get whole ones (switching every µs)."""
+    hosts = [f"a.b.{rule.replace('*', 'w').lstrip('!')}" for rule in PUBLIC]
+    want = [tldextract_answer(h) for h in hosts]
+    interval = sys.getswitchinterval()
+    _psl._rules.cache_clear()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(_psl.registrable_domain, hosts, chunksize=16))
+    finally:
+        sys.setswitchinterval(interval)
+        _psl._rules.cache_clear()
+    assert got == want
 
 
 def test_very_long_hosts() -> None:
