@@ -1,7 +1,9 @@
 """Where a request goes, and who that is to the audited app.
 
 ``registrable_domain`` always uses the Public Suffix List bundled with tldextract (never a
-download, never "the last two labels", so ``.com.cn`` and ``.gov.cn`` work).
+download, never "the last two labels", so ``.com.cn`` and ``.gov.cn`` work), read by our
+own lookup (``consentscope._psl``) with tldextract's answers: importing tldextract would
+import requests and urllib3, 0.12 s of every process start.
 ``DestinationClassifier.classify`` is on the per-request hot path: answers are cached
 per (host, name).
 
@@ -29,8 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import tldextract
-
+from consentscope import _psl
 from consentscope.tracker_db import (
     CATEGORY_ZH,
     Owner,
@@ -99,22 +100,13 @@ CLASSIFY_CACHE_SIZE = 8192
 MAX_IP_NAMES = 65536
 
 
-@lru_cache(maxsize=1)
-def _extractor() -> tldextract.TLDExtract:
-    """The tldextract extractor on its bundled snapshot: no network, no cache dir."""
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
 @lru_cache(maxsize=65536)
 def registrable_domain(host: str) -> str:
     """The registrable domain (eTLD+1) of a host; IPs and bare names return themselves."""
     h = normalize_host(host)
     if not h or ip_literal(h) is not None:
         return h
-    ext = _extractor()(h)
-    if not ext.suffix or not ext.domain:
-        return h
-    return f"{ext.domain}.{ext.suffix}"
+    return _psl.registrable_domain(h) or h
 
 
 @dataclass(frozen=True, slots=True)
