@@ -12,7 +12,7 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Table, delete, insert, select, update
+from sqlalchemy import JSON, Column, Table, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,9 +46,10 @@ def _insert_all(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) 
     columns and those with a Python default (the default filled in per row), each value goes
     through its type's bind processor for the dialect (JSON serialised, floats made floats).
     Only the work is less: the statement is compiled once, and each row becomes a tuple in the
-    driver's parameter order straight away, not a dict Core turns into parameters key by key
-    (SQLAlchemy's ``construct_params`` and processors were 0.15 s of the 0.28 s storing 10,600
-    findings took). ``tests/storage/test_insert.py`` compares the tables row for row."""
+    driver's parameter order straight away (processors applied column by column), not a dict
+    Core turns into parameters key by key (SQLAlchemy's ``construct_params`` and processors
+    were 0.15 s of the 0.28 s storing 10,600 findings took). ``tests/storage/test_insert.py``
+    compares the tables row for row."""
     it = iter(rows)
     first = next(it, None)
     if first is None:
@@ -68,26 +69,51 @@ def _insert_all(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) 
     keys = [c.key for c in order]
     get: Callable[[dict[str, Any]], tuple[Any, ...]]
     get = itemgetter(*keys) if len(keys) > 1 else (lambda row, k=keys[0]: (row[k],))  # type: ignore[misc]
-    procs = [(i, p) for i, c in enumerate(order) if (p := c.type.dialect_impl(dialect).bind_processor(dialect))]
+    procs = [(i, _json_memo(p) if isinstance(c.type, JSON) else p) for i, c in enumerate(order)
+             if (p := c.type.dialect_impl(dialect).bind_processor(dialect))]
 
-    def values(row: dict[str, Any]) -> tuple[Any, ...]:
-        if defaults:
-            row = {**{k: d() for k, d in defaults}, **row}
-        if not procs:
-            return get(row)
-        v = list(get(row))
-        for i, p in procs:
-            v[i] = p(v[i])
-        return tuple(v)
-
-    make: Callable[[dict[str, Any]], Any] = values
-    if not compiled.positional:
-        names = [escaped.get(k, k) for k in keys]
-        make = lambda row: dict(zip(names, values(row), strict=True))  # noqa: E731
+    names = None if compiled.positional else [escaped.get(k, k) for k in keys]
     sql = compiled.string
-    params = map(make, chain((first,), it))
-    while batch := list(islice(params, INSERT_BATCH)):
-        conn.exec_driver_sql(sql, batch)
+    rows_left = chain((first,), it)
+    while batch := list(islice(rows_left, INSERT_BATCH)):
+        if defaults:
+            batch = [{**{k: d() for k, d in defaults}, **row} for row in batch]
+        params: list[Any] = list(map(get, batch))
+        del batch
+        if procs:  # column by column: the loops over rows run in C
+            by_column = list(zip(*params, strict=True))
+            for i, process in procs:
+                by_column[i] = tuple(map(process, by_column[i]))
+            params = list(zip(*by_column, strict=True))
+            del by_column
+        if names is not None:
+            params = [dict(zip(names, v, strict=True)) for v in params]
+        conn.exec_driver_sql(sql, params)
+
+
+#: Distinct values one JSON column's serialisations are remembered for, per ``_insert_all``
+#: (a finding's encoding chain: a few dozen distinct lists in 10,000 findings).
+JSON_MEMO = 256
+
+
+def _json_memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's bind processor that serialises each distinct list of plain strings once
+    (``json.dumps`` of a finding's encoding chain was 40 ms of storing 10,600 findings); any
+    other value, and any list past ``JSON_MEMO`` distinct ones, goes to ``process`` as before."""
+    memo: dict[tuple[str, ...], Any] = {}
+
+    def memoised(value: Any) -> Any:
+        if type(value) is not list or not all(type(x) is str for x in value):
+            return process(value)
+        key = tuple(value)
+        done = memo.get(key)
+        if done is None:
+            done = process(value)
+            if len(memo) < JSON_MEMO:
+                memo[key] = done
+        return done
+
+    return memoised
 
 
 def _default(column: Column[Any]) -> Callable[[], Any]:
@@ -122,11 +148,11 @@ def save_session(engine: Engine, result: SessionResult) -> None:
                 errors=list(result.errors), coverage=coverage_json(result.coverage),
             )])
             _insert_all(conn, request_table, (
-                dict(session_id=result.id, flow_id=r.flow_id, time=r.time, method=r.method, url=r.url,
-                     host=r.host, party=r.party, sdk=r.sdk)
+                {"session_id": result.id, "flow_id": r.flow_id, "time": r.time, "method": r.method, "url": r.url,
+                 "host": r.host, "party": r.party, "sdk": r.sdk}
                 for r in result.request_log))
             _insert_all(conn, event_table, (
-                dict(session_id=result.id, time=e.time, event=e.event, detail=e.detail, source=e.source)
+                {"session_id": result.id, "time": e.time, "event": e.event, "detail": e.detail, "source": e.source}
                 for e in result.events))
             _insert_all(conn, finding_table, (finding_columns(f) for f in result.findings))
             _insert_all(conn, contact_table, (contact_columns(c) for c in result.contacts))
@@ -152,12 +178,12 @@ def save_violations(engine: Engine, session_id: str, violations: Iterable[Violat
 def contact_columns(c: AuditContact) -> dict[str, Any]:
     """An AuditContact as plain column values (also the live writer's batch format)."""
     x, d = c.contact, c.destination
-    return dict(
-        session_id=c.session, time=x.time, host=x.host, ip=x.ip, port=x.port, via=str(x.via),
-        tls_version=x.tls_version, flow_id=x.flow_id, registrable_domain=d.registrable_domain or "",
-        party=d.party, relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
-        phase=str(c.phase), source=str(c.source), size=x.size, decrypted=x.decrypted, reason=x.reason,
-    )
+    return {
+        "session_id": c.session, "time": x.time, "host": x.host, "ip": x.ip, "port": x.port, "via": str(x.via),
+        "tls_version": x.tls_version, "flow_id": x.flow_id, "registrable_domain": d.registrable_domain or "",
+        "party": d.party, "relation": d.relation or "", "sdk": d.sdk, "vendor": d.vendor, "category": d.category,
+        "phase": str(c.phase), "source": str(c.source), "size": x.size, "decrypted": x.decrypted, "reason": x.reason,
+    }
 
 
 def coverage_json(c: Coverage) -> dict[str, Any]:
@@ -167,24 +193,24 @@ def coverage_json(c: Coverage) -> dict[str, Any]:
 
 
 def _violation_columns(session_id: str, v: Violation) -> dict[str, Any]:
-    return dict(
-        session_id=session_id, rule=v.rule, category=v.category, check=v.check, severity=v.severity,
-        confidence=v.confidence, explanation=v.explanation, explanation_zh=v.explanation_zh,
-        data_types=list(v.data_types), destinations=list(v.destinations), flows=list(v.flows),
-        events=list(v.events), observed=dict(v.observed), suppressed=v.suppressed,
-    )
+    return {
+        "session_id": session_id, "rule": v.rule, "category": v.category, "check": v.check, "severity": v.severity,
+        "confidence": v.confidence, "explanation": v.explanation, "explanation_zh": v.explanation_zh,
+        "data_types": list(v.data_types), "destinations": list(v.destinations), "flows": list(v.flows),
+        "events": list(v.events), "observed": dict(v.observed), "suppressed": v.suppressed,
+    }
 
 
 def finding_columns(f: AuditFinding) -> dict[str, Any]:
     """An AuditFinding as plain column values (also the spill-file line format)."""
     d, x = f.destination, f.finding
-    return dict(
-        session_id=f.session, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url,
-        host=f.host, registrable_domain=d.registrable_domain or "", party=d.party,
-        relation=d.relation or "", sdk=d.sdk, vendor=d.vendor, category=d.category,
-        data_type=x.data_type, encoding=list(x.encoding), location=x.location, phase=str(f.phase),
-        evidence=x.evidence, detail=x.detail, source=str(f.source), confidence=x.confidence,
-    )
+    return {
+        "session_id": f.session, "flow_id": f.flow_id, "time": f.time, "method": f.method, "url": f.url,
+        "host": f.host, "registrable_domain": d.registrable_domain or "", "party": d.party,
+        "relation": d.relation or "", "sdk": d.sdk, "vendor": d.vendor, "category": d.category,
+        "data_type": x.data_type, "encoding": list(x.encoding), "location": x.location, "phase": str(f.phase),
+        "evidence": x.evidence, "detail": x.detail, "source": str(f.source), "confidence": x.confidence,
+    }
 
 
 def app_columns(profile: Profile) -> dict[str, Any]:

@@ -214,3 +214,27 @@ def test_the_same_rows_as_core_and_the_orm_on_postgresql(pg: Server, monkeypatch
             engine.dispose()
     assert got["new"] == got["old"]
     assert len(got["new"]["cs_findings"]) > 3 * SMALL_BATCH and len(got["new"]["cs_violations"]) > 2
+
+
+# ------------------------------------------------------------------ JSON serialised once per distinct list
+
+
+def test_a_remembered_json_value_is_what_the_column_type_makes() -> None:
+    """Lists of plain strings are serialised once each (at most ``JSON_MEMO`` of them); every
+    value, remembered or not, comes out as the type's own processor makes it."""
+    from enum import StrEnum
+
+    from sqlalchemy import JSON
+    from sqlalchemy.dialects import sqlite
+
+    class Kind(StrEnum):
+        MD5 = "md5"
+
+    dialect = sqlite.dialect()
+    process = JSON().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    memoised = write._json_memo(process)
+    values: list[Any] = [["json", "md5"], [], ["中文", "\u2028"], [1, "a"], [{"x": 1}], ("a",), None, {"k": ["v"]},
+                         [Kind.MD5], ["md5"], ["json", "md5"], [["a"]], [None]]
+    values += [[f"v{i}"] for i in range(write.JSON_MEMO + 50)] * 2
+    assert [memoised(v) for v in values] == [process(v) for v in values]
