@@ -269,8 +269,13 @@ def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -
         engine = create_engine(url, future=True, **kw)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        metadata.create_all(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                # pysqlite runs DDL outside any transaction: each CREATE of a new file's schema
+                # was a commit of its own, with its fsyncs (0.25 s; 0.03 s in one transaction,
+                # and a crash leaves no half-made schema or half-done migration).
+                conn.exec_driver_sql("BEGIN")
+            metadata.create_all(conn)
             version = conn.execute(select(schema_table.c.version).where(schema_table.c.id == 1)).scalar()
             if version is None:
                 conn.execute(insert(schema_table).values(id=1, version=SCHEMA_VERSION))

@@ -94,3 +94,39 @@ def test_a_replay_stores_its_session_without_the_orm(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert result.findings and violations and row.judged is not None
+
+
+def test_a_new_sqlite_file_holds_exactly_the_frozen_schema(tmp_path: Path) -> None:
+    """What ``open_engine`` creates in one transaction is what SQLite keeps: the frozen CREATE
+    statements, and the version row."""
+    import sqlite3
+
+    engine = storage.open_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    engine.dispose()
+    frozen = (HERE / "schema_v4.ddl").read_text().split("== sqlite\n")[1].split("== postgresql")[0]
+    with sqlite3.connect(tmp_path / "n.db") as con:
+        made = [r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")]
+        version = con.execute("SELECT id, version FROM cs_schema").fetchall()
+    def statements(text: str) -> list[str]:
+        return sorted("CREATE " + part.strip() for part in text.split("CREATE ") if part.strip())
+
+    assert statements("\n".join(line.rstrip() for line in "\n".join(made).splitlines())) == statements(frozen)
+    assert len(made) == len(statements(frozen)) == 7 + 6  # tables, indexes
+    assert version == [(1, SCHEMA_VERSION)]
+
+
+def test_a_schema_that_cannot_be_made_whole_is_not_made_at_all(tmp_path: Path) -> None:
+    """A file whose table takes the name of one of our indexes: creating the schema fails half
+    way, and nothing of it is left (the tables made before the failure are rolled back)."""
+    import sqlite3
+
+    import pytest
+
+    db = tmp_path / "clash.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE ix_cs_violations_rule (x)")
+    with pytest.raises(storage.StorageError, match="ix_cs_violations_rule"):
+        storage.open_engine(f"sqlite:///{db}")
+    with sqlite3.connect(db) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master ORDER BY name")]
+    assert names == ["ix_cs_violations_rule"]
