@@ -5,7 +5,7 @@ Storage writes and reads rows; it neither judges nor places findings in consent 
 
 Opening and writing need SQLAlchemy Core only. The ORM row classes (``rows``) and the read
 functions (``read``, which use them) are imported when first asked for (PEP 562): importing
-``sqlalchemy.orm`` took 0.18 s of a replay that only writes.
+``sqlalchemy.orm`` took 0.09-0.18 s of a replay that only writes.
 """
 
 from __future__ import annotations

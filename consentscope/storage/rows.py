@@ -1,7 +1,7 @@
 """The ORM classes of the read path, mapped onto the Core tables of ``schema``.
 
 Only reading (``read``) and callers that want row objects import this module: it brings in
-``sqlalchemy.orm`` (0.18 s), which the write path of a replay does without.
+``sqlalchemy.orm`` (0.09-0.18 s), which the write path of a replay does without.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class StorageError(ConsentscopeError):
 
 
 #: The tables as SQLAlchemy Core objects. The write path needs no more (importing
-#: ``sqlalchemy.orm`` cost a replay 0.18 s); the ORM classes of the read path (``rows``) are
+#: ``sqlalchemy.orm`` cost a replay 0.09-0.18 s); the ORM classes of the read path (``rows``) are
 #: mapped onto these same tables. Columns are listed in the order the ORM classes, with their
 #: mixins, once declared them, so the tables are what they were (``tests/storage/test_schema.py``).
 metadata = MetaData()

@@ -74,7 +74,7 @@ def test_the_orm_classes_map_the_core_tables() -> None:
 
 def test_a_replay_stores_its_session_without_the_orm(tmp_path: Path) -> None:
     """The whole replay, database write included, in a fresh interpreter: ``sqlalchemy.orm``
-    is never imported (it took 0.18 s of a replay); the session is stored and reads back."""
+    is never imported (it took 0.09-0.18 s of a replay); the session is stored and reads back."""
     db = tmp_path / "r.db"
     code = (
         "import sys\n"
