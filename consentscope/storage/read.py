@@ -29,7 +29,8 @@ from consentscope.model import (
     UnscannedPart,
 )
 
-from .schema import ContactRow, EventRow, FindingRow, SessionRow, StorageError, ViolationRow, _sqlite_path
+from .rows import ContactRow, EventRow, FindingRow, SessionRow, ViolationRow
+from .schema import StorageError, _sqlite_path
 
 
 def events_since(engine: Engine, session_id: str, after_id: int) -> list[tuple[int, float, str, str, str]]:

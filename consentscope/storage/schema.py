@@ -16,19 +16,24 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     create_engine,
     event,
+    insert,
     inspect,
+    select,
     text,
+    update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 
 from consentscope.errors import ConsentscopeError
@@ -42,128 +47,133 @@ class StorageError(ConsentscopeError):
     """The database cannot be opened, read or written (the message names the URL)."""
 
 
-class Base(DeclarativeBase):
-    pass
+#: The tables as SQLAlchemy Core objects. The write path needs no more (importing
+#: ``sqlalchemy.orm`` cost a replay 0.09-0.18 s); the ORM classes of the read path (``rows``) are
+#: mapped onto these same tables. Columns are listed in the order the ORM classes, with their
+#: mixins, once declared them, so the tables are what they were (``tests/storage/test_schema.py``).
+metadata = MetaData()
 
 
-class SchemaInfo(Base):
-    __tablename__ = "cs_schema"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
-
-
-class SessionRow(Base):
-    __tablename__ = "cs_sessions"
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    label: Mapped[str] = mapped_column(String(256), default="")
-    sources: Mapped[list] = mapped_column(JSON, default=list)
-    app_package: Mapped[str] = mapped_column(String(256), default="")
-    app_name: Mapped[str] = mapped_column(String(256), default="")
-    app_type: Mapped[str] = mapped_column(String(64), default="")
-    location_precision_m: Mapped[float | None] = mapped_column(Float, nullable=True)
-    #: when the rules last judged the session (None: a live session not yet ended or reported)
-    judged: Mapped[float | None] = mapped_column(Float, nullable=True)
-    started: Mapped[float | None] = mapped_column(Float, nullable=True)
-    ended: Mapped[float | None] = mapped_column(Float, nullable=True)
-    created: Mapped[float] = mapped_column(Float)
-    requests: Mapped[int] = mapped_column(Integer, default=0)
-    anomalies: Mapped[dict] = mapped_column(JSON, default=dict)
-    errors: Mapped[list] = mapped_column(JSON, default=list)
-    #: how much of the traffic could be read (``reports.json_report.coverage_json``'s shape)
-    coverage: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-
-
-class _RequestColumns:
+def _request_columns() -> list[Column[Any]]:
     """What a request and a finding both record about the request."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+        Column("flow_id", String(128), nullable=False),
+        Column("time", Float, nullable=False),
+        Column("method", String(16), nullable=False),
+        Column("url", Text, nullable=False),
+        Column("host", String(256), nullable=False),
+        Column("party", String(32), nullable=False),
+        Column("sdk", String(128), nullable=True),
+    ]
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    flow_id: Mapped[str] = mapped_column(String(128))
-    time: Mapped[float] = mapped_column(Float)
-    method: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)
-    host: Mapped[str] = mapped_column(String(256))
-    party: Mapped[str] = mapped_column(String(32))
-    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
-
-class _DestinationColumns:
+def _destination_columns() -> list[Column[Any]]:
     """Who a finding or a contact went to, beyond ``party`` and ``sdk`` (``destination.py``)."""
-
-    registrable_domain: Mapped[str] = mapped_column(String(256), default="")
-    relation: Mapped[str] = mapped_column(String(32), default="")
-    vendor: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
-class RequestRow(_RequestColumns, Base):
-    __tablename__ = "cs_requests"
+    return [
+        Column("registrable_domain", String(256), default="", nullable=False),
+        Column("relation", String(32), default="", nullable=False),
+        Column("vendor", String(128), nullable=True),
+        Column("category", String(64), nullable=True),
+    ]
 
 
-class FindingRow(_RequestColumns, _DestinationColumns, Base):
-    __tablename__ = "cs_findings"
-    data_type: Mapped[str] = mapped_column(String(64))
-    encoding: Mapped[list] = mapped_column(JSON)
-    location: Mapped[str] = mapped_column(Text)
-    phase: Mapped[str] = mapped_column(String(32))
-    evidence: Mapped[str] = mapped_column(Text)
-    detail: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(16), default="flow")
-    confidence: Mapped[str] = mapped_column(String(16), default="profile")
+schema_table = Table(
+    "cs_schema", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
 
+session_table = Table(
+    "cs_sessions", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("label", String(256), default="", nullable=False),
+    Column("sources", JSON, default=list, nullable=False),
+    Column("app_package", String(256), default="", nullable=False),
+    Column("app_name", String(256), default="", nullable=False),
+    Column("app_type", String(64), default="", nullable=False),
+    Column("location_precision_m", Float, nullable=True),
+    #: when the rules last judged the session (None: a live session not yet ended or reported)
+    Column("judged", Float, nullable=True),
+    Column("started", Float, nullable=True),
+    Column("ended", Float, nullable=True),
+    Column("created", Float, nullable=False),
+    Column("requests", Integer, default=0, nullable=False),
+    Column("anomalies", JSON, default=dict, nullable=False),
+    Column("errors", JSON, default=list, nullable=False),
+    #: how much of the traffic could be read (``reports.json_report.coverage_json``'s shape)
+    Column("coverage", JSON, nullable=True),
+)
 
-class EventRow(Base):
-    __tablename__ = "cs_events"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    time: Mapped[float] = mapped_column(Float)
-    event: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(32), default="")
+request_table = Table("cs_requests", metadata, *_request_columns())
 
+finding_table = Table(
+    "cs_findings", metadata,
+    Column("data_type", String(64), nullable=False),
+    Column("encoding", JSON, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("phase", String(32), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("detail", Text, default="", nullable=False),
+    Column("source", String(16), default="flow", nullable=False),
+    Column("confidence", String(16), default="profile", nullable=False),
+    *_request_columns(),
+    *_destination_columns(),
+)
 
-class ContactRow(_DestinationColumns, Base):
-    """A connection or lookup from a packet capture (SNI, DNS, CONNECT): no content, a destination."""
+event_table = Table(
+    "cs_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    Column("time", Float, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("detail", Text, default="", nullable=False),
+    Column("source", String(32), default="", nullable=False),
+)
 
-    __tablename__ = "cs_contacts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    time: Mapped[float] = mapped_column(Float)
-    host: Mapped[str] = mapped_column(String(256))
-    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    via: Mapped[str] = mapped_column(String(32))
-    tls_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    flow_id: Mapped[str] = mapped_column(String(128), default="")
-    party: Mapped[str] = mapped_column(String(32))
-    sdk: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    phase: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(16), default="flow")
-    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    decrypted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+#: A connection or lookup from a packet capture (SNI, DNS, CONNECT): no content, a destination.
+contact_table = Table(
+    "cs_contacts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    Column("time", Float, nullable=False),
+    Column("host", String(256), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("port", Integer, nullable=True),
+    Column("via", String(32), nullable=False),
+    Column("tls_version", String(32), nullable=True),
+    Column("flow_id", String(128), default="", nullable=False),
+    Column("party", String(32), nullable=False),
+    Column("sdk", String(128), nullable=True),
+    Column("phase", String(32), nullable=False),
+    Column("source", String(16), default="flow", nullable=False),
+    Column("size", Integer, nullable=True),
+    Column("decrypted", Boolean, nullable=True),
+    Column("reason", String(32), nullable=True),
+    *_destination_columns(),
+)
 
-
-class ViolationRow(Base):
-    """A rule broken in a session, as the last replay or report judged it (``suppressed``
-    holds the project file's reason when it was accepted)."""
-
-    __tablename__ = "cs_violations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("cs_sessions.id"), index=True)
-    rule: Mapped[str] = mapped_column(String(32), index=True)
-    category: Mapped[str] = mapped_column(String(32))
-    check: Mapped[str] = mapped_column(String(64), default="")
-    severity: Mapped[str] = mapped_column(String(16))
-    confidence: Mapped[str] = mapped_column(String(16))
-    explanation: Mapped[str] = mapped_column(Text)
-    explanation_zh: Mapped[str] = mapped_column(Text, default="")
-    data_types: Mapped[list] = mapped_column(JSON, default=list)
-    destinations: Mapped[list] = mapped_column(JSON, default=list)
-    flows: Mapped[list] = mapped_column(JSON, default=list)
-    events: Mapped[list] = mapped_column(JSON, default=list)
-    observed: Mapped[dict] = mapped_column(JSON, default=dict)
-    suppressed: Mapped[str] = mapped_column(Text, default="")
+#: A rule broken in a session, as the last replay or report judged it (``suppressed`` holds
+#: the project file's reason when it was accepted).
+violation_table = Table(
+    "cs_violations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    Column("rule", String(32), index=True, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("check", String(64), default="", nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("confidence", String(16), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("explanation_zh", Text, default="", nullable=False),
+    Column("data_types", JSON, default=list, nullable=False),
+    Column("destinations", JSON, default=list, nullable=False),
+    Column("flows", JSON, default=list, nullable=False),
+    Column("events", JSON, default=list, nullable=False),
+    Column("observed", JSON, default=dict, nullable=False),
+    Column("suppressed", Text, default="", nullable=False),
+)
 
 
 #: Schema steps from version N to N+1 (tables that are new in a version are made by
@@ -187,20 +197,20 @@ _MIGRATIONS: dict[int, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def _migrate(s: Session, info: SchemaInfo) -> None:
+def _migrate(conn: Connection, version: int) -> None:
     """Each step adds the columns its version brought, to the tables that lack them (a table
     that is newer than the database was just made whole by ``create_all``)."""
     existing: dict[str, set[str]] = {}
-    insp = inspect(s.connection())
-    while info.version < SCHEMA_VERSION:
-        for table, column, ddl in _MIGRATIONS[info.version]:
+    insp = inspect(conn)
+    while version < SCHEMA_VERSION:
+        for table, column, ddl in _MIGRATIONS[version]:
             if table not in existing:
                 existing[table] = {c["name"] for c in insp.get_columns(table)}
             if column not in existing[table]:
-                s.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
                 existing[table].add(column)
-        info.version += 1
-    s.commit()
+        version += 1
+    conn.execute(update(schema_table).where(schema_table.c.id == 1).values(version=version))
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -259,17 +269,21 @@ def open_engine(url: str = DEFAULT_DB_URL, *, fresh_connections: bool = False) -
         engine = create_engine(url, future=True, **kw)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(engine)
-        with Session(engine) as s:
-            info = s.get(SchemaInfo, 1)
-            if info is None:
-                s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
-                s.commit()
-            elif info.version < SCHEMA_VERSION:
-                _migrate(s, info)
-            elif info.version > SCHEMA_VERSION:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                # pysqlite runs DDL outside any transaction: each CREATE of a new file's schema
+                # was a commit of its own, with its fsyncs (0.25 s; 0.03 s in one transaction,
+                # and a crash leaves no half-made schema or half-done migration).
+                conn.exec_driver_sql("BEGIN")
+            metadata.create_all(conn)
+            version = conn.execute(select(schema_table.c.version).where(schema_table.c.id == 1)).scalar()
+            if version is None:
+                conn.execute(insert(schema_table).values(id=1, version=SCHEMA_VERSION))
+            elif version < SCHEMA_VERSION:
+                _migrate(conn, version)
+            elif version > SCHEMA_VERSION:
                 raise StorageError(
-                    f"{url}: database schema version {info.version} is newer than this "
+                    f"{url}: database schema version {version} is newer than this "
                     f"consentscope ({SCHEMA_VERSION}); upgrade consentscope"
                 )
         return engine
