@@ -247,7 +247,7 @@ def _encodings(b: _Builder, data_type: str, text: bytes, chain: tuple[str, ...],
     if len(text) <= 64:
         b.add(Needle(text.hex().encode(), data_type, ("hex", *chain), False, BOUNDARY_HEX))
     s = text.decode("utf-8", "surrogateescape")
-    for quoted in {quote(s, safe=""), quote_plus(s, safe="")}:
+    for quoted in dict.fromkeys((quote(s, safe=""), quote_plus(s, safe=""))):
         if quoted != s and len(quoted) >= MIN_ENCODED_LEN:
             b.add(Needle(quoted.encode(), data_type, ("urlencode", *chain), False, BOUNDARY_NONE))
     if not s.isascii():
