@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from itertools import compress, count, repeat
+from operator import and_, attrgetter, eq, ne, not_
+from typing import Any, Final, NamedTuple
 
 import ahocorasick_rs
 
@@ -78,6 +80,29 @@ class Entry:
     prefix16: bool = False
 
 
+#: Text is handled as latin-1 (the module's notes); ASCII-only lower-casing (bytes.lower),
+#: so offsets and UTF-8 bytes stay intact.
+_LATIN1 = repeat("latin-1")
+_TEXT, _CASE_SENSITIVE, _BOUNDARY, _PREFIX16 = map(attrgetter, ("text", "case_sensitive", "boundary", "prefix16"))
+
+#: ``Entry``'s slots without its frozen ``__setattr__`` (see ``_expand._NeedleSlots``)
+_EntrySlots = type("_EntrySlots", (), {"__slots__": Entry.__slots__})
+_new = object.__new__
+_set_class = object.__setattr__
+
+
+def _entry(
+    kind: int, index: int, text: str, lower: str, case_sensitive: bool, boundary: int, prefix16: bool
+) -> Entry:
+    """``Entry(...)`` at a third of the dataclass ``__init__``'s cost: one per needle."""
+    e: Any = _new(_EntrySlots)
+    e.kind, e.index, e.text, e.lower, e.case_sensitive, e.boundary, e.prefix16 = (
+        kind, index, text, lower, case_sensitive, boundary, prefix16
+    )
+    _set_class(e, "__class__", Entry)
+    return e  # type: ignore[no-any-return]
+
+
 class Hit(NamedTuple):
     """A confirmed match (a named tuple: one is made per automaton hit, and a frozen
     dataclass's ``__init__`` cost 3 % of the scan of real SDK requests)."""
@@ -86,15 +111,6 @@ class Hit(NamedTuple):
     start: int
     end: int
     prefix_only: bool  # a digest found as its first 16 hex characters
-
-
-def _latin1(b: bytes) -> str:
-    return b.decode("latin-1")
-
-
-def _lower(b: bytes) -> str:
-    """ASCII-only lower-casing (bytes.lower), so offsets and UTF-8 bytes stay intact."""
-    return b.lower().decode("latin-1")
 
 
 #: (automaton matches as (key index, start, end), digest anchors as (start, entries))
@@ -112,35 +128,61 @@ class Matcher:
         fast: bool = False,
     ) -> None:
         """``fast``: the automaton as a DFA (see the module's notes); the same matches."""
-        table: dict[str, list[Entry]] = {}
-
-        def put(entry: Entry) -> None:
-            key = entry.lower[:ANCHOR_LEN]
-            table.setdefault(key, []).append(entry)
-
-        for i, n in enumerate(needles):
-            put(
-                Entry(
-                    KIND_NEEDLE, i, _latin1(n.text), _lower(n.text), n.case_sensitive, n.boundary,
-                    n.prefix16,
-                )
-            )
-        for i, g in enumerate(gates):
-            put(Entry(KIND_GATE, i, g, g.lower(), False, BOUNDARY_NONE))
-        for i, (item, boundary) in enumerate(items):
-            put(Entry(KIND_ITEM, i, _latin1(item), _lower(item), False, boundary))
+        # Every needle's entry, then every gate's, then every item's, each under its anchor:
+        # its first ``ANCHOR_LEN`` characters, lower-cased. A full profile has tens of
+        # thousands of needles: the tables are built column by column in C (map, zip,
+        # compress), not entry by entry in Python.
+        n, n_gates, n_items = len(needles), len(gates), len(items)
+        texts = list(map(_TEXT, needles))
+        boundaries = list(map(_BOUNDARY, needles))
+        item_texts = [item for item, _ in items]
+        lowers = [
+            *map(bytes.decode, map(bytes.lower, texts), _LATIN1), *map(str.lower, gates),
+            *map(bytes.decode, map(bytes.lower, item_texts), _LATIN1),
+        ]
+        entries = list(map(
+            _entry,
+            [*repeat(KIND_NEEDLE, n), *repeat(KIND_GATE, n_gates), *repeat(KIND_ITEM, n_items)],
+            [*range(n), *range(n_gates), *range(n_items)],
+            [*map(bytes.decode, texts, _LATIN1), *gates, *map(bytes.decode, item_texts, _LATIN1)],
+            lowers,
+            [*map(_CASE_SENSITIVE, needles), *repeat(False, n_gates + n_items)],
+            [*boundaries, *repeat(BOUNDARY_NONE, n_gates), *(boundary for _, boundary in items)],
+            [*map(_PREFIX16, needles), *repeat(False, n_gates + n_items)],
+        ))
+        keys = [lower[:ANCHOR_LEN] for lower in lowers]
+        # each key where it first comes, with its entries: one entry for all but a few keys
+        table = dict(zip(keys, zip(entries), strict=True))
+        if len(table) < len(keys):
+            last = dict(zip(keys, count()))  # where each key last comes
+            shared = set(compress(keys, map(ne, map(last.__getitem__, keys), count())))
+            groups: dict[str, list[Entry]] = {}
+            for key, entry in compress(zip(keys, entries, strict=True), map(shared.__contains__, keys)):
+                groups.setdefault(key, []).append(entry)
+            table.update((key, tuple(group)) for key, group in groups.items())
         self.size = len(table)
-        #: digests: found where a hex run starts (``_hex_starts``), by a dict lookup
-        self._hex = {k: tuple(v) for k, v in table.items() if _at_hex_start(k, v)}
-        self._hex_bytes = {k.encode("latin-1"): v for k, v in self._hex.items()}
+        #: digests: found where a hex run starts (``_hex_starts``), by a dict lookup: keys of
+        #: 16 hex digits whose entries are all needles that refuse a hex digit before them
+        unbounded = set(keys[n:])  # gates and list items
+        unbounded.update(compress(keys, map(not_, map(_HEX_BOUNDED.__contains__, boundaries))))
+        anchors = list(table)
+        at_hex_start = list(map(
+            and_,
+            map(and_, map(eq, map(len, anchors), repeat(ANCHOR_LEN)), map(not_, map(unbounded.__contains__, anchors))),
+            map(not_, map(str.strip, anchors, repeat(_HEX_CHARS))),  # all hex: nothing is left
+        ))
+        hex_keys = list(compress(anchors, at_hex_start))
+        self._hex = dict(zip(hex_keys, map(table.__getitem__, hex_keys), strict=True))
+        self._hex_bytes = dict(zip(map(str.encode, hex_keys, _LATIN1), self._hex.values(), strict=True))
         #: the automaton's keys and, at each key's index, its entries
-        self._automaton = {k: tuple(table[k]) for k in sorted(table) if k not in self._hex}
+        automaton_keys = sorted(compress(anchors, map(not_, at_hex_start)))
+        self._automaton = dict(zip(automaton_keys, map(table.__getitem__, automaton_keys), strict=True))
         self._entries = tuple(self._automaton.values())
         self._ac: ahocorasick_rs.BytesAhoCorasick | None = None
         if self._automaton:
             kind = ahocorasick_rs.Implementation
             self._ac = ahocorasick_rs.BytesAhoCorasick(
-                [k.encode("latin-1") for k in self._automaton],
+                list(map(str.encode, automaton_keys, _LATIN1)),
                 implementation=kind.DFA if fast else kind.ContiguousNFA,
             )
 
@@ -190,17 +232,6 @@ class Matcher:
 _HEX_MARKS: Final = bytes(ord("x") if chr(c) in "0123456789abcdef" else ord(" ") for c in range(256))
 _HEX_RUN: Final = b"x" * ANCHOR_LEN
 _HEX_BOUNDED: Final = frozenset({BOUNDARY_HEX, BOUNDARY_ALNUM, BOUNDARY_HEXDASH, BOUNDARY_TOKEN, BOUNDARY_PACKAGE})
-
-
-def _at_hex_start(key: str, entries: list[Entry]) -> bool:
-    """A needle anchor of 16 hex digits whose needles all refuse a hex digit before them."""
-    return (
-        len(key) == ANCHOR_LEN
-        and not key.strip(_HEX_CHARS)  # all hex: nothing is left (str.translate with a dict is 4x slower)
-        and all(e.kind == KIND_NEEDLE and e.boundary in _HEX_BOUNDED for e in entries)
-    )
-
-
 _HEX_CHARS: Final = "0123456789abcdef"
 
 
