@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ._sm3 import sm3
+from ._sm3 import HAVE_OPENSSL_SM3, sm3
 
 #: Values shorter than this many characters are only matched as whole tokens, and are not
 #: expanded into encodings (a 4-character base64 fragment matches everywhere).
@@ -216,7 +216,6 @@ def base64_fragments(data: bytes, alphabet: str = "std") -> list[bytes]:
 #: field) took 1.3 µs a needle, this 0.4 µs.
 _NeedleSlots = type("_NeedleSlots", (), {"__slots__": Needle.__slots__})
 _new = object.__new__
-_set_class = object.__setattr__
 
 #: ``add(text, key, chain, case_sensitive, boundary, prefix16, source)``: ``key`` is what
 #: makes a needle new for its data type (``text``, lower-cased unless case-sensitive)
@@ -233,13 +232,37 @@ _CHAINABLE_AT = tuple(HASHES.index(name) for name in CHAINABLE_HASHES)
 _RAW_NAMES = tuple(f"{name}-raw" for name in HASHES)
 
 
-def _digests(data: bytes) -> list[bytes]:
-    """The ``HASHES`` of ``data``, in that order (hashlib's constructors, called directly:
-    ``hashlib.new(name)`` costs twice as much, and a profile takes tens of thousands)."""
+def _hex_digests(data: bytes) -> list[bytes]:
+    """The ``HASHES`` of ``data``, in that order, in lower-case hex (hashlib's constructors,
+    called directly: ``hashlib.new(name)`` costs twice as much, and a full profile takes
+    23,000 digests)."""
+    sm3_digest = _sm3_copy()
+    sm3_digest.update(data)
     return [
-        _md5(data).digest(), _sha1(data).digest(), _sha224(data).digest(), _sha256(data).digest(),
-        _sha384(data).digest(), _sha512(data).digest(), sm3(data),
+        _hexlify(_md5(data).digest()), _hexlify(_sha1(data).digest()), _hexlify(_sha224(data).digest()),
+        _hexlify(_sha256(data).digest()), _hexlify(_sha384(data).digest()), _hexlify(_sha512(data).digest()),
+        _hexlify(sm3_digest.digest()),
     ]
+
+
+class _PureSm3:
+    """``hashlib.new("sm3")``'s interface over the pure fallback (``_sm3.sm3``)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def update(self, data: bytes) -> None:
+        self.data += data
+
+    def digest(self) -> bytes:
+        return sm3(self.data)
+
+
+#: a fresh SM3 hash: a copy of a blank OpenSSL one (``hashlib.new("sm3", data)`` looks the
+#: algorithm up by name each time, at twice the cost), or the pure fallback
+_sm3_copy: Callable[[], Any] = hashlib.new("sm3").copy if HAVE_OPENSSL_SM3 else _PureSm3
 
 
 def _fragments(data: bytes) -> list[bytes]:
@@ -257,12 +280,14 @@ def _encodings(add: _Add, text: bytes, chain: tuple[str, ...], full: bool) -> No
     """Outer encodings of one string: base64 (both alphabets, all alignments), hex,
     percent-encoding and JSON escaping."""
     std = _fragments(text)
+    step = ("base64", *chain)
     for frag in std:
-        add(frag, frag, ("base64", *chain), True, BOUNDARY_NONE, False, text)
+        add(frag, frag, step, True, BOUNDARY_NONE, False, text)
+    step = ("base64url", *chain)
     for frag in std:
         url = frag.translate(_URLSAFE)
         if url not in std:
-            add(url, url, ("base64url", *chain), True, BOUNDARY_NONE, False, text)
+            add(url, url, step, True, BOUNDARY_NONE, False, text)
     if not full:
         return
     if len(text) <= 64:
@@ -340,7 +365,7 @@ def expand(identifiers: Iterable[Identifier], max_depth: int = DEFAULT_CHAIN_DEP
             n.text, n.data_type, n.chain, n.case_sensitive, n.boundary, n.prefix16, n.source = (
                 text, data_type, chain, case_sensitive, boundary, prefix16, source
             )
-            _set_class(n, "__class__", Needle)
+            n.__class__ = Needle
             keep(n)
 
         variants = [(text, text.encode("utf-8"), chain) for text, chain in base_variants(data_type, ident.value)]
@@ -351,8 +376,8 @@ def expand(identifiers: Iterable[Identifier], max_depth: int = DEFAULT_CHAIN_DEP
         # Level 1: every hash and every encoding of every spelling.
         frontier: list[tuple[bytes, tuple[str, ...]]] = []
         for text, raw, chain in variants:
-            digests = _digests(raw)
-            hexes = list(map(_hexlify, digests))
+            hexes = _hex_digests(raw)
+            digests = list(map(binascii.unhexlify, hexes))
             _hash_forms(add, digests, hexes, chain)
             if len(text) >= SAFE_VALUE_LEN:
                 _encodings(add, raw, chain, full=True)
@@ -365,9 +390,17 @@ def expand(identifiers: Iterable[Identifier], max_depth: int = DEFAULT_CHAIN_DEP
             last = depth == max_depth
             nxt: list[tuple[bytes, tuple[str, ...]]] = []
             for text_b, chain in frontier:
-                hexes = list(map(_hexlify, _digests(text_b)))
-                for name, hexd in zip(HASHES, hexes, strict=True):
-                    add(hexd, hexd, (name, *chain), False, BOUNDARY_HEX, True, b"")
+                hexes = _hex_digests(text_b)
+                for name, hexd in zip(HASHES, hexes, strict=True):  # add(...), inline: most needles
+                    if hexd in taken:
+                        continue
+                    taken.add(hexd)
+                    n: Any = _new(_NeedleSlots)
+                    n.text, n.data_type, n.chain, n.case_sensitive, n.boundary, n.prefix16, n.source = (
+                        hexd, data_type, (name, *chain), False, BOUNDARY_HEX, True, b""
+                    )
+                    n.__class__ = Needle
+                    keep(n)
                 _encodings(add, text_b, chain, full=not last)
                 if not last:
                     nxt += _chained(hexes, chain)
