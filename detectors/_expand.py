@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
 from ._sm3 import HAVE_OPENSSL_SM3, sm3
@@ -276,30 +276,48 @@ def _fragments(data: bytes) -> list[bytes]:
     return out
 
 
-def _encodings(add: _Add, text: bytes, chain: tuple[str, ...], full: bool) -> None:
+class _Steps(NamedTuple):
+    """The chains one step longer than a chain, made once per chain: every needle of a
+    step shares one tuple (a full profile has 35,000 needles and a few hundred chains)."""
+
+    chain: tuple[str, ...]
+    hashes: tuple[tuple[str, ...], ...]  # (name, *chain) for each of HASHES
+    upper: tuple[tuple[str, ...], ...]  # ("upper", name, *chain) for each of CHAINABLE_HASHES
+    base64: tuple[str, ...]
+    base64url: tuple[str, ...]
+    hex: tuple[str, ...]
+    urlencode: tuple[str, ...]
+
+
+def _steps(chain: tuple[str, ...]) -> _Steps:
+    return _Steps(
+        chain, tuple((name, *chain) for name in HASHES), tuple(("upper", name, *chain) for name in CHAINABLE_HASHES),
+        ("base64", *chain), ("base64url", *chain), ("hex", *chain), ("urlencode", *chain),
+    )
+
+
+def _encodings(add: _Add, text: bytes, steps: _Steps, full: bool) -> None:
     """Outer encodings of one string: base64 (both alphabets, all alignments), hex,
     percent-encoding and JSON escaping."""
     std = _fragments(text)
-    step = ("base64", *chain)
     for frag in std:
-        add(frag, frag, step, True, BOUNDARY_NONE, False, text)
-    step = ("base64url", *chain)
+        add(frag, frag, steps.base64, True, BOUNDARY_NONE, False, text)
     for frag in std:
         url = frag.translate(_URLSAFE)
         if url not in std:
-            add(url, url, step, True, BOUNDARY_NONE, False, text)
+            add(url, url, steps.base64url, True, BOUNDARY_NONE, False, text)
     if not full:
         return
     if len(text) <= 64:
         hexed = _hexlify(text)
-        add(hexed, hexed, ("hex", *chain), False, BOUNDARY_HEX, False, b"")
+        add(hexed, hexed, steps.hex, False, BOUNDARY_HEX, False, b"")
     s = text.decode("utf-8", "surrogateescape")
     for quoted in dict.fromkeys((quote(s, safe=""), quote_plus(s, safe=""))):
         if quoted != s and len(quoted) >= MIN_ENCODED_LEN:
             q = quoted.encode()
-            add(q, q.lower(), ("urlencode", *chain), False, BOUNDARY_NONE, False, b"")
+            add(q, q.lower(), steps.urlencode, False, BOUNDARY_NONE, False, b"")
     if not s.isascii():
-        _escapes(add, s, chain)
+        _escapes(add, s, steps.chain)
 
 
 def _escapes(add: _Add, s: str, chain: tuple[str, ...]) -> None:
@@ -330,13 +348,12 @@ def _hash_forms(add: _Add, digests: list[bytes], hexes: list[bytes], chain: tupl
             add(url, url, ("base64url", raw_name, *chain), True, BOUNDARY_NONE, False, b"")
 
 
-def _chained(hexes: list[bytes], chain: tuple[str, ...]) -> list[tuple[bytes, tuple[str, ...]]]:
+def _chained(hexes: list[bytes], steps: _Steps) -> list[tuple[bytes, tuple[str, ...]]]:
     """The digests SDKs feed into another hash or encoding, in lower- and upper-case hex."""
     out = []
-    for at in _CHAINABLE_AT:
-        name, hexd = HASHES[at], hexes[at]
-        out.append((hexd, (name, *chain)))
-        out.append((hexd.upper(), ("upper", name, *chain)))
+    for at, upper in zip(_CHAINABLE_AT, steps.upper, strict=True):
+        out.append((hexes[at], steps.hashes[at]))
+        out.append((hexes[at].upper(), upper))
     return out
 
 
@@ -349,6 +366,14 @@ def expand(identifiers: Iterable[Identifier], max_depth: int = DEFAULT_CHAIN_DEP
     needles: list[Needle] = []
     keep = needles.append
     seen: dict[str, set[bytes]] = {}
+    known: dict[tuple[str, ...], _Steps] = {}
+
+    def steps_of(chain: tuple[str, ...]) -> _Steps:
+        steps = known.get(chain)
+        if steps is None:
+            steps = known[chain] = _steps(chain)
+        return steps
+
     for ident in identifiers:
         data_type = ident.data_type
         taken = seen.setdefault(data_type, set())
@@ -379,31 +404,33 @@ def expand(identifiers: Iterable[Identifier], max_depth: int = DEFAULT_CHAIN_DEP
             hexes = _hex_digests(raw)
             digests = list(map(binascii.unhexlify, hexes))
             _hash_forms(add, digests, hexes, chain)
+            steps = steps_of(chain)
             if len(text) >= SAFE_VALUE_LEN:
-                _encodings(add, raw, chain, full=True)
+                _encodings(add, raw, steps, full=True)
             elif not text.isascii():
                 _escapes(add, text, chain)
-            frontier += _chained(hexes, chain)
-            frontier.append((base64.b64encode(raw), ("base64", *chain)))
+            frontier += _chained(hexes, steps)
+            frontier.append((base64.b64encode(raw), steps.base64))
         # Deeper levels: hashes of hex digests (and of base64), base64 of the result.
         for depth in range(2, max_depth + 1):
             last = depth == max_depth
             nxt: list[tuple[bytes, tuple[str, ...]]] = []
             for text_b, chain in frontier:
+                steps = steps_of(chain)
                 hexes = _hex_digests(text_b)
-                for name, hexd in zip(HASHES, hexes, strict=True):  # add(...), inline: most needles
+                for hexd, step in zip(hexes, steps.hashes, strict=True):  # add(...), inline: most needles
                     if hexd in taken:
                         continue
                     taken.add(hexd)
                     n: Any = _new(_NeedleSlots)
                     n.text, n.data_type, n.chain, n.case_sensitive, n.boundary, n.prefix16, n.source = (
-                        hexd, data_type, (name, *chain), False, BOUNDARY_HEX, True, b""
+                        hexd, data_type, step, False, BOUNDARY_HEX, True, b""
                     )
                     n.__class__ = Needle
                     keep(n)
-                _encodings(add, text_b, chain, full=not last)
+                _encodings(add, text_b, steps, full=not last)
                 if not last:
-                    nxt += _chained(hexes, chain)
+                    nxt += _chained(hexes, steps)
             frontier = nxt
     return needles
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import attrgetter, not_
+from itertools import compress, count, repeat
+from operator import attrgetter, getitem, not_
 from typing import Any, Final, NamedTuple
 
 import ahocorasick_rs
@@ -83,28 +83,41 @@ class Entry:
 #: Text is handled as latin-1 (the module's notes); ASCII-only lower-casing (bytes.lower),
 #: so offsets and UTF-8 bytes stay intact.
 _LATIN1 = repeat("latin-1")
-_TEXT, _CASE_SENSITIVE, _BOUNDARY, _PREFIX16 = map(attrgetter, ("text", "case_sensitive", "boundary", "prefix16"))
+_TEXT, _BOUNDARY = attrgetter("text"), attrgetter("boundary")
+_ANCHOR = slice(ANCHOR_LEN)
 
 
-
-class _NewEntry:
-    """``Entry``'s slots, filled by a plain ``__init__``; ``Matcher`` then makes each an
-    ``Entry`` (same slots, so ``__class__`` may change). A full profile has 35,000 entries,
+class _NeedleEntry:
+    """A needle's ``Entry``, filled by a plain ``__init__``; ``Matcher`` then makes each an
+    ``Entry`` (same slots, so ``__class__`` may change). A full profile has 35,000 needles,
     and the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) took
-    1.3 µs each, this 0.4 µs."""
+    1.3 µs an entry, this 0.4 µs."""
 
     __slots__ = Entry.__slots__
 
-    def __init__(
-        self, kind: int, index: int, text: str, lower: str, case_sensitive: bool, boundary: int, prefix16: bool
-    ) -> None:
+    def __init__(self, index: int, needle: Needle, text: str, lower: str) -> None:
+        self.kind = KIND_NEEDLE
+        self.index = index
+        self.text = text
+        self.lower = lower
+        self.case_sensitive = needle.case_sensitive
+        self.boundary = needle.boundary
+        self.prefix16 = needle.prefix16
+
+
+class _ListEntry:
+    """A gate's or a list item's ``Entry``, as ``_NeedleEntry``: matched in any case."""
+
+    __slots__ = Entry.__slots__
+
+    def __init__(self, kind: int, index: int, text: str, lower: str, boundary: int) -> None:
         self.kind = kind
         self.index = index
         self.text = text
         self.lower = lower
-        self.case_sensitive = case_sensitive
+        self.case_sensitive = False
         self.boundary = boundary
-        self.prefix16 = prefix16
+        self.prefix16 = False
 
 
 class Hit(NamedTuple):
@@ -142,19 +155,20 @@ class Matcher:
         item_texts = [item for item, _ in items]
         gate_lowers = list(map(str.lower, gates))
         lowers = [*map(bytes.lower, texts), *map(str.encode, gate_lowers, _LATIN1), *map(bytes.lower, item_texts)]
-        entries: list[Any] = list(map(
-            _NewEntry,
-            [*repeat(KIND_NEEDLE, n), *repeat(KIND_GATE, n_gates), *repeat(KIND_ITEM, n_items)],
-            [*range(n), *range(n_gates), *range(n_items)],
-            [*map(bytes.decode, texts, _LATIN1), *gates, *map(bytes.decode, item_texts, _LATIN1)],
-            [*map(bytes.decode, lowers[:n], _LATIN1), *gate_lowers, *map(bytes.decode, lowers[n + n_gates :], _LATIN1)],
-            [*map(_CASE_SENSITIVE, needles), *repeat(False, n_gates + n_items)],
-            [*boundaries, *repeat(BOUNDARY_NONE, n_gates), *(boundary for _, boundary in items)],
-            [*map(_PREFIX16, needles), *repeat(False, n_gates + n_items)],
-        ))
+        entries: list[Any] = [
+            *map(
+                _NeedleEntry, count(), needles, map(bytes.decode, texts, _LATIN1),
+                map(bytes.decode, lowers[:n], _LATIN1),
+            ),
+            *map(_ListEntry, repeat(KIND_GATE, n_gates), count(), gates, gate_lowers, repeat(BOUNDARY_NONE)),
+            *map(
+                _ListEntry, repeat(KIND_ITEM, n_items), count(), map(bytes.decode, item_texts, _LATIN1),
+                map(bytes.decode, lowers[n + n_gates :], _LATIN1), (boundary for _, boundary in items),
+            ),
+        ]
         for entry in entries:
             entry.__class__ = Entry
-        keys = [lower[:ANCHOR_LEN] for lower in lowers]  # bytes: the automaton's and the hex table's
+        keys = list(map(getitem, lowers, repeat(_ANCHOR)))  # bytes: the automaton's and the hex table's
         # each key where it first comes, with its entries: one entry for all but a few keys
         table = dict(zip(keys, zip(entries), strict=True))
         if len(table) < len(keys):
@@ -173,18 +187,15 @@ class Matcher:
         hex_set.difference_update(compress(keys, map(not_, bounded)), keys[n:])  # a needle not bounded, gates, items
         hex_keys = list(compress(table, map(hex_set.__contains__, table)))
         self._hex_bytes = dict(zip(hex_keys, map(table.__getitem__, hex_keys), strict=True))
-        #: the automaton's keys (bytes sort as their latin-1 text does) and, at each key's
-        #: index, its entries
-        automaton_keys = sorted(table.keys() - hex_set)
-        self._automaton = dict(
-            zip(map(bytes.decode, automaton_keys, _LATIN1), map(table.__getitem__, automaton_keys), strict=True)
-        )
-        self._entries = tuple(self._automaton.values())
+        #: the automaton's keys, sorted (bytes sort as their latin-1 text does), and at each
+        #: key's index, its entries
+        self._keys = sorted(table.keys() - hex_set)
+        self._entries = tuple(map(table.__getitem__, self._keys))
         self._ac: ahocorasick_rs.BytesAhoCorasick | None = None
-        if self._automaton:
+        if self._keys:
             kind = ahocorasick_rs.Implementation
             self._ac = ahocorasick_rs.BytesAhoCorasick(
-                automaton_keys,
+                self._keys,
                 implementation=kind.DFA if fast else kind.ContiguousNFA,
             )
 
@@ -192,6 +203,11 @@ class Matcher:
     def _hex(self) -> dict[str, tuple[Entry, ...]]:
         """The hex-anchor table by text (for tests and benchmarks; the scan asks ``_hex_bytes``)."""
         return {k.decode("latin-1"): v for k, v in self._hex_bytes.items()}
+
+    @property
+    def _automaton(self) -> dict[str, tuple[Entry, ...]]:
+        """The automaton's keys by text, in order, with their entries (for tests and benchmarks)."""
+        return dict(zip(map(bytes.decode, self._keys, _LATIN1), self._entries, strict=True))
 
     def candidates(self, lower_bytes: bytes) -> Candidates:
         """Where an entry may start in ``lower_bytes`` (lower-cased text), before any
