@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, repeat
-from operator import attrgetter, getitem, not_
+from operator import attrgetter, not_
 from typing import Any, Final, NamedTuple
 
 import ahocorasick_rs
@@ -84,14 +84,13 @@ class Entry:
 #: so offsets and UTF-8 bytes stay intact.
 _LATIN1 = repeat("latin-1")
 _TEXT, _BOUNDARY = attrgetter("text"), attrgetter("boundary")
-_ANCHOR = slice(ANCHOR_LEN)
 
 
 class _NeedleEntry:
-    """A needle's ``Entry``, filled by a plain ``__init__``; ``Matcher`` then makes each an
-    ``Entry`` (same slots, so ``__class__`` may change). A full profile has 35,000 needles,
-    and the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) took
-    1.3 µs an entry, this 0.4 µs."""
+    """A needle's ``Entry``: ``_NeedleEntry(...)`` fills ``Entry``'s slots with plain
+    assignments, then makes the object an ``Entry`` (same slots, so ``__class__`` may
+    change). A full profile has 35,000 needles, and the frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) took 1.3 µs an entry, this 0.4 µs."""
 
     __slots__ = Entry.__slots__
 
@@ -103,6 +102,7 @@ class _NeedleEntry:
         self.case_sensitive = needle.case_sensitive
         self.boundary = needle.boundary
         self.prefix16 = needle.prefix16
+        self.__class__ = Entry  # type: ignore[assignment]
 
 
 class _ListEntry:
@@ -118,6 +118,7 @@ class _ListEntry:
         self.case_sensitive = False
         self.boundary = boundary
         self.prefix16 = False
+        self.__class__ = Entry  # type: ignore[assignment]
 
 
 class Hit(NamedTuple):
@@ -155,7 +156,7 @@ class Matcher:
         item_texts = [item for item, _ in items]
         gate_lowers = list(map(str.lower, gates))
         lowers = [*map(bytes.lower, texts), *map(str.encode, gate_lowers, _LATIN1), *map(bytes.lower, item_texts)]
-        entries: list[Any] = [
+        entries: list[Any] = [  # Entry objects (see _NeedleEntry)
             *map(
                 _NeedleEntry, count(), needles, map(bytes.decode, texts, _LATIN1),
                 map(bytes.decode, lowers[:n], _LATIN1),
@@ -166,11 +167,9 @@ class Matcher:
                 map(bytes.decode, lowers[n + n_gates :], _LATIN1), (boundary for _, boundary in items),
             ),
         ]
-        for entry in entries:
-            entry.__class__ = Entry
-        keys = list(map(getitem, lowers, repeat(_ANCHOR)))  # bytes: the automaton's and the hex table's
+        keys = [lower[:ANCHOR_LEN] for lower in lowers]  # bytes: the automaton's and the hex table's
         # each key where it first comes, with its entries: one entry for all but a few keys
-        table = dict(zip(keys, zip(entries), strict=True))
+        table: dict[bytes, tuple[Entry, ...]] = dict(zip(keys, zip(entries), strict=True))
         if len(table) < len(keys):
             seen: set[bytes] = set()
             see = seen.add
