@@ -266,11 +266,16 @@ _sm3_copy: Callable[[], Any] = hashlib.new("sm3").copy if HAVE_OPENSSL_SM3 else 
 
 
 def _fragments(data: bytes) -> list[bytes]:
-    """``base64_fragments(data, "std")``; the URL-safe ones are these, translated."""
-    out: list[bytes] = []
+    """``base64_fragments(data, "std")``; the URL-safe ones are these, translated. At byte
+    alignment k (k zero bytes before ``data``), the characters from (8k + 5) // 6 to
+    8 (k + n) // 6 depend on ``data`` alone."""
     n = len(data)
-    for k, pad in enumerate((b"", b"\0", b"\0\0")):
-        frag = _b64(pad + data, newline=False)[(8 * k + 5) // 6 : (8 * (k + n)) // 6]
+    out: list[bytes] = []
+    for frag in (
+        _b64(data, newline=False)[: 4 * n // 3],
+        _b64(b"\0" + data, newline=False)[2 : 4 * (n + 1) // 3],
+        _b64(b"\0\0" + data, newline=False)[3 : 4 * (n + 2) // 3],
+    ):
         if len(frag) >= MIN_ENCODED_LEN and frag not in out:
             out.append(frag)
     return out
