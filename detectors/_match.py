@@ -184,12 +184,13 @@ class Matcher:
         bounded = list(map(_HEX_BOUNDED.__contains__, boundaries))
         hex_set = {k for k in compress(keys, bounded) if len(k) == ANCHOR_LEN and not k.strip(_HEX_DIGITS)}
         hex_set.difference_update(compress(keys, map(not_, bounded)), keys[n:])  # a needle not bounded, gates, items
-        hex_keys = list(compress(table, map(hex_set.__contains__, table)))
-        self._hex_bytes = dict(zip(hex_keys, map(table.__getitem__, hex_keys), strict=True))
         #: the automaton's keys, sorted (bytes sort as their latin-1 text does), and at each
         #: key's index, its entries
         self._keys = sorted(table.keys() - hex_set)
         self._entries = tuple(map(table.__getitem__, self._keys))
+        for key in self._keys:
+            del table[key]
+        self._hex_bytes = dict(table)  # what is left, compacted
         self._ac: ahocorasick_rs.BytesAhoCorasick | None = None
         if self._keys:
             kind = ahocorasick_rs.Implementation
