@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
+from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
@@ -171,14 +172,27 @@ def test_shallower_chains_equal_reference(depth: int) -> None:
 
 
 def test_types_the_scan_reads() -> None:
-    """The scan reads needles and entries by attribute; their types stay what they were."""
+    """Needles and entries are made without their dataclass ``__init__``: they are still
+    exactly what it makes (type, every field, equality, hash), and the field lists above
+    are the dataclasses' own, so a new field fails here until the build sets it."""
+    assert tuple(f.name for f in fields(Needle)) == NEEDLE_FIELDS
+    assert tuple(f.name for f in fields(Entry)) == ENTRY_FIELDS
     scanner = Scanner(odd_profile())
-    assert all(type(n) is Needle for n in scanner.needles)
-    groups = (*scanner._matcher._hex.values(), *scanner._matcher._automaton.values())
-    assert all(type(g) is tuple and all(type(e) is Entry for e in g) for g in groups)
-    n = scanner.needles[0]
-    assert Needle(n.text, n.data_type, n.chain, n.case_sensitive, n.boundary, n.prefix16, n.source) == n
-    assert hash(n) == hash(Needle(*(getattr(n, f) for f in NEEDLE_FIELDS)))
+    for n in scanner.needles:
+        assert type(n) is Needle
+        made = Needle(*(getattr(n, f) for f in NEEDLE_FIELDS))
+        assert made == n and hash(made) == hash(n)
+    m = scanner._matcher
+    groups = (*m._hex_bytes.values(), *m._entries)
+    assert all(type(g) is tuple for g in groups)
+    for e in (e for g in groups for e in g):
+        assert type(e) is Entry
+        made_e = Entry(*(getattr(e, f) for f in ENTRY_FIELDS))
+        assert made_e == e and hash(made_e) == hash(e)
+    with pytest.raises(FrozenInstanceError):
+        scanner.needles[0].text = b"x"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        m._entries[0][0].text = "x"  # type: ignore[misc]
 
 
 def current() -> dict[str, dict[str, str]]:
