@@ -316,6 +316,8 @@ def _encodings(add: _Add, text: bytes, steps: _Steps, full: bool) -> None:
     if len(text) <= 64:
         hexed = _hexlify(text)
         add(hexed, hexed, steps.hex, False, BOUNDARY_HEX, False, b"")
+    if text.isalnum():  # ASCII letters and digits (hex digests): percent-encoding leaves them as they are
+        return
     s = text.decode("utf-8", "surrogateescape")
     for quoted in dict.fromkeys((quote(s, safe=""), quote_plus(s, safe=""))):
         if quoted != s and len(quoted) >= MIN_ENCODED_LEN:
