@@ -325,8 +325,10 @@ class Scanner:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The garbage collector off while a profile compiles: a full profile makes about
-    150,000 objects, none in a cycle, all kept, and with the default thresholds the
-    collector walked the growing heap over and over (a fifth of the build's time)."""
+    120,000 objects the collector tracks (needles, entries, their tuples), none in a
+    cycle, all kept; with the default thresholds it walked the growing heap over and over,
+    a quarter of the build's time. Once on again, it looks at them once as young objects
+    (0.02 s), as it would have anyway."""
     if not gc.isenabled():
         yield
         return
