@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 from urllib.parse import quote
 
 import pytest
 
 from consentscope.detectors import Identifier, Scanner, ScanProfile, View, expand, sm3
-from consentscope.detectors._expand import base64_fragments
+from consentscope.detectors._expand import HASHES, MIN_ENCODED_LEN, _hex_digests, _PureSm3, base64_fragments
 from consentscope.detectors._sm3 import sm3_pure
 
 IMEI = "861234567890127"
@@ -62,6 +63,37 @@ def test_sm3_fallback_matches_standard_vectors() -> None:
     assert sm3_pure(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
     assert sm3_pure(b"abcd" * 16).hex() == "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
     assert sm3(b"consentscope") == sm3_pure(b"consentscope")
+
+
+def test_digests_of_the_build_are_hashlib_s() -> None:
+    """The build's own digest paths (constructors called directly, SM3 by copying a blank
+    hash, or the pure fallback behind the same interface) give what hashlib.new gives."""
+    for data in (b"", IMEI.encode(), hashlib.sha256(b"x").hexdigest().encode(), bytes(range(256)) * 3):
+        assert _hex_digests(data) == [h(name, data).hex().encode() for name in HASHES]
+        pure = _PureSm3()
+        pure.update(data)
+        assert pure.digest() == sm3_pure(data)
+
+
+def _fragments_by_definition(data: bytes, alphabet: str) -> list[bytes]:
+    """The characters of base64(k zero bytes + data) that ``data`` alone decides, for k in 0-2."""
+    encode = base64.b64encode if alphabet == "std" else base64.urlsafe_b64encode
+    out = []
+    for k in range(3):
+        frag = encode(b"\0" * k + data)[(8 * k + 5) // 6 : (8 * (k + len(data))) // 6]
+        if len(frag) >= MIN_ENCODED_LEN and frag not in out:
+            out.append(frag)
+    return out
+
+
+def test_base64_fragments_are_the_characters_data_alone_decides() -> None:
+    rng = random.Random(7)
+    for _ in range(2000):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 70)))
+        if rng.random() < 0.2:  # zeros: equal fragments at two alignments
+            data = bytes(len(data))
+        for alphabet in ("std", "url"):
+            assert base64_fragments(data, alphabet) == _fragments_by_definition(data, alphabet), data
 
 
 @pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"{\"a\":1,\"imei\":\""])
