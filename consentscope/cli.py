@@ -146,7 +146,7 @@ class Progress:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from consentscope.detectors import Scanner
+    from consentscope.detectors import DeferredScanner
     from consentscope.model import ConsentMarkers
     from consentscope.session import audit_capture, judge, store, tune_gc_for_scanning
 
@@ -170,7 +170,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         consent=compile_regex(args.consent_marker, "--consent-marker"),
         refusal=compile_regex(args.refusal_marker, "--refusal-marker"),
     )
-    scanner = Scanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns)
+    # compiled where it is first used: with scan workers, in each of them at once (``DeferredScanner``)
+    scanner = DeferredScanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns)
     from consentscope.scanpool import default_jobs
 
     jobs = args.jobs or default_jobs()

@@ -12,7 +12,7 @@ from ._limits import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, SCAN_GC_THRESHOLD, Lim
 from ._location import GeoPoint
 from ._patterns import PATTERN
 from ._record import RequestRecord
-from ._scan import CONTACTS_MIN, INSTALLED_APPS_MIN, Scanner, ScanProfile, ScanResult
+from ._scan import CONTACTS_MIN, INSTALLED_APPS_MIN, DeferredScanner, Scanner, ScanProfile, ScanResult
 from ._sm3 import sm3
 from ._view import View
 
@@ -29,6 +29,7 @@ __all__ = [
     "SCAN_GC_THRESHOLD",
     "Adapter",
     "DecodedRequest",
+    "DeferredScanner",
     "Finding",
     "GeoPoint",
     "Identifier",

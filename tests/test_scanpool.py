@@ -529,3 +529,20 @@ def test_last_batches_of_a_flow_file_get_smaller(generated: Path, scanner: Scann
     assert sum(sizes) == 4000
     assert [(f.flow_id, f.finding) for f in result.findings] == \
         [(f.flow_id, f.finding) for f in _audit(generated, scanner, jobs=1).findings]
+
+
+def test_a_deferred_scanner_is_compiled_by_the_workers_not_here(generated: Path, scanner: Scanner) -> None:
+    """``replay`` gives the audit a ``DeferredScanner``: with workers reading the flow file,
+    each compiles its own and this process none; the findings are a compiled scanner's."""
+    from consentscope.detectors import DeferredScanner
+
+    profile = load_profile(str(PROFILE))
+    deferred = DeferredScanner(profile.scan_profile())
+    result = _audit(generated, deferred, jobs=2)
+    assert "_matcher" not in vars(deferred)  # never compiled in this process
+    assert [(f.flow_id, f.finding) for f in result.findings] == \
+        [(f.flow_id, f.finding) for f in _audit(generated, scanner, jobs=1).findings]
+    alone = DeferredScanner(profile.scan_profile())
+    assert alone.automaton_size == scanner.automaton_size and "_matcher" in vars(alone)  # first use compiles
+    record = generated_records(1)[0]
+    assert alone.scan(record) == scanner.scan(record)
