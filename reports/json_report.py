@@ -191,13 +191,14 @@ def iter_json(judgement: Judgement, *, redacted: bool = False) -> Iterator[str]:
     Python encoder ``json`` falls back to whenever ``indent`` is set (a tenth of a replay)."""
     sessions = judgement.sessions
 
-    def rows(items: list[Any], shape: Callable[[Any], dict[str, Any]]) -> Iterator[str]:
+    def rows(items: list[Any], encode: Callable[[Any], str]) -> Iterator[str]:
+        """A top-level key's array, each item as ``encode`` writes it at nesting level 2."""
         if not items:
             yield "[]"
             return
         inner = ",\n    "
         for i in range(0, len(items), _CHUNK):
-            yield ("[\n    " if i == 0 else inner) + inner.join(_dumps(shape(x), 2) for x in items[i:i + _CHUNK])
+            yield ("[\n    " if i == 0 else inner) + inner.join(map(encode, items[i:i + _CHUNK]))
         yield "\n  ]"
 
     findings: list[AuditFinding] = [f for s in sessions for f in s.findings]
@@ -214,12 +215,10 @@ def iter_json(judgement: Judgement, *, redacted: bool = False) -> Iterator[str]:
         yield ("{\n  " if first else ",\n  ") + _encode_str(key) + ": "
         first = False
         if key == "findings":
-            if redacted:
-                yield from rows(findings, lambda f: _redacted(finding_json(f)))
-            else:
-                yield from _finding_rows(findings)
+            yield from rows(findings, (lambda f: _dumps(_redacted(finding_json(f)), 2)) if redacted
+                            else _finding_encoder())
         elif key == "contacts":
-            yield from rows(contacts, contact_json)
+            yield from rows(contacts, lambda c: _dumps(contact_json(c), 2))
         else:
             yield _dumps(value, 1)
     yield "\n}\n"
@@ -227,46 +226,37 @@ def iter_json(judgement: Judgement, *, redacted: bool = False) -> Iterator[str]:
 
 #: a finding's keys after the request's and destination's, in ``finding_json``'s order
 _TAIL_KEYS = ("data_type", "encoding", "location", "phase", "evidence", "source", "confidence")
-_ROW_INNER = ",\n    "
 _FIELD = ",\n      "
 
 
-def _finding_rows(findings: list[AuditFinding]) -> Iterator[str]:
-    """The findings array as ``rows(findings, finding_json)`` writes it, cheaper: a request's
-    findings share their first twelve keys (session, request, destination), written once
-    per request, and a finding's own string fields are written with no dict in between.
-    Anything but a string or None in those fields takes the general path."""
-    if not findings:
-        yield "[]"
-        return
+def _finding_encoder() -> Callable[[AuditFinding], str]:
+    """A finding as ``_dumps(finding_json(f), 2)`` writes it, cheaper: a request's findings
+    share their first twelve keys (session, request, destination), written once per request,
+    and a finding's own string fields are written with no dict in between. Anything but a
+    string or None in those fields takes the general path."""
     heads: dict[tuple[Any, ...], str] = {}
     encodings: dict[tuple[str, ...], str] = {}
-    out: list[str] = []
-    for i, f in enumerate(findings):
+
+    def encode(f: AuditFinding) -> str:
         x = f.finding
         tail = (x.data_type, x.location, f.phase, x.evidence, f.source, x.confidence)
         if not all(v is None or isinstance(v, str) for v in tail):  # str enums (phase, source) are strings
-            text = _dumps(finding_json(f), 2)
-        else:
-            d = f.destination
-            key = (f.session, f.flow_id, f.time, f.method, f.url, f.host, id(d))
-            head = heads.get(key)
-            if head is None:
-                whole = _dumps({**finding_json(f), **dict.fromkeys(_TAIL_KEYS)}, 2)
-                head = heads[key] = whole[: whole.index(',\n      "data_type": ')]
-            enc = encodings.get(x.encoding)
-            if enc is None:
-                enc = encodings[x.encoding] = _dumps(list(x.encoding), 3)
-            text = "".join((head, _FIELD, '"data_type": ', _str_or_null(x.data_type), _FIELD, '"encoding": ', enc,
-                            _FIELD, '"location": ', _str_or_null(x.location), _FIELD, '"phase": ',
-                            _str_or_null(f.phase), _FIELD, '"evidence": ', _str_or_null(x.evidence), _FIELD,
-                            '"source": ', _str_or_null(f.source), _FIELD, '"confidence": ',
-                            _str_or_null(x.confidence), "\n    }"))
-        out.append(text)
-        if len(out) == _CHUNK or i == len(findings) - 1:
-            yield ("[\n    " if i < _CHUNK else _ROW_INNER) + _ROW_INNER.join(out)
-            out = []
-    yield "\n  ]"
+            return _dumps(finding_json(f), 2)
+        key = (f.session, f.flow_id, f.time, f.method, f.url, f.host, id(f.destination))
+        head = heads.get(key)
+        if head is None:
+            whole = _dumps({**finding_json(f), **dict.fromkeys(_TAIL_KEYS)}, 2)
+            head = heads[key] = whole[: whole.index(',\n      "data_type": ')]
+        enc = encodings.get(x.encoding)
+        if enc is None:
+            enc = encodings[x.encoding] = _dumps(list(x.encoding), 3)
+        return "".join((head, _FIELD, '"data_type": ', _str_or_null(x.data_type), _FIELD, '"encoding": ', enc,
+                        _FIELD, '"location": ', _str_or_null(x.location), _FIELD, '"phase": ',
+                        _str_or_null(f.phase), _FIELD, '"evidence": ', _str_or_null(x.evidence), _FIELD,
+                        '"source": ', _str_or_null(f.source), _FIELD, '"confidence": ',
+                        _str_or_null(x.confidence), "\n    }"))
+
+    return encode
 
 
 def _str_or_null(v: str | None) -> str:

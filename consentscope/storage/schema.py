@@ -54,11 +54,18 @@ class StorageError(ConsentscopeError):
 metadata = MetaData()
 
 
-def _request_columns() -> list[Column[Any]]:
-    """What a request and a finding both record about the request."""
+def _row_of_session() -> list[Column[Any]]:
+    """The first columns of every table of a session's rows: its own id, and the session's."""
     return [
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    ]
+
+
+def _request_columns() -> list[Column[Any]]:
+    """What a request and a finding both record about the request."""
+    return [
+        *_row_of_session(),
         Column("flow_id", String(128), nullable=False),
         Column("time", Float, nullable=False),
         Column("method", String(16), nullable=False),
@@ -124,8 +131,7 @@ finding_table = Table(
 
 event_table = Table(
     "cs_events", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    *_row_of_session(),
     Column("time", Float, nullable=False),
     Column("event", String(32), nullable=False),
     Column("detail", Text, default="", nullable=False),
@@ -135,8 +141,7 @@ event_table = Table(
 #: A connection or lookup from a packet capture (SNI, DNS, CONNECT): no content, a destination.
 contact_table = Table(
     "cs_contacts", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    *_row_of_session(),
     Column("time", Float, nullable=False),
     Column("host", String(256), nullable=False),
     Column("ip", String(64), nullable=True),
@@ -158,8 +163,7 @@ contact_table = Table(
 #: the project file's reason when it was accepted).
 violation_table = Table(
     "cs_violations", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("session_id", ForeignKey("cs_sessions.id"), index=True, nullable=False),
+    *_row_of_session(),
     Column("rule", String(32), index=True, nullable=False),
     Column("category", String(32), nullable=False),
     Column("check", String(64), default="", nullable=False),

@@ -90,7 +90,7 @@ def test_special_floats_and_refusals() -> None:
 
 
 def test_many_findings_sharing_requests_across_chunks() -> None:
-    """The findings array is written a request's shared keys once (``_finding_rows``): still
+    """The findings array is written a request's shared keys once (``_finding_encoder``): still
     byte for byte json.dumps, over several chunks, with None and str-enum values, findings of
     one request at different destinations, and a value of another type in a finding's own keys."""
     from dataclasses import replace
