@@ -136,7 +136,7 @@ def rate(scanner: Scanner, records: list, rounds: int = 3) -> float:
 
 
 def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], batches: list[RequestRecord],
-            profile: ScanProfile, rounds: int) -> None:
+            logs: list[RequestRecord], profile: ScanProfile, rounds: int) -> None:
     """Same-run speed-up over another version of ``detectors/`` (``tree``: a checkout or a
     ``git archive`` of an older commit): both are loaded in this process and scan the same
     requests in alternating blocks, timed in CPU time, so the load of a shared machine
@@ -156,7 +156,8 @@ def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], 
         return old.RequestRecord(r.flow_id, r.time, r.method, r.scheme, r.host, r.port, r.path, r.headers, r.body)
 
     clock = time.process_time
-    for name, records, block in (("typical", typical, 100), ("real-SDK", sdk, 60), ("SDK batches", batches, 10)):
+    for name, records, block in (("typical", typical, 100), ("real-SDK", sdk, 60), ("SDK batches", batches, 10),
+                                 ("log uploads", logs, 2)):
         runs = {"old": [rebuilt(r) for r in records], "new": records}
         spent = {"old": 0.0, "new": 0.0}
         ratios = []
@@ -198,9 +199,11 @@ def main() -> None:
             scan_profile = load_profile(ppath).scan_profile()
         typical = [r for r in generate_corpus(args.requests) if len(r.body) <= 3072]
         # the live mix's SDK batch uploads (3-50 KB JSON, often gzipped): most of the live detector's time
-        batches = [r for r, category, _ in generate_corpus_with_truth(args.requests // 4)
-                   if category == "sdk_batch" and len(r.body) < 64 * 1024]
-        against(args.against, typical, generate_sdk_corpus(args.sdk_requests), batches, scan_profile, args.rounds)
+        mix = generate_corpus_with_truth(args.requests // 4)
+        batches = [r for r, category, _ in mix if category == "sdk_batch" and len(r.body) < 64 * 1024]
+        logs = [r for r, category, _ in mix if category == "large"]  # JSON Lines log uploads
+        against(args.against, typical, generate_sdk_corpus(args.sdk_requests), batches, logs, scan_profile,
+                args.rounds)
         return
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
-import sys
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import simdjson
 
@@ -63,9 +62,6 @@ def _json_decode(s: str) -> object:
     return doc
 
 
-#: a digit run longer than ``int`` parses from text (``sys.get_int_max_str_digits``): the
-#: json module refuses such an integer
-_DIGITS: Final = bytes(ord("d") if 48 <= c <= 57 else ord(" ") for c in range(256))
 #: one simdjson parser per thread (a parser holds one document at a time; batch tasks may
 #: run in threads)
 _PARSERS = threading.local()
@@ -79,48 +75,53 @@ def _fast_kind(text: bytes) -> str | None:
     shortcut to the json module's own answer: what simdjson reads, the json module reads as
     a document of the same kind (it also takes NaN, Infinity, numbers beyond a double,
     encoded surrogates, integers over 64 bits, a byte-order mark; simdjson refuses those).
-    Integers longer than the json module's limit are left to it too. 5-6x orjson on SDK
-    batches, which spent their time building the objects it threw away."""
-    if text[:1] not in (b"{", b"["):
-        return None
-    limit = sys.get_int_max_str_digits()
-    if limit and len(text) > limit and b"d" * (limit + 1) in text.translate(_DIGITS):
-        return None
-    if len(text) > 2 * _FAST_DEPTH and text.count(b"[") + text.count(b"{") > _FAST_DEPTH and not _shallow(text):
-        return None
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = simdjson.Parser()
-    try:  # the document proxy is dropped at once: the parser takes the next text
-        return _SIMD_KINDS.get(type(parser.parse(text)))
-    except (ValueError, RuntimeError):  # invalid, a big integer, too deep
-        return None
+    Integers longer than the json module's digit limit (``sys.get_int_max_str_digits``, at
+    least 640) are among those over 64 bits: no test of the text is needed for them. 5-6x
+    orjson on SDK batches, which spent their time building the objects it threw away."""
+    got = _fast_read(text)
+    return None if got is None else got[0]
 
 
 #: levels of nesting the shortcut reads (the json module reads them with room to spare on
 #: the stack); deeper, the json module decides: it runs out of stack near a thousand
 #: levels, simdjson at 1,024, and only the json module's answer counts
 _FAST_DEPTH: Final = 512
-_STRUCTURE: Final = bytes(c for c in range(256) if c not in b'"[]{}')
-_STRINGS: Final = re.compile(rb'"[^"]*"')
+#: a text longer than ``2 * _FAST_DEPTH`` is parsed inside this many objects: simdjson,
+#: which refuses more than 1,024 levels, then refuses exactly the texts nested deeper than
+#: ``_FAST_DEPTH``, in the parse it makes anyway (a separate count of the brackets outside
+#: strings took 4x that parse on SDK batches)
+_WRAP_OPEN: Final = b'{"":' * _FAST_DEPTH
+_WRAP_CLOSE: Final = b"}" * _FAST_DEPTH
 
 
-def _shallow(text: bytes) -> bool:
-    """True only when this escape-free text is nested at most ``_FAST_DEPTH`` deep: its
-    brackets outside strings (every '"' opens or closes one: no escapes) lose their
-    innermost pairs in at most half that many rounds. A round takes "[]" then "{}", one or
-    two levels, so some documents less deep are left to the json module too."""
-    skeleton = text.translate(None, _STRUCTURE).replace(b'""', b"")  # strings without brackets: most
-    if b'"' in skeleton:  # quotes still alternate: each pair left holds a string's brackets
-        skeleton = _STRINGS.sub(b"", skeleton)
-    for _ in range(_FAST_DEPTH // 2):
-        if not skeleton:
-            return True
-        inner = skeleton.replace(b"[]", b"").replace(b"{}", b"")
-        if len(inner) == len(skeleton):
-            return False  # brackets that do not pair: not the shortcut's to answer
-        skeleton = inner
-    return not skeleton
+def _fast_read(text: bytes, count: bool = False) -> tuple[str, int] | None:
+    """("object" or "array", with ``count`` an array's number of elements, else -1) when
+    simdjson reads ``text`` as one object or array nested at most ``_FAST_DEPTH`` deep;
+    None when the json module must decide (``_fast_kind``). Wrapped, a text parses only
+    when it is one JSON value (an object member's value) followed by nothing but
+    whitespace: its first byte then says its kind."""
+    if text[:1] not in (b"{", b"["):
+        return None
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = simdjson.Parser()
+    # a text shorter, or with fewer brackets, cannot nest deeper (counting them costs less
+    # than parsing the wrapping up to some kilobytes: the typical API call's size)
+    n = len(text)
+    wrapped = n > 2 * _FAST_DEPTH and (n > 8 * _FAST_DEPTH or text.count(b"[") + text.count(b"{") > _FAST_DEPTH)
+    try:  # the document proxy is dropped on return: the parser takes the next text
+        doc: Any = parser.parse(_WRAP_OPEN + text + _WRAP_CLOSE if wrapped else text)
+        if wrapped:
+            if not count:
+                return ("object" if text[:1] == b"{" else "array"), -1
+            for _ in range(_FAST_DEPTH):
+                doc = doc[""]
+        kind = _SIMD_KINDS.get(type(doc))
+        if kind is None:
+            return None
+        return kind, len(doc) if count and kind == "array" else -1
+    except (ValueError, RuntimeError, KeyError):  # invalid, a big integer, too deep
+        return None
 
 
 class _Num(str):
@@ -202,6 +203,8 @@ def _lines(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int
     """JSON Lines, each document at ``jsonl:<line number>``. All lines are parsed before
     anything is emitted, so a body that is no JSON Lines falls back whole; only a last
     line cut short (a truncated capture) is kept as text."""
+    if _lines_at_once(w, data, loc, chain, depth):
+        return True
     docs: list[tuple[int, tuple[bytes | None, object] | None, bytes]] = []
     lines = data.split(b"\n")
     for number, line in enumerate(lines, 1):
@@ -225,6 +228,46 @@ def _lines(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int
             w.emit(line, where, chain[:-1])
         else:
             _document(w, *parsed, where, chain, depth)
+    return True
+
+
+def _lines_at_once(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
+    """JSON Lines whose every line is an escape-free document (log uploads: thousands of
+    lines), read as ``_lines`` reads them line by line, in a few whole-text passes: each
+    line's text, every line checked at once as the elements of one array (an element per
+    line, or some line is no single document), and ``_needs_walk`` asked once of the whole
+    text. Same views; False (nothing emitted) leaves the body to the line-by-line reading.
+
+    Why the answers are the same: the safe escapes and the NUL test are per byte, so the
+    whole text's lines are the lines' texts; "[" + lines joined by "," + "]" is valid with
+    one element per line only when each line is one JSON value (a line adds at least one
+    element, so no line adds two), starting with "{" or "[": a document of that kind, as
+    ``_fast_kind`` would say of it alone (nesting it would leave to the json module sends
+    the whole body back to ``_lines``, which asks line by line); and none of
+    ``_needs_walk``'s matches spans a line break, so asked of the whole text it says whether
+    it would say yes of any line."""
+    text = _json_text(data)
+    if text is None or b"\x00" in text:
+        return False
+    numbered = [(n, line) for n, line in enumerate(map(bytes.strip, text.split(b"\n")), 1) if line]
+    if len(numbered) < 2 or not all(line[:1] in (b"{", b"[") for _, line in numbered):
+        return False
+    got = _fast_read(b"[" + b",".join([line for _, line in numbered]) + b"]", count=True)
+    if got is None or got[1] != len(numbered):
+        return False
+    chain = (*chain, "json")
+    if _needs_walk(w, text):
+        for number, line in numbered:  # some line needs its walk: each asked as ``_lines`` would
+            _document(w, line, None, w.join(loc, "jsonl", str(number)), chain, depth)
+        return True
+    prefix = f"{loc}>jsonl:" if ":" in loc else f"{loc}.jsonl:"  # ``w.join(loc, "jsonl", n)``
+    for number, line in numbered:
+        base = f"{prefix}{number}>json:"
+        locator = _new_locator(JsonLocator)  # as ``_document`` makes it
+        locator.data = line
+        locator.base = base
+        locator._mask = locator._table = None
+        w.emit(line, base + "$", chain, locator)
     return True
 
 

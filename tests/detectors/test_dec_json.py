@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentscope.detectors import decode_request
+from consentscope.detectors import _dec_json, decode_request
 from consentscope.detectors._dec_json import _fast_kind, _json_decode
 from tests.detectors.helpers import IMEI, found, imei_json, rec, rows
 
@@ -132,6 +132,20 @@ def test_simdjson_reads_only_what_the_json_module_reads(value: object, junk: byt
 
 
 @settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.binary(max_size=4), st.integers(0, 4400), st.sampled_from(["insert", "cut", "append", "none"]))
+def test_simdjson_reads_only_what_the_json_module_reads_long(value: object, junk: bytes, at: int, how: str) -> None:
+    """The same of texts past 4 KB, which simdjson reads inside ``_FAST_DEPTH`` objects."""
+    text = json.dumps([{"pad": "p" * 4200}, value], ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if how == "insert":
+        text = text[:at] + junk + text[at:]
+    elif how == "cut":
+        text = text[:at]
+    elif how == "append":
+        text += junk
+    _assert_simdjson_only_shortcuts(text)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=40))
 def test_simdjson_shortcut_on_raw_bytes(text: bytes) -> None:
     _assert_simdjson_only_shortcuts(b"[" + text + b"]")
@@ -144,6 +158,8 @@ def test_simdjson_shortcut_on_raw_bytes(text: bytes) -> None:
     b"[1] x", b'["a\nb"]', b'["\xc0\x80"]', b"[-0]", b"[1.5e3]", b"-9223372036854775809", b"1e400",
     b"\xef\xbb\xbf{}", b"[" * 1024 + b"]" * 1024, b"[" * 1025 + b"]" * 1025, b"[18446744073709551616]",
     b"[-9223372036854775809]", b"[1e-400]", b"{}\x00", b"[1,]", b"[01]",
+    b"[-" + b"7" * 5000 + b"]", b"[0." + b"1" * 5000 + b"]", b"[1" + b"0" * 5000 + b".5]", b"[1e" + b"9" * 5000 + b"]",
+    b'{"n":' + b"7" * 700 + b"}",
 ])
 def test_simdjson_shortcut_edges(text: bytes) -> None:
     """Where the two parsers differ (NaN, huge numbers, encoded surrogates, integers past the
@@ -152,6 +168,22 @@ def test_simdjson_shortcut_edges(text: bytes) -> None:
     _assert_simdjson_only_shortcuts(text)
     if b"7" * 5000 in text or text.startswith(b"\xef\xbb\xbf"):  # the json module refuses these
         assert _fast_kind(text) is None and _stdlib_outcome(text)[0] == "error"
+
+
+def test_integers_past_the_lowest_digit_limit_are_left_to_the_json_module() -> None:
+    """The json module refuses integers longer than ``sys.get_int_max_str_digits`` (640 at the
+    least); simdjson refuses every integer over 64 bits, so the shortcut never reads one."""
+    import sys
+
+    saved = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        for text in (b"[" + b"7" * 641 + b"]", b'{"a":[1,-' + b"9" * 641 + b"]}", b"[" + b"1" * 21 + b"]"):
+            assert _fast_kind(text) is None
+        assert _stdlib_outcome(b"[" + b"7" * 641 + b"]")[0] == "error"
+        assert _fast_kind(b"[" + b"7" * 19 + b", 0." + b"1" * 700 + b"]") == "array"  # a long fraction is a float
+    finally:
+        sys.set_int_max_str_digits(saved)
 
 
 def test_simdjson_parser_is_one_per_thread() -> None:
@@ -175,15 +207,102 @@ def test_simdjson_parser_is_one_per_thread() -> None:
 
 
 def test_deep_documents_are_left_to_the_json_module() -> None:
-    """Nesting past the shortcut's rounds goes to the json module, whatever simdjson would say;
-    brackets inside strings do not count, and shallow documents with many brackets take the shortcut."""
-    from consentscope.detectors._dec_json import _FAST_DEPTH, _shallow
+    """Nesting past ``_FAST_DEPTH`` goes to the json module, whatever simdjson would say;
+    brackets inside strings do not count, and shallow documents with many brackets take
+    the shortcut. A long text is read inside ``_FAST_DEPTH`` objects, so it must be one
+    value and nothing after it but whitespace, as alone."""
+    from consentscope.detectors._dec_json import _FAST_DEPTH, _fast_read
 
-    deep = b"[" * (_FAST_DEPTH + 1) + b"]" * (_FAST_DEPTH + 1)
-    assert not _shallow(deep) and _fast_kind(deep) is None
-    assert _shallow(b"[" * (_FAST_DEPTH // 2) + b"]" * (_FAST_DEPTH // 2))
-    alternating = b"{[" * (_FAST_DEPTH // 2) + b"]}" * (_FAST_DEPTH // 2)  # two levels a round
-    assert _shallow(alternating) and not _shallow(b"[{" + alternating + b"}]")
-    wide = json.dumps([{"a": [1, {"b": "[[[{{{"}]} for _ in range(400)]).encode()
-    assert _shallow(wide) and _fast_kind(wide) == "array"
-    assert not _shallow(b'[{"a":1]}') and _fast_kind(b"[" * 300 + b"}" * 300) is None
+    def nest(levels: int, pair: bytes = b"[]") -> bytes:
+        return pair[:1] * levels + pair[1:] * levels
+
+    for pair in (b"[]", b'{"a":}'):
+        at_limit = nest(_FAST_DEPTH, pair) if pair == b"[]" else b'{"a":' * (_FAST_DEPTH - 1) + b"{}" + b"}" * (
+            _FAST_DEPTH - 1)
+        assert _fast_kind(at_limit) is not None and _stdlib_outcome(at_limit)[0] == "ok"
+    deep = nest(_FAST_DEPTH + 1)
+    assert _fast_kind(deep) is None and _fast_kind(b"{" + b'"a":' + deep + b"}") is None
+    alternating = b"{[" * (_FAST_DEPTH // 2) + b"]}" * (_FAST_DEPTH // 2)
+    assert _fast_kind(alternating) is None  # "{[" alone is no JSON: refused at every depth
+    strings = json.dumps([{"a": [1, {"b": "[[[{{{" * 300}]} for _ in range(400)]).encode()
+    assert _fast_kind(strings) == "array" and _fast_read(strings, count=True) == ("array", 400)
+    long_tail = b'{"a":"' + b"x" * 2000 + b'"}'
+    assert _fast_kind(long_tail + b" \n") == "object"
+    for bad in (long_tail + b",{}", long_tail + b" x", long_tail + b"}", b"[" + b"1," * 600 + b"1],[2]"):
+        assert _fast_kind(bad) is None and _stdlib_outcome(bad)[0] == "error"
+    assert _fast_kind(b"[" * 300 + b"}" * 300) is None
+
+
+# -- JSON Lines read at once (``_lines_at_once``) gives what the line-by-line reading gives
+
+
+def _views(body: bytes, truncated: bool = False) -> tuple:  # type: ignore[type-arg]
+    d = decode_request(rec(body=body, truncated=truncated))
+    return tuple((v.data, v.location, v.chain, type(v.resolve).__name__) for v in d.views), d.anomalies
+
+
+def _both(body: bytes, truncated: bool = False) -> tuple[tuple, tuple]:  # type: ignore[type-arg]
+    """(at once, line by line): the second with the whole-text reading switched off."""
+    fast = _views(body, truncated)
+    saved = _dec_json._lines_at_once
+    _dec_json._lines_at_once = lambda *args: False  # the reference: ``_lines`` as it reads alone
+    try:
+        slow = _views(body, truncated)
+    finally:
+        _dec_json._lines_at_once = saved
+    return fast, slow
+
+
+_B64_IMEI = base64.b64encode(b'{"imei":"861234567890127"}').decode()
+_LINE_PARTS = st.one_of(
+    st.integers(-(10**20), 10**20), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
+    st.sampled_from([
+        "861234567890127", _B64_IMEI, "0123456789abcdef0123456789abcdef", "1f8b0800", "a%20b", "k=v&x=y",
+        "https://a.cn/x", "张伟", "say \"hi\"", "tab\there", "x" * 70,
+    ]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=0x9FFF, blacklist_characters='"\\'), max_size=12),
+    st.text(max_size=6),
+)
+_DOCS = st.recursive(_LINE_PARTS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    st.text(max_size=6), inner, max_size=4), max_leaves=12).filter(lambda d: isinstance(d, dict | list))
+_JUNK_LINES = [b"", b"   ", b"{}, {}", b"[1] [2]", b"plain text", b'{"cut":', b"{\x00}", b"[" * 600 + b"]" * 600,
+               b'{"n":' + b"9" * 5000 + b"}", b'{"u":"\\u5f20"}', b'{"s":"a\\/b\\u003d"}', b"\r", b"{}\r"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DOCS.map(lambda d: json.dumps(d, ensure_ascii=len(str(d)) % 5 == 0).encode()), min_size=1,
+                max_size=8),
+       st.none() | st.tuples(st.integers(0, 8), st.sampled_from(_JUNK_LINES)),
+       st.sampled_from([b"\n", b"\r\n"]), st.booleans(), st.booleans())
+def test_json_lines_at_once_equal_line_by_line(
+    lines: list[bytes], junk: tuple[int, bytes] | None, sep: bytes, tail: bool, cut: bool
+) -> None:
+    if junk is not None:
+        lines.insert(junk[0], junk[1])
+    body = sep.join(lines) + (sep if tail else b"")
+    fast, slow = _both(body, cut)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("lines", [
+    [b'{"a":1}', b'{"imei":"861234567890127","sid":"0123456789abcdef0123456789abcdef"}', b"[1,2]"],
+    [b'{"a":1}', b"", b'{"d":"' + _B64_IMEI.encode() + b'"}'],  # one line needs its walk: all read alone
+    [b'{"a":"x\\/y"}', b'{"b":"\\u003d861234567890127"}'],  # safe escapes undone, as line by line
+    [b'{"a":1}', b"{}, {}"],  # a line of two documents: not JSON Lines, either way
+    [b'{"a":1}', b'{"imei":"861234567890127"'],  # the last line cut short: line by line keeps it as text
+])
+def test_json_lines_at_once_cases(lines: list[bytes]) -> None:
+    fast, slow = _both(b"\n".join(lines))
+    assert fast == slow
+
+
+def test_json_lines_at_once_is_taken_for_plain_logs() -> None:
+    body = b"\n".join(json.dumps({"e": i, "imei": IMEI.decode() if i == 7 else "x"}).encode() for i in range(50))
+    calls = []
+    saved = _dec_json._lines_at_once
+    _dec_json._lines_at_once = lambda *a: calls.append(saved(*a)) or calls[-1]
+    try:
+        assert found(rec(body=body)) == [("body.jsonl:8>json:$.imei", ("json",))]
+    finally:
+        _dec_json._lines_at_once = saved
+    assert calls == [True]
