@@ -63,8 +63,16 @@ def _is_media(body: bytes, headers: Sequence[tuple[str, str]]) -> bool:
     return False
 
 
-def _text_bytes(data: bytes) -> int:
-    """Bytes of ``data`` that read as text, outside base64/hex blobs (0 for binary)."""
+#: a view this long is first measured on its head (``_text_bytes``'s ``enough``)
+_HEAD = 8192
+
+
+def _text_bytes(data: bytes, enough: int = 0) -> int:
+    """Bytes of ``data`` that read as text, outside base64/hex blobs (0 for binary); with
+    ``enough``, possibly fewer, but never fewer than ``enough`` when the count reaches it:
+    all ``readability`` asks. A long view (an SDK batch, 70 KB) then often needs only its
+    head: without a blob run in it, every byte of the head but a run at its very end (which
+    may go on to be a blob) is text of the whole."""
     if not data:
         return 0
     sample = data[:4096]
@@ -74,6 +82,12 @@ def _text_bytes(data: bytes) -> int:
             data.decode("utf-8")  # Chinese text is not binary
         except UnicodeDecodeError:
             return 0
+    if enough and len(data) > _HEAD:
+        marks = data[:_HEAD].translate(_BLOB_MARKS)
+        if _BLOB_MARKED not in marks:
+            head_text = len(marks.rstrip(b"x"))
+            if head_text >= enough:
+                return head_text
     if _BLOB_MARKED not in data.translate(_BLOB_MARKS):
         return len(data)
     blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data)
@@ -90,7 +104,7 @@ def readability(record: RequestRecord, views: Sequence[View], body_scan_truncate
         readable = 0
         for v in views:
             if v.location.startswith("body"):
-                readable += _text_bytes(v.data)
+                readable += _text_bytes(v.data, READABLE_MIN_BYTES - readable)
                 if readable >= READABLE_MIN_BYTES:
                     break
         if readable < READABLE_MIN_BYTES and readable < READABLE_SHARE * len(body):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import random
 import re
 
-from consentscope.detectors._readability import _BLOB, BLOB_RUN, _text_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentscope.detectors import RequestRecord, _readability
+from consentscope.detectors._readability import _BLOB, BLOB_RUN, _text_bytes, readability
+from consentscope.detectors._view import View
 
 #: the plain pattern, without the look-behind that keeps the engine from re-trying inside runs
 _PLAIN = re.compile(rb"[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
@@ -41,3 +46,40 @@ def test_text_bytes_equals_the_plain_count() -> None:
         assert got in (want, 0), data  # 0: binary, decided before blobs are counted
         if got == 0:
             assert data.translate(None, bytes(range(0x20, 0x7F)) + b"\t\n\r")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"A" * 70, b"Zz09+/=_-" * 9, b"0" * 66, b" ", b'"', b"\n", "中文".encode(), b"\x01",
+                                 b"ab" * 20, b"x" * 500, b'{"k":1}' * 300, bytes(range(48, 123)) * 3]),
+                min_size=1, max_size=60),
+       st.integers(1, 300))
+def test_text_bytes_with_enough_decides_as_the_count(parts: list[bytes], enough: int) -> None:
+    """With ``enough``, a long view may be measured on its head: never more than the whole
+    count, at least ``enough`` when the count is, and the count itself when it is not."""
+    data = b"".join(parts)
+    exact, got = _text_bytes(data), _text_bytes(data, enough)
+    assert got <= exact
+    assert got >= enough if exact >= enough else got == exact
+
+
+def test_readability_of_long_views_is_unchanged() -> None:
+    """An SDK batch's view (70 KB) is decided on its head; blobs across the head's end or
+    in front of it send the count to the whole view, with the same verdict."""
+    rng = random.Random(5)
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    blob = bytes(rng.choice(alphabet) for _ in range(80_000))
+    bodies = [b'{"d":"' + blob + b'"}', b'{"e":"' + b"x" * 8180 + blob + b'"}',
+              b"[" + b'{"k":"v","n":1},' * 5000 + b"{}]", b'{"a":1,"b":"' + blob[:8000] + b'","c":2}' * 10]
+
+    def verdicts() -> list[str]:
+        return [readability(RequestRecord("f", 0.0, "POST", "https", "h", 443, "/", (), body),
+                            [View(body, "body.json:$", ("json",), None)], False) for body in bodies]
+
+    fast = verdicts()
+    saved = _readability._text_bytes
+    _readability._text_bytes = lambda data, enough=0: saved(data)  # the whole count, always
+    try:
+        assert verdicts() == fast
+    finally:
+        _readability._text_bytes = saved
+    assert fast[0] == "opaque" and fast[2] == "readable"
