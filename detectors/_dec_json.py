@@ -262,12 +262,7 @@ def _lines_at_once(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], de
         return True
     prefix = f"{loc}>jsonl:" if ":" in loc else f"{loc}.jsonl:"  # ``w.join(loc, "jsonl", n)``
     for number, line in numbered:
-        base = f"{prefix}{number}>json:"
-        locator = _new_locator(JsonLocator)  # as ``_document`` makes it
-        locator.data = line
-        locator.base = base
-        locator._mask = locator._table = None
-        w.emit(line, base + "$", chain, locator)
+        _whole(w, line, f"{prefix}{number}>json:", chain)
     return True
 
 
@@ -275,16 +270,20 @@ def _document(w: _Walker, text: bytes | None, doc: object, loc: str, chain: tupl
     """Emit a parsed document: whole when its text holds every value verbatim and none
     decodes further, else walked."""
     if text is not None and not _needs_walk(w, text):
-        base = f"{loc}>json:" if ":" in loc else f"{loc}.json:"  # ``w.join(loc, "json", "")``
-        locator = _new_locator(JsonLocator)  # ``JsonLocator(text, base)`` less its __init__ frame
-        locator.data = text
-        locator.base = base
-        locator._mask = locator._table = None
-        w.emit(text, base + "$", chain, locator)
+        _whole(w, text, f"{loc}>json:" if ":" in loc else f"{loc}.json:", chain)  # ``w.join(loc, "json", "")``
         return
     if text is not None:  # one of its strings decodes: walk (numbers as source text)
         doc = json.loads(text, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
     _walk(w, doc, w.join(loc, "json", "$"), chain, depth, 0)  # type: ignore[arg-type]
+
+
+def _whole(w: _Walker, text: bytes, base: str, chain: tuple[str, ...]) -> None:
+    """Emit an escape-free document as one view at ``base + "$"``, its paths computed on a hit."""
+    locator = _new_locator(JsonLocator)  # ``JsonLocator(text, base)`` less its __init__ frame
+    locator.data = text
+    locator.base = base
+    locator._mask = locator._table = None
+    w.emit(text, base + "$", chain, locator)
 
 
 def _needs_walk(w: _Walker, text: bytes) -> bool:

@@ -323,7 +323,6 @@ class Scanner:
         )
 
 
-
 class DeferredScanner(Scanner):
     """A ``Scanner`` compiled on its first use, in the process that uses it; the same
     scanner from then on. A replay whose flow file is read by scan workers forks them
@@ -342,6 +341,7 @@ class DeferredScanner(Scanner):
             raise AttributeError(name)
         Scanner.__init__(self, deferred[0], **deferred[1])
         return getattr(self, name)
+
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:

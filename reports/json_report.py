@@ -231,10 +231,12 @@ _FIELD = ",\n      "
 
 def _finding_encoder() -> Callable[[AuditFinding], str]:
     """A finding as ``_dumps(finding_json(f), 2)`` writes it, cheaper: a request's findings
-    share their first twelve keys (session, request, destination), written once per request,
+    share their first twelve keys (session, request, destination), written once per request
+    (the last request's only: its findings come one after another, and a replay may hold
+    300,000),
     and a finding's own string fields are written with no dict in between. Anything but a
     string or None in those fields takes the general path."""
-    heads: dict[tuple[Any, ...], str] = {}
+    last: list[Any] = [None, ""]  # the last request's key and head: its findings come together
     encodings: dict[tuple[str, ...], str] = {}
 
     def encode(f: AuditFinding) -> str:
@@ -243,10 +245,10 @@ def _finding_encoder() -> Callable[[AuditFinding], str]:
         if not all(v is None or isinstance(v, str) for v in tail):  # str enums (phase, source) are strings
             return _dumps(finding_json(f), 2)
         key = (f.session, f.flow_id, f.time, f.method, f.url, f.host, id(f.destination))
-        head = heads.get(key)
-        if head is None:
+        if key != last[0]:
             whole = _dumps({**finding_json(f), **dict.fromkeys(_TAIL_KEYS)}, 2)
-            head = heads[key] = whole[: whole.index(',\n      "data_type": ')]
+            last[:] = key, whole[: whole.index(',\n      "data_type": ')]
+        head = last[1]
         enc = encodings.get(x.encoding)
         if enc is None:
             enc = encodings[x.encoding] = _dumps(list(x.encoding), 3)

@@ -51,9 +51,12 @@ class SessionRow(Base):
     coverage: Mapped[dict | None]
 
 
-class _RequestColumns:
+class _RowOfSession:  # ``schema._row_of_session``'s columns
     id: Mapped[int]
     session_id: Mapped[str]
+
+
+class _RequestColumns(_RowOfSession):
     flow_id: Mapped[str]
     time: Mapped[float]
     method: Mapped[str]
@@ -88,22 +91,18 @@ class FindingRow(_RequestColumns, _DestinationColumns, Base):
     confidence: Mapped[str]
 
 
-class EventRow(Base):
+class EventRow(_RowOfSession, Base):
     __table__ = event_table
     __tablename__ = event_table.name
-    id: Mapped[int]
-    session_id: Mapped[str]
     time: Mapped[float]
     event: Mapped[str]
     detail: Mapped[str]
     source: Mapped[str]
 
 
-class ContactRow(_DestinationColumns, Base):
+class ContactRow(_RowOfSession, _DestinationColumns, Base):
     __table__ = contact_table
     __tablename__ = contact_table.name
-    id: Mapped[int]
-    session_id: Mapped[str]
     time: Mapped[float]
     host: Mapped[str]
     ip: Mapped[str | None]
@@ -120,11 +119,9 @@ class ContactRow(_DestinationColumns, Base):
     reason: Mapped[str | None]
 
 
-class ViolationRow(Base):
+class ViolationRow(_RowOfSession, Base):
     __table__ = violation_table
     __tablename__ = violation_table.name
-    id: Mapped[int]
-    session_id: Mapped[str]
     rule: Mapped[str]
     category: Mapped[str]
     check: Mapped[str]
