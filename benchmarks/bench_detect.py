@@ -149,7 +149,7 @@ def against(tree: Path, typical: list[RequestRecord], sdk: list[RequestRecord], 
     old = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = old
     spec.loader.exec_module(old)
-    scanners = {"old": old.Scanner(old.ScanProfile(*(getattr(profile, f) for f in ScanProfile.__slots__))),
+    scanners = {"old": old.Scanner(old.ScanProfile(*(getattr(profile, f) for f in old.ScanProfile.__slots__))),
                 "new": Scanner(profile)}
 
     def rebuilt(r: RequestRecord) -> object:

@@ -12,12 +12,13 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from consentscope import __version__
 from consentscope.files import write_private
 
 if TYPE_CHECKING:
+    from consentscope.detectors import Scanner
     from consentscope.model import Judgement, SessionResult, TimelineEvent
     from consentscope.profile import Profile
     from consentscope.readers._keylog import KeyLog
@@ -171,7 +172,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         refusal=compile_regex(args.refusal_marker, "--refusal-marker"),
     )
     # compiled where it is first used: with scan workers, in each of them at once (``DeferredScanner``)
-    scanner = DeferredScanner(profile.scan_profile(), max_chain_depth=args.depth, patterns=args.patterns)
+    # (it stands for one: every attribute a Scanner has is the one it compiles)
+    scanner = cast("Scanner", DeferredScanner(profile.scan_profile(), max_chain_depth=args.depth,
+                                              patterns=args.patterns))
     from consentscope.scanpool import default_jobs
 
     jobs = args.jobs or default_jobs()
@@ -500,7 +503,7 @@ def _report_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from consentscope.detectors import DEFAULT_CHAIN_DEPTH
+    from consentscope.detectors import COMPILED, DEFAULT_CHAIN_DEPTH
     from consentscope.files import DEFAULT_DB_URL
 
     p = argparse.ArgumentParser(
@@ -508,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the personal data an app sends, to whom, in what disguise, and "
         "whether the user had consented yet.",
     )
-    p.add_argument("--version", action="version", version=f"consentscope {__version__}")
+    core = "compiled" if COMPILED else "interpreted"
+    p.add_argument("--version", action="version", version=f"consentscope {__version__} (detection core {core})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -22,7 +22,7 @@ import zstandard
 from ._limits import BROTLI_STEP
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
-ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+ZSTD_MAGIC: Final[bytes] = b"\x28\xb5\x2f\xfd"
 
 #: Outcome of one decompression, besides the bytes it produced.
 OK: Final = "ok"

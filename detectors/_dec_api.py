@@ -13,8 +13,9 @@ A decoder is one small module (``_dec_gzip.py``, ``_dec_json.py``…) holding on
   whitespace for JSON), or None for any: the walker offers data only to the decoders
   whose ``firsts`` hold its first byte, so most sniffs never run;
 * ``sniff(walker, data, ctype)``: a cheap test (a magic number, a header); it must not
-  decode, and it only sees data whose first byte is in ``firsts`` (``by_firsts`` when
-  that is the whole test);
+  decode, and it only sees data whose first byte is in ``firsts``; a decoder whose
+  ``firsts`` are the whole test also sets ``firsts_decide = True``, and the walker then
+  calls no sniff (JSON: offered a body or string about three times per typical request);
 * ``decode(walker, data, loc, chain, depth, ctype)``: the bounded decode. It hands what it
   finds back to the walker (``walker.content`` for bytes to decode further,
   ``walker.emit`` / ``walker.leaf`` for views, ``walker.anomaly`` for malformed input) and
@@ -36,13 +37,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from ._decode import _Walker
-
-
-def by_firsts(self: object, w: _Walker, data: bytes, ctype: str) -> bool:
-    """The sniff of a decoder whose ``firsts`` already decide (JSON: ``{``, ``[``, whitespace
-    or a BOM). The walker then calls no sniff at all: a JSON body or string is offered to
-    the JSON decoder about three times per typical request."""
-    return True
 
 
 class Budget(Exception):

@@ -43,4 +43,4 @@ class Base64:
         return out, ("base64url" if alphabet == 2 else "base64")
 
 
-DECODER = Base64()
+DECODER: Base64 = Base64()

@@ -42,4 +42,4 @@ class RawDeflate:
         return True
 
 
-DECODER = RawDeflate()
+DECODER: RawDeflate = RawDeflate()

@@ -39,4 +39,4 @@ class Form:
         return True
 
 
-DECODER = Form()
+DECODER: Form = Form()

@@ -35,4 +35,4 @@ class Grpc:
         return True
 
 
-DECODER = Grpc()
+DECODER: Grpc = Grpc()

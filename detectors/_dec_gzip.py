@@ -27,4 +27,4 @@ class Gzip:
         return w.inflated(self.name, out, status, loc, chain, depth)
 
 
-DECODER = Gzip()
+DECODER: Gzip = Gzip()

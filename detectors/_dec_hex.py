@@ -45,4 +45,4 @@ class Hex:
         return bytes.fromhex(blob.decode("ascii")), self.name
 
 
-DECODER = Hex()
+DECODER: Hex = Hex()

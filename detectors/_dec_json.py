@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import simdjson
 
-from ._dec_api import Budget, by_firsts
+from ._dec_api import Budget
+from ._jsonnum import _Num
 from ._jsonpath import JsonLocator, json_key
 from ._sniff import BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, shape
 from ._view import View
@@ -40,7 +41,6 @@ _SAFE_ESCAPES: Final = (
 _JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
 
 _new_view = tuple.__new__
-_new_locator = object.__new__
 #: ``_json_blobs(min_len).findall`` by ``min_len`` (a dict lookup costs less than the cache's call)
 _BLOB_FINDALL: dict[int, Callable[[bytes], list[bytes]]] = {}
 _scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a decoder is its context
@@ -124,12 +124,6 @@ def _fast_read(text: bytes, count: bool = False) -> tuple[str, int] | None:
         return None
 
 
-class _Num(str):
-    """A JSON number as its source text (39.908712 stays 39.908712, not a float)."""
-
-    __slots__ = ()
-
-
 @lru_cache(maxsize=8)
 def _json_blobs(min_len: int) -> re.Pattern[bytes]:
     """JSON strings shaped like base64 or hex (``blob_child`` decides). The alphabet has no
@@ -174,7 +168,10 @@ class Json:
     blob = False
     firsts = b"{[ \t\r\n\xef"  # a document, after whitespace or a BOM
 
-    sniff = by_firsts
+    firsts_decide = True  # the walker calls no sniff
+
+    def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
+        return True
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         doc = data.lstrip(b" \t\r\n")
@@ -279,11 +276,7 @@ def _document(w: _Walker, text: bytes | None, doc: object, loc: str, chain: tupl
 
 def _whole(w: _Walker, text: bytes, base: str, chain: tuple[str, ...]) -> None:
     """Emit an escape-free document as one view at ``base + "$"``, its paths computed on a hit."""
-    locator = _new_locator(JsonLocator)  # ``JsonLocator(text, base)`` less its __init__ frame
-    locator.data = text
-    locator.base = base
-    locator._mask = locator._table = None
-    w.emit(text, base + "$", chain, locator)
+    w.emit(text, base + "$", chain, JsonLocator(text, base))
 
 
 def _needs_walk(w: _Walker, text: bytes) -> bool:
@@ -359,4 +352,4 @@ def _walk(w: _Walker, node: dict | list, path: str, chain: tuple[str, ...], dept
         raise Budget
 
 
-DECODER = Json()
+DECODER: Json = Json()

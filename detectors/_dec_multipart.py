@@ -51,4 +51,4 @@ class Multipart:
         return True
 
 
-DECODER = Multipart()
+DECODER: Multipart = Multipart()

@@ -191,5 +191,5 @@ class SniffedProtobuf:
         return message(w, data, loc, chain, depth)
 
 
-DECLARED = DeclaredProtobuf()
-SNIFFED = SniffedProtobuf()
+DECLARED: DeclaredProtobuf = DeclaredProtobuf()
+SNIFFED: SniffedProtobuf = SniffedProtobuf()

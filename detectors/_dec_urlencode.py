@@ -26,4 +26,4 @@ class UrlEncode:
         return True
 
 
-DECODER = UrlEncode()
+DECODER: UrlEncode = UrlEncode()

@@ -34,4 +34,4 @@ class Zlib:
         return w.inflated(self.name, out, status, loc, chain, depth)
 
 
-DECODER = Zlib()
+DECODER: Zlib = Zlib()

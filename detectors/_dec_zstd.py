@@ -25,4 +25,4 @@ class Zstd:
         return w.inflated(self.name, out, status, loc, chain, depth)
 
 
-DECODER = Zstd()
+DECODER: Zstd = Zstd()

@@ -36,14 +36,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from . import _compress as _z
 from ._adapters import Adapter, apply, first_match
-from ._dec_api import Budget, Decoder, by_firsts
+from ._dec_api import Budget, Decoder
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
 from ._pairs import pairs
+from ._pickling import by_fields
 from ._record import RequestRecord
 from ._sniff import BLOB, BLOB_FIRSTS, OTHER, b64_alphabet, is_text, sbytes, shape, unquote
 from ._view import View
@@ -64,6 +65,9 @@ class DecodedRequest:
     body_scan_truncated: bool = False
     unscanned: str = ""
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
+        return by_fields(self)
+
 
 _MEDIA_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 _new_view = tuple.__new__
@@ -77,7 +81,7 @@ def _is_media(body: bytes, ctype: str) -> bool:
 
 
 #: a decoder with its methods bound once (binding them per call was measurable); no sniff
-#: when its first bytes decide (``by_firsts``)
+#: when its first bytes decide (``firsts_decide``)
 _Step = tuple[Decoder, Callable[..., bool] | None, Callable[..., bool]]
 
 
@@ -89,7 +93,7 @@ def _plans(text: bool, declared: bool, skip: Decoder | None = None) -> tuple[tup
     lookups, and the walker calls no sniff that cannot accept the data: on typical API
     calls this keeps the list as fast as the hand-ordered checks it replaced."""
     usable = [d for d in DECODERS if not (text and d.binary) and (declared or not d.declared) and d is not skip]
-    steps = [(d, None if type(d).sniff is by_firsts else d.sniff, d.decode) for d in usable]
+    steps = [(d, None if getattr(d, "firsts_decide", False) else d.sniff, d.decode) for d in usable]
     return tuple(tuple(s for s in steps if s[0].firsts is None or b in s[0].firsts) for b in range(256))
 
 

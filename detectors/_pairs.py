@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ._decode import _Walker
 
 _new_view = tuple.__new__
-_new_locator = object.__new__
 
 
 def pairs(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: int) -> None:
@@ -133,9 +132,6 @@ def _run(
         return
     if b"+" in data:
         data = data.replace(b"+", b" ")
-    locator = _new_locator(PairsLocator)  # PairsLocator(data, prefix) less its __init__ frame
-    locator.data = data
-    locator.prefix = prefix
-    w.views.append(_new_view(View, (data, prefix[:-1], chain, locator)))
+    w.views.append(_new_view(View, (data, prefix[:-1], chain, PairsLocator(data, prefix))))
     w.extra_views += n_views - 1
     w.budget -= n_bytes

@@ -213,8 +213,11 @@ _NOT_PHONE_WORDS: Final = frozenset(
 )  # fmt: skip
 _LAT_NAMES: Final = frozenset({"lat", "latitude"})
 _LON_NAMES: Final = frozenset({"lng", "lon", "longitude"})
-_LAT_RANGE: Final = (18.0, 54.0)
-_LON_RANGE: Final = (73.0, 135.0)
+#: (mypyc left a ``Final`` tuple of floats unset at run time: plain floats)
+_LAT_MIN: Final = 18.0
+_LAT_MAX: Final = 54.0
+_LON_MIN: Final = 73.0
+_LON_MAX: Final = 135.0
 
 
 def last_name(location: str) -> str:
@@ -486,9 +489,9 @@ class PatternScan:
             return dtype, s, e, ""
         if 7 <= n <= 19 and _DECIMAL.fullmatch(tok):
             value = float(tok)
-            if _LAT_RANGE[0] <= value <= _LAT_RANGE[1]:
+            if _LAT_MIN <= value <= _LAT_MAX:
                 axis, names = "lat", _LAT_NAMES
-            elif _LON_RANGE[0] <= value <= _LON_RANGE[1]:
+            elif _LON_MIN <= value <= _LON_MAX:
                 axis, names = "lon", _LON_NAMES
             else:
                 return None

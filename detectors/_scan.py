@@ -32,6 +32,7 @@ from ._match import (
     Matcher,
 )
 from ._patterns import PatternScan
+from ._pickling import by_fields
 from ._readability import readability
 from ._record import RequestRecord
 from ._view import PairsLocator, View
@@ -57,6 +58,9 @@ class ScanProfile:
     installed_apps: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
+        return by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
@@ -67,6 +71,9 @@ class ScanResult:
     readability: str = "readable"
     #: the part of the request a limit left unscanned (``DecodedRequest.unscanned``)
     unscanned: str = ""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
+        return by_fields(self)
 
 
 @dataclass(slots=True)
@@ -321,26 +328,6 @@ class Scanner:
             evidence=f"{len(members)} of {self._list_sizes[name]}: {shown}",
             detail=f"count={len(members)}",
         )
-
-
-class DeferredScanner(Scanner):
-    """A ``Scanner`` compiled on its first use, in the process that uses it; the same
-    scanner from then on. A replay whose flow file is read by scan workers forks them
-    before anything is compiled: each compiles its own, the two at once on two cores,
-    instead of the main process compiling one (0.15-0.3 s on a full profile) while the
-    other core waits; the main process, which only scans what is not sent to a worker,
-    compiles none unless it needs one. Not for threads: two first uses at once would both
-    compile."""
-
-    def __init__(self, profile: ScanProfile, **options: Any) -> None:
-        self._deferred = (profile, options)
-
-    def __getattr__(self, name: str) -> Any:  # only for attributes not set yet: the first use
-        deferred = self.__dict__.pop("_deferred", None)
-        if deferred is None or name.startswith("__"):
-            raise AttributeError(name)
-        Scanner.__init__(self, deferred[0], **deferred[1])
-        return getattr(self, name)
 
 
 @contextmanager

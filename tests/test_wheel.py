@@ -41,6 +41,12 @@ def test_wheel_installs_and_runs_in_clean_venv(tmp_path: Path) -> None:
     site = Path(r.stdout.strip())
     for generic in ("detectors", "addons", "tracker_db", "reports"):
         assert not (site / generic).exists(), f"generic top-level package {generic} installed"
+    # mypyc's shared library lands inside the package too, and the detection core is compiled
+    assert not list(site.glob("*__mypyc*")), "mypyc's shared library at the top level"
+    if os.environ.get("CONSENTSCOPE_PURE", "") in ("", "0"):
+        assert list((site / "consentscope" / "detectors").glob("_native__mypyc*.so"))
+        r = run([str(bindir / "consentscope"), "--version"])
+        assert "(detection core compiled)" in r.stdout, r.stdout + r.stderr
     addon = site / "consentscope" / "addons" / "consentscope.py"
     assert addon.is_file()
     assert (site / "consentscope" / "reports" / "templates" / "report.html.j2").is_file()

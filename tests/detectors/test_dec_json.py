@@ -269,6 +269,7 @@ _JUNK_LINES = [b"", b"   ", b"{}, {}", b"[1] [2]", b"plain text", b'{"cut":', b"
                b'{"n":' + b"9" * 5000 + b"}", b'{"u":"\\u5f20"}', b'{"s":"a\\/b\\u003d"}', b"\r", b"{}\r"]
 
 
+@pytest.mark.interpreted
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_DOCS.map(lambda d: json.dumps(d, ensure_ascii=len(str(d)) % 5 == 0).encode()), min_size=1,
                 max_size=8),
@@ -284,6 +285,7 @@ def test_json_lines_at_once_equal_line_by_line(
     assert fast == slow
 
 
+@pytest.mark.interpreted
 @pytest.mark.parametrize("lines", [
     [b'{"a":1}', b'{"imei":"861234567890127","sid":"0123456789abcdef0123456789abcdef"}', b"[1,2]"],
     [b'{"a":1}', b"", b'{"d":"' + _B64_IMEI.encode() + b'"}'],  # one line needs its walk: all read alone
@@ -296,6 +298,7 @@ def test_json_lines_at_once_cases(lines: list[bytes]) -> None:
     assert fast == slow
 
 
+@pytest.mark.interpreted
 def test_json_lines_at_once_is_taken_for_plain_logs() -> None:
     body = b"\n".join(json.dumps({"e": i, "imei": IMEI.decode() if i == 7 else "x"}).encode() for i in range(50))
     calls = []

@@ -351,6 +351,7 @@ class _Broken:
         raise ValueError("a decoder bug")
 
 
+@pytest.mark.interpreted
 def test_a_failing_decoder_costs_an_anomaly_never_the_raw_view(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_decode, "DECODERS", (_Broken(), *DECODERS))
     monkeypatch.setattr(_decode, "_BARE", _decode._plans.__wrapped__(False, False))

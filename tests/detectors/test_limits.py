@@ -12,7 +12,7 @@ from consentscope.detectors import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, Limits, 
 
 
 def test_each_field_defaults_to_its_documented_constant() -> None:
-    source = Path(_limits.__file__).read_text(encoding="utf-8")
+    source = (Path(detectors.__file__).parent / "_limits.py").read_text(encoding="utf-8")
     for f in dataclasses.fields(Limits):
         constant = f.name.upper()
         assert getattr(_limits, constant) == f.default == getattr(DEFAULT_LIMITS, f.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +63,7 @@ def test_text_bytes_with_enough_decides_as_the_count(parts: list[bytes], enough:
     assert got >= enough if exact >= enough else got == exact
 
 
+@pytest.mark.interpreted
 def test_readability_of_long_views_is_unchanged() -> None:
     """An SDK batch's view (70 KB) is decided on its head; blobs across the head's end or
     in front of it send the count to the whole view, with the same verdict."""

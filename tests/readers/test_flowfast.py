@@ -5,6 +5,7 @@ declines; hostile bytes end in records or one CaptureError."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
@@ -63,8 +64,8 @@ def assert_same(path: str) -> list:
     assert fast == slow
     for a, b in zip(fast[0], slow[0], strict=True):  # equal and of the same types, field by field
         assert type(a) is type(b)
-        for name in a.__slots__:
-            assert type(getattr(a, name)) is type(getattr(b, name)), name
+        for f in dataclasses.fields(a):
+            assert type(getattr(a, f.name)) is type(getattr(b, f.name)), f.name
     return fast[0]
 
 
