@@ -8,7 +8,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Literal
 
-from ._sniff import BLOB_FIRSTS, HEXISH, b64_alphabet
+from ._sniff import B_NL, BLOB_FIRSTS, HEXISH, b64_alphabet
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -30,7 +30,7 @@ class Base64:
 
     def unwrap(self, blob: bytes) -> tuple[bytes, str] | Literal[False] | None:
         """The last blob decoder: whatever hex left is base64's or nothing (never False)."""
-        if b"\n" in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
+        if B_NL in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
             blob = blob.translate(None, b"\r\n")
         alphabet = b64_alphabet(blob)
         if not alphabet or not blob.rstrip(b"=").translate(None, HEXISH):

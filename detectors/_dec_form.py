@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from ._pairs import pairs
-from ._sniff import FORM_KEY, FORM_RE
+from ._sniff import B_AMP, B_EQ, FORM_KEY, FORM_RE
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -30,7 +30,7 @@ class Form:
     def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
         if ctype and "x-www-form-urlencoded" in ctype.lower():
             return True
-        return b"=" in data[:SNIFF_HEAD] and b"&" in data and FORM_RE.fullmatch(data) is not None
+        return B_EQ in data[:SNIFF_HEAD] and B_AMP in data and FORM_RE.fullmatch(data) is not None
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         if not data.strip(b"&") or not FORM_PAIRS_RE.fullmatch(data):

@@ -19,7 +19,7 @@ _HEX_MAGIC_STARTS: Final = frozenset((b"1f", b"1F", b"28", *(b"%d8" % i for i in
 def _hex_magic(blob: bytes) -> bool:
     """Hex text starting with a gzip, zstd or zlib header."""
     head = blob[:8].lower()
-    return (head[1:2] == b"8" and head[:1] in b"01234567") or head[:4] == b"1f8b" or head == b"28b52ffd"
+    return (head[1:2] == b"8" and head[0] in b"01234567") or head[:4] == b"1f8b" or head == b"28b52ffd"
 
 
 class Hex:

@@ -25,7 +25,7 @@ import simdjson
 from ._dec_api import Budget
 from ._jsonnum import _Num
 from ._jsonpath import JsonLocator, json_key
-from ._sniff import BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, shape
+from ._sniff import B_AMP, B_BSLASH, B_EQ, B_NUL, B_PCT, BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, shape
 from ._view import View
 
 if TYPE_CHECKING:
@@ -135,21 +135,21 @@ def _json_blobs(min_len: int) -> re.Pattern[bytes]:
 def _json_text(data: bytes) -> bytes | None:
     """``data`` with its safe escapes undone, or None when other escapes remain. Any
     ``\\\\`` leaves a backslash behind, so replacing ``\\/`` never splits an escape."""
-    if b"\\" not in data:
+    if B_BSLASH not in data:
         return data
     text = data.replace(b"\\/", b"/")
-    if b"\\u00" in text:
+    if text.find(b"\\u00") != -1:
         for esc, ch in _SAFE_ESCAPES:
             if esc in text:
                 text = text.replace(esc, ch)
-    return None if b"\\" in text else text
+    return None if B_BSLASH in text else text
 
 
 def _parse_json(data: bytes) -> tuple[bytes | None, object] | None:
     """(the text when escape-free, else None; the document, or None where only the text
     was checked) for a JSON object or array, None for other JSON values. Raises what
     ``json.loads`` raises."""
-    text = data if b"\\" not in data else _json_text(data)
+    text = data if B_BSLASH not in data else _json_text(data)
     if text is not None and text[1:2] != b"\x00":  # no BOM or NUL: json.loads would decode it as UTF-8
         if _fast_kind(text) is not None:
             return text, None  # the text is all ``_document`` uses
@@ -244,7 +244,7 @@ def _lines_at_once(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], de
     ``_needs_walk``'s matches spans a line break, so asked of the whole text it says whether
     it would say yes of any line."""
     text = _json_text(data)
-    if text is None or b"\x00" in text:
+    if text is None or B_NUL in text:
         return False
     numbered = [(n, line) for n, line in enumerate(map(bytes.strip, text.split(b"\n")), 1) if line]
     if len(numbered) < 2 or not all(line[:1] in (b"{", b"[") for _, line in numbered):
@@ -282,9 +282,9 @@ def _whole(w: _Walker, text: bytes, base: str, chain: tuple[str, ...]) -> None:
 def _needs_walk(w: _Walker, text: bytes) -> bool:
     """Does any string of this escape-free JSON text decode to something more? (Outside
     strings JSON holds no '%', '=' or '&', so a search of the whole text is enough.)"""
-    if b"%" in text and PCT_RE.search(text):
+    if B_PCT in text and PCT_RE.search(text):
         return True
-    if b"&" in text and b"=" in text:
+    if B_AMP in text and B_EQ in text:
         for m in _JSON_FORM_RE.finditer(text):
             if FORM_RE.fullmatch(m.group(1)):
                 return True
@@ -334,7 +334,7 @@ def _walk(w: _Walker, node: dict | list, path: str, chain: tuple[str, ...], dept
         if not value:
             continue
         raw = value.encode("utf-8", "surrogatepass")
-        kind_ = shape(raw, min_len, True) if kind is str and (len(raw) >= min_len or b"%" in raw) else PLAIN
+        kind_ = shape(raw, min_len, True) if kind is str and (len(raw) >= min_len or B_PCT in raw) else PLAIN
         if kind_ == OTHER:
             w.content(raw, where, chain, depth + 1, text=True)
             continue

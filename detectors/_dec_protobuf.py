@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ._dec_api import Budget
-from ._sniff import all_printable
+from ._sniff import B_PCT, all_printable
 from ._view import View
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def message(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: in
                     continue
                 w.content(value, where, chain, depth + 1, skip=SNIFFED)
                 continue
-            if len(value) >= min_len or b"%" in value:
+            if len(value) >= min_len or B_PCT in value:
                 w.leaf(value, where, chain, depth + 1)
                 continue
             raw = value  # a short string: plain, as ``leaf`` would find (``shape``)

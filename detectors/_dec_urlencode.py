@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._sniff import PCT_RE, unquote
+from ._sniff import B_PCT, PCT_RE, unquote
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -19,7 +19,7 @@ class UrlEncode:
     firsts = None
 
     def sniff(self, w: _Walker, data: bytes, ctype: str) -> bool:
-        return b"%" in data and PCT_RE.search(data) is not None
+        return B_PCT in data and PCT_RE.search(data) is not None
 
     def decode(self, w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: int, ctype: str) -> bool:
         w.content(unquote(data), loc, (*chain, self.name), depth + 1)

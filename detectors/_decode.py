@@ -46,7 +46,7 @@ from ._limits import DEFAULT_LIMITS, Limits
 from ._pairs import pairs
 from ._pickling import by_fields
 from ._record import RequestRecord
-from ._sniff import BLOB, BLOB_FIRSTS, OTHER, b64_alphabet, is_text, sbytes, shape, unquote
+from ._sniff import B_NL, B_PCT, BLOB, BLOB_FIRSTS, OTHER, b64_alphabet, is_text, sbytes, shape, unquote
 from ._view import View
 
 __all__ = ["DecodedRequest", "decode_request"]
@@ -179,7 +179,7 @@ class _Walker:
     def url(self, target: str) -> None:
         path, _, query = target.partition("?")
         raw = sbytes(path)
-        self.emit(unquote(raw) if b"%" in raw else raw, "url.path", ())
+        self.emit(unquote(raw) if B_PCT in raw else raw, "url.path", ())
         if query:
             pairs(self, sbytes(query), "url.query:", (), 0)
 
@@ -296,7 +296,7 @@ class _Walker:
         if data[0] not in BLOB_FIRSTS:
             return None
         blob = data.strip()
-        if b64_alphabet(blob) or (b"\n" in blob and b64_alphabet(blob.translate(None, b"\r\n"))):
+        if b64_alphabet(blob) or (B_NL in blob and b64_alphabet(blob.translate(None, b"\r\n"))):
             return blob  # hex digits are base64 characters too
         return None
 
@@ -358,7 +358,7 @@ def decode_request(
                 cookies.append(value)
                 continue
             raw = sbytes(value)
-            if len(raw) < min_len and b"%" not in raw:  # most headers: short tokens
+            if len(raw) < min_len and B_PCT not in raw:  # most headers: short tokens
                 d.emit(raw, "header:" + name, ())
             else:
                 d.leaf(raw, "header:" + name, (), 0)

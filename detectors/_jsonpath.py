@@ -12,6 +12,8 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, repeat
 from typing import Final
 
+from ._sniff import B_BSLASH
+
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_RE = re.compile(
     rb'\s*(?:("(?:[^"\\]|\\.)*")|(-?[0-9][0-9.eE+-]*)|(true|false|null|NaN|-?Infinity)|([{}\[\],:]))'
@@ -125,7 +127,7 @@ class JsonLocator:
     def _prepare(self) -> None:
         data = self.data
         parts = data.split(b'"')
-        if b"\\" not in data and len(parts) & 1:
+        if B_BSLASH not in data and len(parts) & 1:
             strings = parts[1::2]
             if b"".join(strings).translate(None, _NOT_STRUCTURAL):  # a string holds one of {}[],:
                 parts[1::2] = map(b" ".__mul__, map(len, strings))  # C-level: no frame per string

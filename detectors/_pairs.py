@@ -22,7 +22,7 @@ from itertools import repeat
 from operator import sub
 from typing import TYPE_CHECKING
 
-from ._sniff import BLOB, OTHER, b64_alphabet, is_text, shape, unquote_plus
+from ._sniff import B_PCT, B_PLUS, BLOB, OTHER, b64_alphabet, is_text, shape, unquote_plus
 from ._view import PairsLocator, View
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ def pairs(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: i
     parts = data.split(b"&")
     eqs = list(map(bytes.find, parts, repeat(b"=")))  # a name's length (-1: a bare token)
     ends = list(map(sub, map(len, parts), eqs))  # 1 + the value's length (a bare token's)
-    if b"%" in data:
-        odd = [i for i, p in enumerate(parts) if ends[i] > min_len or eqs[i] >= min_len or b"%" in p]
+    if B_PCT in data:
+        odd = [i for i, p in enumerate(parts) if ends[i] > min_len or eqs[i] >= min_len or B_PCT in p]
     elif max(ends) > min_len or max(eqs) >= min_len:
         odd = [i for i, end in enumerate(ends) if end > min_len or eqs[i] >= min_len]
     else:
@@ -61,11 +61,11 @@ def _pair(w: _Walker, pair: bytes, prefix: str, chain: tuple[str, ...], depth: i
         return
     if not v:
         return
-    if b"%" in k or b"+" in k or not k.isascii():
+    if B_PCT in k or B_PLUS in k or not k.isascii():
         name = unquote_plus(k).decode("utf-8", "replace")
     else:
         name = k.decode("ascii")
-    if len(v) < min_len and b"%" not in v and b"+" not in v:  # most values: short tokens
+    if len(v) < min_len and B_PCT not in v and B_PLUS not in v:  # most values: short tokens
         w.emit(v, prefix + name, chain)
     else:
         _value(w, v, prefix + name, chain, depth)
@@ -76,11 +76,11 @@ def _value(w: _Walker, raw: bytes, loc: str, chain: tuple[str, ...], depth: int)
     its '+' unescaped would break on that, so it is also tried as it came, if its case
     is mixed as base64's is (words joined by '+' are mostly lower-case)."""
     value = unquote_plus(raw)
-    if value[:1] in b"{[" and (len(value) >= w.min_len or b"%" in value):
+    if value[:1] in (b"{", b"[") and (len(value) >= w.min_len or B_PCT in value):
         w.content(value, loc, chain, depth)  # what ``leaf`` does with it (JSON in a form field)
     else:
         w.leaf(value, loc, chain, depth)
-    if b"+" in raw and b"%" not in raw and len(raw) >= w.min_len and not (raw.islower() or raw.isupper()):
+    if B_PLUS in raw and B_PCT not in raw and len(raw) >= w.min_len and not (raw.islower() or raw.isupper()):
         w.unblob(raw, loc, chain, depth)
 
 
@@ -94,7 +94,7 @@ def _each(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: i
 def _plain_size(w: _Walker, pair: bytes) -> int | None:
     """Bytes of the one view ``_pair`` would make of this pair as it is ('+' a space),
     0 for none; None when it makes anything else (a decoded value, a blob's child)."""
-    if b"%" in pair:
+    if B_PCT in pair:
         return None
     min_len = w.min_len
     k, eq, v = pair.partition(b"=")
@@ -102,11 +102,11 @@ def _plain_size(w: _Walker, pair: bytes) -> int | None:
         return None  # a long bare token: rare, left to ``_pair``
     if len(v) < min_len:
         return len(v)
-    if b"+" not in v:
+    if B_PLUS not in v:
         kind = shape(v, min_len)
         return None if kind == OTHER or (kind == BLOB and w.blob_child(v) is not None) else len(v)
     # words joined by '+': with spaces in it, ``shape`` finds no blob, only text or not
-    if v[:1] in b"{[" or not is_text(v.replace(b"+", b" ")):
+    if v[:1] in (b"{", b"[") or not is_text(v.replace(b"+", b" ")):
         return None
     if not (v.islower() or v.isupper()) and w.blob_child(v) is not None:
         return None  # base64 sent with its '+' unescaped (``_value``)
@@ -130,7 +130,7 @@ def _run(
     if len(w.views) + w.extra_views + n_views > w.max_views or n_bytes > w.budget:
         _each(w, data, prefix, chain, depth)  # raises Budget where the limit falls
         return
-    if b"+" in data:
+    if B_PLUS in data:
         data = data.replace(b"+", b" ")
     w.views.append(_new_view(View, (data, prefix[:-1], chain, PairsLocator(data, prefix))))
     w.extra_views += n_views - 1
