@@ -1,4 +1,5 @@
-"""The detection core (``detectors/``) compiled to C by mypyc; everything else as in pyproject.toml.
+"""The detection core (``detectors/``) and the flow-file reader's tnetstring walk compiled to C by mypyc;
+everything else as in pyproject.toml.
 
 Detection is Python glue over C passes (the automaton, simdjson, zlib): per request, per
 pair, per blob. Compiled, the same code scans ~1.3x as many requests a second (``make
@@ -8,9 +9,9 @@ bench``; the same findings, ``tests/detectors/test_compiled.py``). The build is 
   only, which give the same findings;
 * ``python -m consentscope --version`` says which one runs.
 
-mypyc names a module by its file's place under the packages above it, and the sources live
-in ``detectors/``, installed as ``consentscope.detectors``: they are copied into
-``build/mypyc-src/consentscope/detectors/`` and compiled from there. The extension modules
+mypyc names a module by its file's place under the packages above it, and ``detectors/``
+installs as ``consentscope.detectors``: the package is copied in its installed shape into
+``build/mypyc-src/consentscope/`` and compiled from there. The extension modules
 install beside the sources (an editable install builds them in place: ``make`` rebuilds
 them when a source changes, and the tests refuse a stale one).
 """
@@ -30,12 +31,25 @@ ROOT = Path(__file__).resolve().parent
 #: the ``str`` subclass of JSON numbers (``_jsonnum``), the lazy scanner's ``__getattr__``
 #: (``_deferred``); none of them is on a request's path
 INTERPRETED = frozenset({"__init__.py", "_fresh.py", "_expand.py", "_jsonnum.py", "_deferred.py"})
+#: the flow-file reader's tnetstring walk (positions and lengths: native ints once compiled;
+#: the reader alone 1.5x). Not ``flowfile.py``: it reads mitmproxy's objects, whose declared
+#: types compiled code enforces, and they do not always hold (a migrated flow's WebSocket
+#: message content is text where ``bytes`` is declared).
+READERS = ("_tnetstring.py",)
+#: where an in-place build puts modules: what a pure build removes
+BUILT_IN_PLACE = ("detectors", "consentscope", "consentscope/readers")
+#: the installed shape: package -> source folder
+LAYOUT = {
+    "consentscope": "consentscope", "consentscope/detectors": "detectors", "consentscope/tracker_db": "tracker_db",
+    "consentscope/reports": "reports", "consentscope/addons": "addons",
+}
 
 
 def compiled_detectors() -> list:
     if os.environ.get("CONSENTSCOPE_PURE", "") not in ("", "0"):
-        for old in (ROOT / "detectors").glob("*.so"):  # an earlier compiled build's, in place
-            old.unlink()
+        for folder in BUILT_IN_PLACE:  # an earlier compiled build's modules, in place
+            for old in (ROOT / folder).glob("*.so"):
+                old.unlink()
         return []
     if shutil.which(os.environ.get("CC", "cc")) is None:
         print("consentscope: no C compiler; the detectors stay interpreted (same findings, slower)", file=sys.stderr)
@@ -47,17 +61,19 @@ def compiled_detectors() -> list:
         return []
     stage = ROOT / "build" / "mypyc-src"
     shutil.rmtree(stage, ignore_errors=True)
-    (stage / "consentscope" / "detectors").mkdir(parents=True)
-    (stage / "consentscope" / "__init__.py").write_text("")
-    sources = sorted((ROOT / "detectors").glob("*.py"))
-    for src in sources:
-        shutil.copyfile(src, stage / "consentscope" / "detectors" / src.name)
-    paths = [str(stage / "consentscope" / "detectors" / s.name) for s in sources if s.name not in INTERPRETED]
+    for package, folder in LAYOUT.items():  # every module, for the types the compiled ones use
+        for src in (ROOT / folder).rglob("*.py"):
+            dest = stage / package / src.relative_to(ROOT / folder)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+    detectors = sorted(p.name for p in (ROOT / "detectors").glob("*.py") if p.name not in INTERPRETED)
+    paths = [str(stage / "consentscope" / "detectors" / name) for name in detectors]
+    paths += [str(stage / "consentscope" / "readers" / name) for name in READERS]
     # one shared library, named inside the package (not a hash at the top of site-packages)
     return mypycify(
         ["--config-file", str(ROOT / "pyproject.toml"), *paths],
         opt_level="3",
-        separate=[(paths, "consentscope.detectors._native")],
+        separate=[(paths, "consentscope._native")],
         target_dir=str(ROOT / "build" / "mypyc"),
     )
 

@@ -148,6 +148,20 @@ def test_fail_on_rule_ids_are_case_insensitive(tmp_path: Path) -> None:
     one_line_error(cli(*base, "--fail-on", "miit-9.9"), "--fail-on", "MIIT-9.9")
 
 
+def test_a_finding_row_of_another_type_is_an_error_naming_it(tmp_path: Path) -> None:
+    """SQLite keeps a BLOB in a TEXT column: a database written by another tool is read as
+    bad input (exit 2, one line naming the row), not a traceback."""
+    import sqlite3
+
+    path = tmp_path / "x.db"
+    assert cli("replay", str(DEMO), "--profile", str(PROFILE), "--db", f"sqlite:///{path}", "-q").returncode == 0
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT min(id) FROM cs_findings").fetchone()[0]
+        db.execute("UPDATE cs_findings SET evidence = X'0001' WHERE id = ?", (row,))
+    one_line_error(cli("report", "--db", f"sqlite:///{path}", "--json", str(tmp_path / "r.json")),
+                   f"finding row {row}", "demo_session")
+
+
 @pytest.mark.parametrize("command", ["sessions", "report"])
 def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, command: str) -> None:
     missing = tmp_path / "missing.db"

@@ -72,7 +72,7 @@ def entry_to_record(entry: dict, index: int) -> CaptureItem:
         raise ValueError(f"request URL has no host: {request['url'][:100]!r}")
     method = str(request.get("method", "GET")).upper()
     t = _time(entry["startedDateTime"])
-    server_ip = entry.get("serverIPAddress") or None
+    server_ip = str(entry.get("serverIPAddress") or "") or None  # a record takes text only
     if method == "CONNECT":
         return Contact(t, host, server_ip, url.port, "http-connect", None, f"har:{index}")
     headers = tuple(

@@ -62,6 +62,16 @@ def violation_counts(engine: Engine) -> dict[str, int]:
         return {sid: n for sid, n in s.execute(q)}
 
 
+def _finding(f: FindingRow) -> Finding:
+    """A finding row as the detectors' ``Finding``, which (compiled) refuses a field of another
+    type: SQLite stores any value in any column, and a database may come from elsewhere."""
+    try:
+        return Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail,
+                       confidence=f.confidence or "profile")
+    except (TypeError, ValueError) as e:
+        raise StorageError(f"session {f.session_id!r}, finding row {f.id}: {e}") from None
+
+
 def load_session(engine: Engine, session_id: str) -> tuple[SessionResult, list[dict[str, Any]]]:
     """A stored session as a ``SessionResult`` (findings and contacts with their stored
     phases) and its stored violations as column dicts."""
@@ -79,8 +89,7 @@ def load_session(engine: Engine, session_id: str) -> tuple[SessionResult, list[d
             AuditFinding(
                 session=f.session_id, flow_id=f.flow_id, time=f.time, method=f.method, url=f.url, host=f.host,
                 destination=_destination(f),
-                finding=Finding(f.data_type, tuple(f.encoding), f.location, f.evidence, f.detail,
-                                confidence=f.confidence or "profile"),
+                finding=_finding(f),
                 phase=f.phase,
                 source=f.source or "flow",
             )

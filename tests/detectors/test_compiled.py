@@ -17,6 +17,7 @@ import pytest
 
 from consentscope import detectors
 from consentscope.detectors import _fresh, _scan
+from consentscope.readers import _tnetstring
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE = os.environ.get("CONSENTSCOPE_PURE", "") not in ("", "0")
@@ -27,7 +28,7 @@ import importlib.util, pathlib, sys
 class Sources:
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name.startswith("consentscope.detectors."):
+        if name.startswith(("consentscope.detectors.", "consentscope.readers.")):
             for folder in path or ():
                 source = pathlib.Path(folder) / (name.rpartition(".")[2] + ".py")
                 if source.is_file():
@@ -50,7 +51,8 @@ def test_the_installed_detection_core_is_compiled() -> None:
     """A build that silently fell back to the interpreted modules would pass every other
     test, only slower: this one says so."""
     assert detectors.COMPILED
-    assert not _scan.__file__.endswith(".py"), _scan.__file__
+    for module in (_scan, _tnetstring):
+        assert not (module.__file__ or "").endswith(".py"), module.__file__
     assert "(detection core compiled)" in subprocess.run(
         [sys.executable, "-m", "consentscope", "--version"], capture_output=True, text=True, timeout=60, check=True
     ).stdout
@@ -76,15 +78,20 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> N
     pkg.mkdir()
     built = pkg / "_scan.cpython-311-x86_64-linux-gnu.so"
     source = pkg / "_scan.py"
-    for f in (built, source, pkg / "_other.py"):
+    readers = tmp_path / "consentscope" / "readers"
+    readers.mkdir(parents=True)
+    for f in (built, source, pkg / "_other.py", readers / "flowfile.py"):
         f.write_bytes(b"")
     now = time.time()
     os.utime(built, (now - 10, now - 10))
     assert _fresh.stale(pkg) == []  # not a source checkout: installed files are what was built
     (tmp_path / "setup.py").write_text("")
-    assert _fresh.stale(pkg) == ["_scan.py"]
+    assert _fresh.stale(pkg) == ["detectors/_scan.py"]
     os.utime(built, (now + 10, now + 10))  # built again after the change
     assert _fresh.stale(pkg) == []
+    (readers / "flowfile.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    os.utime(readers / "flowfile.py", (now + 20, now + 20))
+    assert _fresh.stale(pkg) == ["consentscope/readers/flowfile.py"]
 
 
 def test_this_checkout_has_no_stale_compiled_module() -> None:
