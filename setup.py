@@ -2,7 +2,7 @@
 everything else as in pyproject.toml.
 
 Detection is Python glue over C passes (the automaton, simdjson, zlib): per request, per
-pair, per blob. Compiled, the same code scans ~1.3x as many requests a second (``make
+pair, per blob. Compiled, the same code scans ~1.4-1.5x as many requests a second (``make
 bench``; the same findings, ``tests/detectors/test_compiled.py``). The build is optional:
 
 * ``CONSENTSCOPE_PURE=1`` (or no C compiler, or no mypyc) installs the interpreted modules
@@ -29,7 +29,8 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 #: left interpreted: profile compilation (``_expand``: objects made by changing ``__class__``),
 #: the ``str`` subclass of JSON numbers (``_jsonnum``), the lazy scanner's ``__getattr__``
-#: (``_deferred``); none of them is on a request's path
+#: (``_deferred``), the stale-module check (``_fresh``) and the package's ``__init__``; none
+#: of them is on a request's path
 INTERPRETED = frozenset({"__init__.py", "_fresh.py", "_expand.py", "_jsonnum.py", "_deferred.py"})
 #: the flow-file reader's tnetstring walk (positions and lengths: native ints once compiled;
 #: the reader alone 1.5x). Not ``flowfile.py``: it reads mitmproxy's objects, whose declared
@@ -81,7 +82,7 @@ def compiled_detectors() -> list:
 class BuildExt(build_ext):
     """Stamps every module it built, rebuilt or not: mypyc rewrites only the C that changed,
     so a module whose source changed in a comment alone keeps its old file, and the check
-    for stale modules (``detectors/__init__.py``) compares these times with the sources'."""
+    for stale modules (``detectors/_fresh.py``) compares these times with the sources'."""
 
     def run(self) -> None:
         super().run()
