@@ -8,6 +8,8 @@ Most of its modules are compiled to C by mypyc when the package is built (``setu
 source is refused (``make`` rebuilds it): it would run the code from before the change.
 """
 
+import copyreg
+
 from . import _fresh, _scan  # noqa: F401  (_fresh first: it refuses stale compiled modules)
 from ._adapters import BUILTIN_ADAPTERS, GROWINGIO, Adapter
 from ._decode import DecodedRequest, decode_request
@@ -15,8 +17,9 @@ from ._deferred import DeferredScanner
 from ._expand import DEFAULT_CHAIN_DEPTH, HASHES, Identifier, Needle, base_variants, expand
 from ._finding import Finding
 from ._limits import DEFAULT_LIMITS, MAX_BODY_SCAN_BYTES, SCAN_GC_THRESHOLD, Limits
-from ._location import GeoPoint
+from ._location import Coordinate, GeoPoint, LocationGates
 from ._patterns import PATTERN
+from ._pickling import by_fields
 from ._record import RequestRecord
 from ._scan import CONTACTS_MIN, INSTALLED_APPS_MIN, Scanner, ScanProfile, ScanResult
 from ._sm3 import sm3
@@ -52,6 +55,13 @@ __all__ = [
     "expand",
     "sm3",
 ]
+
+# The frozen records that cross a process boundary (scan workers, the live detector, Dask
+# workers) pickle by their fields: registered here once, for every class (``_pickling``).
+for _frozen in (Adapter, Coordinate, DecodedRequest, Finding, GeoPoint, Limits, LocationGates, RequestRecord,
+                ScanProfile, ScanResult):
+    copyreg.pickle(_frozen, by_fields)
+del _frozen
 
 #: True when the detection core runs as C compiled by mypyc (``setup.py``), False when
 #: interpreted (``CONSENTSCOPE_PURE=1``, or no C compiler at build time): the same findings

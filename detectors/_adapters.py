@@ -53,11 +53,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import translate
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from . import _compress as _z
-from ._pickling import by_fields
 from ._record import RequestRecord
 from ._step_lz4 import unlz4
 from ._step_pbdouble import doubles
@@ -106,9 +105,6 @@ class Adapter:
 
     def matches(self, record: RequestRecord) -> bool:
         return _compiled(self).test(record, _first_headers(record))
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
 
 
 class _Conditions:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
 from . import _compress as _z
 from ._adapters import Adapter, apply, first_match
@@ -44,7 +44,6 @@ from ._dec_api import Budget, Decoder
 from ._decoders import BLOB_DECODERS, DECODERS
 from ._limits import DEFAULT_LIMITS, Limits
 from ._pairs import pairs
-from ._pickling import by_fields
 from ._record import RequestRecord
 from ._sniff import B_NL, B_PCT, BLOB, BLOB_FIRSTS, OTHER, b64_alphabet, is_text, sbytes, shape, unquote
 from ._view import View
@@ -64,9 +63,6 @@ class DecodedRequest:
     anomalies: tuple[str, ...] = ()
     body_scan_truncated: bool = False
     unscanned: str = ""
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
 
 
 _MEDIA_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")

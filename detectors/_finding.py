@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from ._pickling import by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +33,3 @@ class Finding:
             raise ValueError("Finding needs a data_type")
         if not isinstance(self.encoding, tuple):
             object.__setattr__(self, "encoding", tuple(self.encoding))
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)

@@ -8,9 +8,6 @@ one request's work bounded; callers override them through ``Limits``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from ._pickling import by_fields
 
 #: How many decoding steps may be stacked (base64 → gzip → json → base64 …). Real SDKs use
 #: at most four or five; more is either an attack or noise.
@@ -213,9 +210,6 @@ class Limits:
     max_har_entry_bytes: int = MAX_HAR_ENTRY_BYTES
     max_har_depth: int = MAX_HAR_DEPTH
     max_json_number_chars: int = MAX_JSON_NUMBER_CHARS
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
 
 
 DEFAULT_LIMITS = Limits()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from ._limits import MAX_LOCATION_ANCHOR_STEPS
-from ._pickling import by_fields
 
 #: metres per degree of latitude (and of longitude at the equator)
 _M_PER_DEG = 111_320.0
@@ -44,9 +42,6 @@ class GeoPoint:
         coslat = max(math.cos(math.radians(self.latitude)), 0.01)
         return dlat, self.precision_m / (_M_PER_DEG * coslat)
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
-
 
 def _anchors(value: float, tol: float, max_steps: int) -> set[str]:
     """Short strings every coordinate within ``tol`` of ``value`` contains, in decimal
@@ -75,9 +70,6 @@ class LocationGates:
             frozenset(_anchors(point.latitude, dlat, max_steps)), frozenset(_anchors(point.longitude, dlon, max_steps))
         )
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Coordinate:
@@ -85,9 +77,6 @@ class Coordinate:
     text: str
     scale: str | None
     start: int = 0  # offset in the text
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
 
 
 _NUM_CHARS = frozenset("0123456789.-")

@@ -3,7 +3,9 @@
 Compiled by mypyc, a frozen dataclass is a C struct without the ``__setstate__`` of a
 plain one, and pickle's default (``__reduce_ex__``: make, then set the fields) trips over
 its frozen ``__setattr__``. Each record pickles as its class and its fields instead: made
-again by its ``__init__``, interpreted or compiled alike."""
+again by its ``__init__``, interpreted or compiled alike. The package's ``__init__``
+registers ``by_fields`` for every such class with ``copyreg``, which pickle and ``copy``
+consult before a class's own ``__reduce_ex__``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ _NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def by_fields(obj: Any) -> tuple[Any, tuple[Any, ...]]:
-    """``__reduce__`` of a dataclass whose fields are all ``__init__`` arguments."""
+    """The reduction of a dataclass whose fields are all ``__init__`` arguments."""
     cls = type(obj)
     names = _NAMES.get(cls)
     if names is None:

@@ -7,9 +7,6 @@ small and immutable lets the same request be scanned from any door with identica
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from ._pickling import by_fields
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -60,6 +57,3 @@ class RequestRecord:
             if k.lower() == lname:
                 return v
         return None
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
 
 from ._adapters import BUILTIN_ADAPTERS, Adapter
 from ._decode import decode_request
@@ -32,7 +31,6 @@ from ._match import (
     Matcher,
 )
 from ._patterns import PatternScan
-from ._pickling import by_fields
 from ._readability import readability
 from ._record import RequestRecord
 from ._view import PairsLocator, View
@@ -58,9 +56,6 @@ class ScanProfile:
     installed_apps: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
-
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
@@ -71,9 +66,6 @@ class ScanResult:
     readability: str = "readable"
     #: the part of the request a limit left unscanned (``DecodedRequest.unscanned``)
     unscanned: str = ""
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled compiled too (``_pickling``)
-        return by_fields(self)
 
 
 @dataclass(slots=True)
