@@ -8,16 +8,10 @@ something was found. The answer is the same path a full walk would give.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from itertools import accumulate, repeat
+from bisect import bisect_right
 from typing import Final
 
-from ._sniff import B_BSLASH
-
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN_RE = re.compile(
-    rb'\s*(?:("(?:[^"\\]|\\.)*")|(-?[0-9][0-9.eE+-]*)|(true|false|null|NaN|-?Infinity)|([{}\[\],:]))'
-)
 
 
 def json_key(path: str, key: str) -> str:
@@ -28,93 +22,239 @@ def json_key(path: str, key: str) -> str:
     return f"{path}['{escaped}']"
 
 
-def _path(frames: list[list]) -> str:
-    path = "$"
-    for kind, key, _ in frames:
-        path = f"{path}[{key}]" if kind == "arr" else json_key(path, key)
-    return path
-
-
 def jsonpath_at(data: bytes, offset: int) -> str | None:
     """JSONPath of the value (or, for an object key, of the object) at ``offset``."""
-    table = token_paths(data)
-    i = bisect_right([t[0] for t in table], offset) - 1
-    return table[i][2] if i >= 0 and table[i][0] <= offset < table[i][1] else None
+    tokens = _Tokens(data)
+    i = tokens.index_at(offset)
+    return None if i < 0 else tokens.path(i)
 
 
 def token_paths(data: bytes) -> list[tuple[int, int, str]]:
-    """(start, end, path) of every scalar and key token, in document order: one pass,
-    built once per document when its first hit needs a path."""
-    frames: list[list] = []
-    out: list[tuple[int, int, str]] = []
-    for m in _TOKEN_RE.finditer(data):
-        g = m.lastindex or 0
-        start, end = m.span(g)
-        tok = m.group(g)
-        if g == 4:
-            if tok in (b"}", b"]"):
-                if frames:
-                    frames.pop()
-            elif tok == b",":
-                if frames and frames[-1][0] == "arr":
-                    frames[-1][1] += 1
-                elif frames:
-                    frames[-1][2] = True
-            elif tok == b":" and frames:
-                frames[-1][2] = False
-            elif tok in (b"{", b"["):
-                out.append((start, end, _path(frames)))
-                frames.append(["obj", None, True] if tok == b"{" else ["arr", 0, False])
-            continue
-        if frames and frames[-1][0] == "obj" and frames[-1][2]:
-            frames[-1][1] = tok[1:-1].decode("utf-8", "replace")
-            out.append((start, end, _path(frames[:-1])))
-            continue
-        out.append((start, end, _path(frames)))
-    return out
+    """(start, end, path) of every scalar and key token and every opening bracket, in
+    document order (a scalar's path; a key's is its object's, an opening bracket's the
+    container's own)."""
+    tokens = _Tokens(data)
+    return [(tokens.starts[i], tokens.end(i), tokens.path(i)) for i in range(len(tokens.starts))]
 
 
-_BRACKET_SPLIT: Final = re.compile(rb"([{}\[\]])").split
-_COLON_NEXT: Final = re.compile(rb"[ \t\r\n]*:")
-#: bytes that end a number or a literal (or stand between tokens): outside strings, any
-#: other byte is part of one
-_BETWEEN: Final = frozenset(b" \t\r\n,:}]")
-_ARRAY: Final = 91  # [
-#: every byte but the ones the mask must blank inside strings (brackets, ',' and ':')
-_NOT_STRUCTURAL: Final = bytes(c for c in range(256) if c not in b"{}[],:")
-#: Bytes of C-level counting (``count``/``rfind`` from a hit back to its containers) one
-#: document may cost before the token table takes over: a 2 KB SDK upload with a hundred
-#: hits spends about 200 KB; a megabyte of hits would spend hits x size without a cap.
-DIRECT_BYTES: Final = 1 << 22
+#: the bytes the tokenizer tells apart
+_LITERALS: Final = (b"true", b"false", b"null", b"NaN", b"Infinity", b"-Infinity")
+_LITERAL_FIRSTS: Final = frozenset(b"tfnNI-")
+_QUOTE: Final = 34
+_BACKSLASH: Final = 92
+_NEWLINE: Final = 10
+_COLON: Final = 58
+_COMMA: Final = 44
+_OPEN_OBJECT: Final = 123
+_OPEN_ARRAY: Final = 91
+_CLOSE_OBJECT: Final = 125
+_CLOSE_ARRAY: Final = 93
 
 
-class _OverBudget(Exception):
-    """``DIRECT_BYTES`` spent: the token table answers from here on."""
+class _Tokens:
+    """The tokens of a JSON text, read in one pass: where each starts, and in one int the
+    container it is in (the token of its opening bracket) and its step below it (an array
+    index or its key's token). A token's end is read again when asked (``end``), its path
+    built only when asked (``path``): a document yields hundreds of tokens and a hit asks
+    for one or two. (Each int kept is an object to make and free: two per token, not four.)
+
+    Tokens are read as this pattern finds them (``re.finditer``)::
+
+        \\s*("(?:[^"\\\\]|\\\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null|NaN|-?Infinity|[{}\\[\\],:])
+
+    a byte that starts none is passed over, and so is a quote whose string
+    does not close (then the text after it is read as tokens). Brackets need not pair: a
+    closing one leaves the innermost container, whatever its kind. Any text is read; valid
+    JSON (all the decoder hands over) the way a parser would. One pass over the bytes,
+    compiled: about 20 µs for a 1.4 KB SDK upload, then a bisection per hit (searching the
+    text from each hit instead cost 10 µs a hit)."""
+
+    __slots__ = ("_frame_paths", "data", "infos", "starts", "stride")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        n = len(data)
+        #: a token's owner and step in one int: ``(owner + 1) * stride + step code``, where the
+        #: step code is 0 for none, 2k + 1 for array index k, 2t + 2 for key token t
+        stride = 2 * n + 3
+        starts: list[int] = []
+        infos: list[int] = []
+        # the open containers but the innermost: (owner code, is array, current, want key)
+        saved: list[tuple[int, bool, int, bool]] = []
+        # the innermost container: its token's (owner + 1) * stride (0: none open)
+        base = 0
+        is_array = False
+        cur = 0  # next array index, or 2t + 2 of the current key token (0: none)
+        want = False
+        depth = 0
+        i = 0
+        while i < n:
+            c = data[i]
+            if c == 32:
+                i += 1
+                continue
+            if c == _QUOTE:
+                j = i + 1
+                closed = False
+                while j < n:
+                    d = data[j]
+                    if d == _QUOTE:
+                        closed = True
+                        break
+                    if d == _BACKSLASH:
+                        if j + 1 >= n or data[j + 1] == _NEWLINE:
+                            break
+                        j += 2
+                    else:
+                        j += 1
+                if not closed:
+                    i += 1
+                    continue
+                end = j + 1
+            elif c in (_OPEN_OBJECT, _OPEN_ARRAY):
+                t = len(starts)
+                starts.append(i)
+                infos.append(base + (2 * cur + 1 if is_array else cur) if depth else 0)
+                saved.append((base, is_array, cur, want))
+                depth += 1
+                base = (t + 1) * stride
+                is_array = c == _OPEN_ARRAY
+                cur = 0
+                want = not is_array
+                i += 1
+                continue
+            elif c in (_CLOSE_OBJECT, _CLOSE_ARRAY):
+                if depth:
+                    depth -= 1
+                    base, is_array, cur, want = saved.pop()
+                i += 1
+                continue
+            elif c == _COMMA:
+                if depth:
+                    if is_array:
+                        cur += 1
+                    else:
+                        want = True
+                i += 1
+                continue
+            elif c == _COLON:
+                if depth:
+                    want = False
+                i += 1
+                continue
+            elif c == 10 or c == 13 or c == 9 or c == 11 or c == 12:
+                i += 1
+                continue
+            else:
+                end = _scalar_end(data, i, c, n)
+                if end < 0:
+                    i += 1
+                    continue
+            t = len(starts)
+            starts.append(i)
+            if not depth:
+                infos.append(0)
+            elif is_array:
+                infos.append(base + 2 * cur + 1)
+            elif want:
+                cur = 2 * t + 2
+                infos.append(base)
+            else:
+                infos.append(base + cur)
+            i = end
+        self.starts, self.infos, self.stride = starts, infos, stride
+        self._frame_paths: dict[int, str] = {}
+
+    def end(self, i: int) -> int:
+        """Where token ``i`` ends (a string read again: it closes, the pass saw it)."""
+        data = self.data
+        s = self.starts[i]
+        c = data[s]
+        if c == _QUOTE:
+            j = s + 1
+            while True:
+                d = data[j]
+                if d == _QUOTE:
+                    return j + 1
+                j += 2 if d == _BACKSLASH else 1
+        if c in (_OPEN_OBJECT, _OPEN_ARRAY):
+            return s + 1
+        return _scalar_end(data, s, c, len(data))
+
+    def index_at(self, offset: int) -> int:
+        """The token holding ``offset``, or -1."""
+        i = bisect_right(self.starts, offset) - 1
+        return i if i >= 0 and offset < self.end(i) else -1
+
+    def path(self, i: int) -> str:
+        """The path of token ``i``: its container's path and its step."""
+        info = self.infos[i]
+        owner = info // self.stride - 1
+        return self._step(self._frame_path(owner) if owner >= 0 else "$", info % self.stride)
+
+    def _step(self, base: str, code: int) -> str:
+        if code == 0:
+            return base
+        if code & 1:
+            return f"{base}[{code >> 1}]"
+        k = (code - 2) >> 1
+        lo, hi = self.starts[k] + 1, self.end(k) - 1
+        return json_key(base, self.data[lo:hi].decode("utf-8", "replace") if lo < hi else "")
+
+    def _frame_path(self, frame: int) -> str:
+        """The path of the container opened by token ``frame`` (kept: hits share containers),
+        built down from the nearest known one (no recursion: nesting is the text's)."""
+        known = self._frame_paths
+        got = known.get(frame)
+        if got is not None:
+            return got
+        chain: list[int] = []
+        f = frame
+        base = "$"
+        while f >= 0:
+            got = known.get(f)
+            if got is not None:
+                base = got
+                break
+            chain.append(f)
+            f = self.infos[f] // self.stride - 1
+        for f in reversed(chain):
+            base = known[f] = self._step(base, self.infos[f] % self.stride)
+        return base
+
+
+def _scalar_end(data: bytes, i: int, c: int, n: int) -> int:
+    """Where the number or literal starting at ``i`` ends, or -1."""
+    if c == 45 or 48 <= c <= 57:  # "-" or a digit
+        j = i + 1 if c == 45 else i
+        if j < n and 48 <= data[j] <= 57:
+            j += 1
+            while j < n:
+                d = data[j]
+                if not (48 <= d <= 57 or d == 46 or d == 101 or d == 69 or d == 43 or d == 45):  # [0-9.eE+-]
+                    break
+                j += 1
+            return j
+    if c in _LITERAL_FIRSTS:
+        for literal in _LITERALS:
+            if data.startswith(literal, i):
+                return i + len(literal)
+    return -1
 
 
 class JsonLocator:
-    """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:").
+    """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:"):
+    the path of the scalar, key or opening bracket holding the offset, else "$". The text
+    is read into tokens on the first call (``_Tokens``, one pass); each call then costs a
+    bisection and, for the first hit in a container, its path. (A plain class: one is made
+    per JSON view, and a dataclass's ``__init__`` cost more than the rest of emitting it.)"""
 
-    The same answer as a lookup in ``token_paths(data)`` (the path of the scalar, key or
-    opening bracket holding the offset, else "$"), without walking the tokens: the decoder
-    gives this view escape-free JSON, where every '"' opens or closes a string, so one
-    C-level pass blanks the strings' insides (``_mask``), the brackets are paired once, and
-    a hit's path is read from the brackets around it, ``rfind``/``count`` of the commas at
-    their level and the key after the last one. On real SDK uploads the token table was
-    half of the scan's time; this is a few µs per hit. Text with a backslash, or whose
-    quotes or brackets do not pair, gets the token table. Each hit's C-level counting may
-    span the document, so a hostile one (a megabyte of hits) could cost hits x size: past
-    ``DIRECT_BYTES`` of it per document, the token table (one pass, then a lookup per
-    hit) answers instead. (A plain class: one is made per JSON view, and a dataclass's
-    ``__init__`` cost more than the rest of emitting it.)"""
-
-    __slots__ = ("_children", "_close", "_commas", "_mask", "_opens", "_parent", "_spent", "_table", "base", "data")
+    __slots__ = ("_tokens", "base", "data")
 
     def __init__(self, data: bytes, base: str) -> None:
         self.data = data
         self.base = base
-        self._mask: bytes | None = None  # built on the first call
-        self._table: tuple[list[int], list[tuple[int, int, str]]] | None = None  # the fallback
+        self._tokens: _Tokens | None = None  # read on the first call
 
     def __eq__(self, other: object) -> bool:  # two decodings of one request compare equal
         if not isinstance(other, JsonLocator):
@@ -124,134 +264,9 @@ class JsonLocator:
     def __hash__(self) -> int:
         return hash((self.data, self.base))
 
-    def _prepare(self) -> None:
-        data = self.data
-        parts = data.split(b'"')
-        if B_BSLASH not in data and len(parts) & 1:
-            strings = parts[1::2]
-            if b"".join(strings).translate(None, _NOT_STRUCTURAL):  # a string holds one of {}[],:
-                parts[1::2] = map(b" ".__mul__, map(len, strings))  # C-level: no frame per string
-                mask = b'"'.join(parts)
-            else:  # the usual case: the text is its own mask (no copy of each string)
-                mask = data
-            opens: list[int] = []
-            close: dict[int, int] = {}
-            parent: dict[int, int] = {}
-            children: dict[int, list[int]] = {}
-            stack: list[int] = []
-            # the brackets and their offsets from one C-level split (no match object each)
-            pieces = _BRACKET_SPLIT(mask)
-            offsets = list(accumulate(map(len, pieces)))[0:-1:2]
-            for at, c in zip(offsets, b"".join(pieces[1::2]), strict=True):
-                if c == 123 or c == 91:  # "{" or "["
-                    parent[at] = stack[-1] if stack else -1
-                    children[at] = []
-                    if stack:
-                        children[stack[-1]].append(at)
-                    stack.append(at)
-                    opens.append(at)
-                elif stack and mask[stack[-1]] + 2 == c:  # "{" + 2 == "}", "[" + 2 == "]"
-                    close[stack.pop()] = at
-                else:
-                    break
-            else:
-                if not stack:
-                    self._mask, self._opens, self._close, self._parent = mask, opens, close, parent
-                    self._children = children
-                    self._commas: dict[int, list[int]] = {}  # an array's members' inner commas, running sums
-                    return
-        self._use_table()
-
-    def _use_table(self) -> None:
-        table = token_paths(self.data)
-        self._table = ([t[0] for t in table], table)
-        self._mask = b""
-
-    def _spend(self, n: int) -> None:
-        """Charge ``n`` bytes of C-level counting to the document (``DIRECT_BYTES``)."""
-        self._spent += n
-        if self._spent > DIRECT_BYTES:
-            raise _OverBudget
-
     def __call__(self, offset: int) -> str:
-        if self._mask is None:
-            self._spent = 0
-            self._prepare()
-        if self._table is None:
-            try:
-                return self.base + self._direct(offset)
-            except _OverBudget:
-                self._use_table()
-        assert self._table is not None
-        starts, table = self._table
-        i = bisect_right(starts, offset) - 1
-        inside = i >= 0 and table[i][0] <= offset < table[i][1]
-        return self.base + (table[i][2] if inside else "$")
-
-    def _direct(self, offset: int) -> str:
-        data = self.data
-        if not 0 <= offset < len(data):
-            return "$"
-        c = data[offset]
-        self._spend(offset)
-        quotes = data.count(b'"', 0, offset)
-        if quotes & 1 or c == 34:  # in a string, its quotes included
-            start = data.rfind(b'"', 0, offset) if quotes & 1 else offset
-            end = data.find(b'"', start + 1) + 1
-            self._spend(end - start)
-            steps = self._steps(start)
-            if _COLON_NEXT.match(self._mask or b"", end):  # an object key: the object's path
-                steps.pop()
-            return _steps_path(data, steps)
-        if c in _BETWEEN:
-            return "$"
-        return _steps_path(data, self._steps(offset))  # a number, literal or "{" / "["
-
-    def _steps(self, at: int) -> list[tuple[bool, int, int]]:
-        """(is array, index or key's opening quote, key's closing quote) of each container
-        around ``at``, outermost first."""
-        mask, close, parent = self._mask, self._close, self._parent
-        assert mask is not None
-        i = bisect_right(self._opens, at - 1) - 1  # the last container opened before ``at``
-        o = self._opens[i] if i >= 0 else -1
-        while o != -1 and close[o] < at:
-            o = parent[o]
-        steps: list[tuple[bool, int, int]] = []
-        target = at  # where the member of ``o`` we look for lies
-        while o != -1:
-            kids = self._children[o]
-            if mask[o] == _ARRAY:
-                inner = self._commas.get(o)
-                if inner is None:  # commas inside each member container, summed: once per array
-                    self._spend(close[o] - o)
-                    counts = map(mask.count, repeat(b","), kids, map(close.get, kids))
-                    inner = self._commas[o] = [0, *accumulate(counts)]
-                self._spend(target - o)
-                index = mask.count(b",", o + 1, target) - inner[bisect_left(kids, target)]
-                steps.append((True, index, 0))
-            else:
-                self._spend(target - o)
-                comma = mask.rfind(b",", o + 1, target)
-                while comma != -1:  # the last comma at this level: skip those inside members
-                    j = bisect_right(kids, comma) - 1
-                    if j < 0 or close[kids[j]] < comma:
-                        break
-                    comma = mask.rfind(b",", o + 1, kids[j])
-                key = mask.find(b'"', (o if comma == -1 else comma) + 1)
-                key_end = mask.find(b'"', key + 1)
-                self._spend(key_end - key)
-                steps.append((False, key, key_end))
-            target = o
-            o = parent[o]
-        steps.reverse()
-        return steps
-
-
-def _steps_path(data: bytes, steps: list[tuple[bool, int, int]]) -> str:
-    path = "$"
-    for is_array, at, end in steps:
-        if is_array:
-            path = f"{path}[{at}]"
-        else:
-            path = json_key(path, data[at + 1 : end].decode("utf-8", "replace"))
-    return path
+        tokens = self._tokens
+        if tokens is None:
+            tokens = self._tokens = _Tokens(self.data)
+        i = tokens.index_at(offset)
+        return self.base + (tokens.path(i) if i >= 0 else "$")

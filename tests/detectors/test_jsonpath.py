@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -59,7 +60,7 @@ def test_object_keys_resolve_to_their_object() -> None:
 
 
 def test_locator_answers_as_the_table_in_any_order() -> None:
-    """The locator walks lazily as far as asked; every offset, asked in increasing order
+    """The locator reads the text on its first call; every offset, asked in increasing order
     (as the scanner does), in random order, and twice, gets the table's answer."""
     from consentscope.detectors._jsonpath import JsonLocator
 
@@ -81,28 +82,115 @@ def test_locator_answers_as_the_table_in_any_order() -> None:
         assert [locate(at) for at in shuffled] == [expected[at] for at in shuffled]
         fresh = JsonLocator(data, "body.json:")
         assert [fresh(at) for at in range(len(data) + 1)] == expected
-        if b"\\" not in data:  # escape-free, as the decoder gives it: read from the brackets, no token table
-            assert locate._table is None and fresh._table is None
 
 
-def test_locator_of_escaped_or_unpaired_text_uses_the_table() -> None:
-    """Quotes tell strings apart only without escapes, brackets only when they pair: other
-    text (never what the decoder gives the locator) gets the token table's answers."""
+#: The token pattern the tokenizer reads as (``_Tokens``), and the walk over its matches
+#: that the locator replaced: the reference its answers are checked against.
+_TOKEN_RE = re.compile(
+    rb'\s*(?:("(?:[^"\\]|\\.)*")|(-?[0-9][0-9.eE+-]*)|(true|false|null|NaN|-?Infinity)|([{}\[\],:]))'
+)
+
+
+def reference_token_paths(data: bytes) -> list[tuple[int, int, str]] | None:
+    """(start, end, path) of every token, by the pattern; None where a value of an object
+    comes before any key (the reference has no path for it; the tokenizer gives the
+    object's)."""
+    frames: list[list] = []
+    out: list[tuple[int, int, str]] = []
+
+    def path(fs: list[list]) -> str | None:
+        p = "$"
+        for kind, key, _ in fs:
+            if kind == "obj" and key is None:
+                return None
+            p = f"{p}[{key}]" if kind == "arr" else json_key(p, key)
+        return p
+
+    for m in _TOKEN_RE.finditer(data):
+        g = m.lastindex or 0
+        start, end = m.span(g)
+        tok = m.group(g)
+        at: str | None
+        if g == 4:
+            if tok in (b"}", b"]"):
+                if frames:
+                    frames.pop()
+            elif tok == b",":
+                if frames and frames[-1][0] == "arr":
+                    frames[-1][1] += 1
+                elif frames:
+                    frames[-1][2] = True
+            elif tok == b":" and frames:
+                frames[-1][2] = False
+            elif tok in (b"{", b"["):
+                at = path(frames)
+                if at is None:
+                    return None
+                out.append((start, end, at))
+                frames.append(["obj", None, True] if tok == b"{" else ["arr", 0, False])
+            continue
+        if frames and frames[-1][0] == "obj" and frames[-1][2]:
+            frames[-1][1] = tok[1:-1].decode("utf-8", "replace")
+            at = path(frames[:-1])
+        else:
+            at = path(frames)
+        if at is None:
+            return None
+        out.append((start, end, at))
+    return out
+
+
+def _mutated(rng: random.Random, data: bytes) -> bytes:
+    alphabet = b'{}[],:"\\ \n\t-0123456789.eE+truefalsnNIinfyx\x00\xff'
+    if rng.random() < 0.4:
+        return bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+    for _ in range(rng.randint(1, 3)):
+        if data:
+            i = rng.randrange(len(data))
+            data = data[:i] + bytes([rng.choice(alphabet)]) + data[i + rng.randint(0, 1):]
+    return data
+
+
+def test_any_text_reads_as_the_token_pattern_reads_it() -> None:
+    """Valid JSON with escapes, and text that is no JSON (cut, unpaired, garbage: never what
+    the decoder hands over), get the reference's paths, at every offset."""
+    from consentscope.detectors._jsonpath import JsonLocator, token_paths
+
+    rng = random.Random(11)
+    compared = 0
+    for round_ in range(1500):
+        doc = {"root": random_doc(rng), "esc\\aped": ["q\"uote", {"k\n": "t\tab", "u": "\u2028é"}]}
+        data = json.dumps(doc, ensure_ascii=round_ % 2 == 0).encode()
+        if round_ % 3:
+            data = _mutated(rng, data)
+        expected = reference_token_paths(data)
+        if expected is None:
+            continue
+        assert token_paths(data) == expected, data
+        locate = JsonLocator(data, "body.json:")
+        starts = [t[0] for t in expected]
+        for at in range(-1, len(data) + 2):
+            i = bisect.bisect_right(starts, at) - 1
+            want = expected[i][2] if i >= 0 and at < expected[i][1] else "$"
+            assert locate(at) == "body.json:" + want, (data, at)
+        compared += 1
+    assert compared > 1200
+
+
+def test_a_value_before_any_key_is_at_its_object() -> None:
     from consentscope.detectors._jsonpath import JsonLocator
 
-    for data in (b'{"a\\/b": 1, "c": ["x\\"y", 2]}', b'{"a": [1, 2}', b'{"a": "b"]', b'{"a": "b}'):
-        locate = JsonLocator(data, "body.json:")
-        got = [locate(at) for at in range(-1, len(data) + 2)]
-        assert locate._table is not None
-        assert got == ["body.json:" + (jsonpath_at(data, at) or "$") for at in range(-1, len(data) + 2)]
+    data = b'{: "v", "k": [2]}'
+    locate = JsonLocator(data, "b:")
+    assert [locate(data.index(b"v")), locate(data.index(b"2"))] == ["b:$", "b:$.k[0]"]
 
 
-def test_many_hits_in_a_large_document_cost_one_table() -> None:
-    """Each hit's counting may span the document; past ``DIRECT_BYTES`` the token table
-    answers (one pass), so hits x size stays bounded, with the same answers."""
+def test_many_hits_in_a_large_document_cost_one_pass() -> None:
+    """The text is read once; each hit then costs a bisection, so hits x size never adds up
+    (40,000 hits in a 700 KB document)."""
     import time
 
-    from consentscope.detectors._jsonpath import DIRECT_BYTES, JsonLocator
+    from consentscope.detectors._jsonpath import JsonLocator
 
     value = b'"861234567890127"'
     data = b'{"' + b"k" * 1000 + b'": [' + b",".join([value] * 40_000) + b"]}"
@@ -111,7 +199,13 @@ def test_many_hits_in_a_large_document_cost_one_table() -> None:
     t0 = time.process_time()
     got = [locate(at) for at in hits]
     assert time.process_time() - t0 < 5  # hits x size would be 40,000 x 700 KB
-    assert locate._table is not None and locate._spent > DIRECT_BYTES
     key = "$." + "k" * 1000
-    assert got[0] == f"body.json:{key}[0]" and got[-1] == f"body.json:{key}[39999]"
-    assert [got[i] for i in (1, 2)] == ["body.json:" + (jsonpath_at(data, hits[i]) or "$") for i in (1, 2)]
+    assert got == [f"body.json:{key}[{i}]" for i in range(40_000)]
+
+
+def test_deep_nesting_is_read_without_recursion() -> None:
+    from consentscope.detectors._jsonpath import JsonLocator
+
+    data = b'{"a": ' * 50_000 + b'"x"' + b"}" * 50_000
+    locate = JsonLocator(data, "b:")
+    assert locate(data.index(b'"x"')) == "b:$" + ".a" * 50_000
