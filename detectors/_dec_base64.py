@@ -8,7 +8,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Literal
 
-from ._sniff import B_NL, BLOB_FIRSTS, HEXISH, b64_alphabet
+from ._sniff import B_NL, BLOB_FIRSTS, HEXISH_CLASS, all_in, b64_alphabet
 
 if TYPE_CHECKING:
     from ._decode import _Walker
@@ -33,7 +33,7 @@ class Base64:
         if B_NL in blob:  # MIME / Android Base64.DEFAULT wraps lines at 76 characters
             blob = blob.translate(None, b"\r\n")
         alphabet = b64_alphabet(blob)
-        if not alphabet or not blob.rstrip(b"=").translate(None, HEXISH):
+        if not alphabet or all_in(blob.rstrip(b"="), HEXISH_CLASS):
             return None
         padded = blob + b"=" * (-len(blob) % 4)
         try:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Literal
 
-from ._sniff import BLOB_FIRSTS, HEX_DIGITS, is_hex
+from ._sniff import BLOB_FIRSTS, HEX_CLASS, ByteClass, all_in, is_hex
 
 if TYPE_CHECKING:
     from ._decode import _Walker
 
 #: first hex digits of byte pairs that can be UTF-8 text (0 too: tab, newline, CR)
-_HEX_TEXT_HIGH: Final = b"023456789abcdefABCDEF"
+_HEX_TEXT_HIGH: Final = ByteClass(b"023456789abcdefABCDEF")
 _HEX_MAGIC_STARTS: Final = frozenset((b"1f", b"1F", b"28", *(b"%d8" % i for i in range(8))))
 
 
@@ -38,9 +38,9 @@ class Hex:
         return True
 
     def unwrap(self, blob: bytes) -> tuple[bytes, str] | Literal[False] | None:
-        if not blob or len(blob) & 1 or blob.translate(None, HEX_DIGITS):
+        if not blob or len(blob) & 1 or not all_in(blob, HEX_CLASS):
             return False  # not hex (``is_hex``): base64's
-        if blob[::2].translate(None, _HEX_TEXT_HIGH) and (blob[:2] not in _HEX_MAGIC_STARTS or not _hex_magic(blob)):
+        if not all_in(blob[::2], _HEX_TEXT_HIGH) and (blob[:2] not in _HEX_MAGIC_STARTS or not _hex_magic(blob)):
             return None  # a byte below 0x20 that is no tab or newline: not text (md5s end here)
         return bytes.fromhex(blob.decode("ascii")), self.name
 

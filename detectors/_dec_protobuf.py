@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ._dec_api import Budget
-from ._sniff import B_PCT, all_printable
+from ._sniff import B_PCT, ByteClass, all_in, all_printable
 from ._view import View
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ LAST_FIELD_NUMBER: Final = (1 << 29) - 1
 Field = tuple[int, int, "int | bytes"]
 
 #: what ``all_printable`` accepts of ASCII: printable characters, tab and newlines
-_ASCII_TEXT: Final = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+_ASCII_TEXT: Final = ByteClass(bytes(range(0x20, 0x7F)) + b"\t\n\r")
 _new_view = tuple.__new__
 
 
@@ -133,7 +133,7 @@ def message(w: _Walker, data: bytes, loc: str, chain: tuple[str, ...], depth: in
             if not value:
                 continue
             # printable ASCII (most strings) by one C-level pass, else ``all_printable``
-            if not (not value.translate(None, _ASCII_TEXT) if value.isascii() else all_printable(value)):
+            if not (all_in(value, _ASCII_TEXT) or (not value.isascii() and all_printable(value))):
                 if level >= w.limits.max_structure_depth:
                     w.anomaly("protobuf-depth-exceeded")
                 elif message(w, value, where, chain, depth, level + 1):

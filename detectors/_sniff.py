@@ -1,8 +1,8 @@
 """Cheap tests on bytes that several decoders and the walker share: is it text, is it a
 blob's alphabet, what does a value look like before any sniff runs, and %XX decoding.
 
-Character classes are checked with ``bytes.translate`` (deleting the class leaves
-nothing): on short tokens it is several times faster than a regex fullmatch.
+Character classes are checked with ``bytes.translate`` (``all_in``): on short tokens it
+is several times faster than a regex fullmatch.
 
 The sample windows below are part of what a sniff means, not budgets: each test reads a
 fixed number of bytes whatever the input's size, so none of them needs a ``Limits`` field
@@ -34,7 +34,41 @@ FORM_KEY: Final = rb"[A-Za-z0-9_.\-\[\]%*]{1,64}"
 #: a form sniffed without a Content-Type: two or more k=v pairs, name-like keys, no spaces
 FORM_RE: Final = re.compile(FORM_KEY + rb"=[^&\s]*(?:&" + FORM_KEY + rb"=[^&\s]*)+&?")
 _CTRL: Final = bytes(range(9)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
-_TEXT_WS: Final = {9: None, 10: None, 13: None}
+
+
+class ByteClass:
+    """A set of byte values, for ``all_in``."""
+
+    __slots__ = ("marks", "members")
+
+    def __init__(self, members: bytes) -> None:
+        self.members = members
+        #: each member byte as 1, every other as 0
+        self.marks = bytes(1 if c in members else 0 for c in range(256))
+
+
+#: below this length ``all_in`` maps through the marks; from it on it deletes the members
+_MARKS_BELOW: Final = 256
+
+
+def all_in(data: bytes, cls: ByteClass) -> bool:
+    """Is every byte of ``data`` in ``cls`` (true of b"")? One ``translate`` either way:
+    a short value through the class's marks, then a search for a 0 (50-80 ns up to 64
+    bytes), a long one by deleting the members (``translate(None, members)`` builds its
+    table on every call, 150-170 ns on short values, but runs faster per byte)."""
+    if len(data) < _MARKS_BELOW:
+        return B_NUL not in data.translate(cls.marks)
+    return not data.translate(None, cls.members)
+
+
+HEX_CLASS: Final = ByteClass(HEX_DIGITS)
+HEXISH_CLASS: Final = ByteClass(HEXISH)
+B64_STD_CLASS: Final = ByteClass(B64_STD)
+B64_URL_CLASS: Final = ByteClass(B64_URL)
+BLOBISH_CLASS: Final = ByteClass(BLOBISH)
+#: every byte but the C0 controls other than tab and newlines, and DEL: what never stands
+#: in printable UTF-8 text (they are never part of a multi-byte character)
+_NOT_CONTROL: Final = ByteClass(bytes(c for c in range(256) if c not in _CTRL))
 
 #: CPython's C decoder of backslash escapes (undocumented: ``unquote`` falls back to urllib without it)
 _escape_decode = getattr(codecs, "escape_decode", None)
@@ -65,7 +99,7 @@ def shape(value: bytes, min_len: int, text: bool = False) -> int:
         return PLAIN
     if value[:1] in (b"{", b"[") or (B_EQ in value and B_AMP in value):
         return OTHER
-    if not value.translate(None, BLOBISH):
+    if all_in(value, BLOBISH_CLASS):
         return BLOB
     return PLAIN if text or is_text(value) else OTHER
 
@@ -91,16 +125,19 @@ def is_text(data: bytes) -> bool:
 
 def all_printable(data: bytes) -> bool:
     """Entirely printable UTF-8 (tab and newlines allowed): a protobuf string, not a
-    nested message, whose tag and length bytes are control characters."""
+    nested message, whose tag and length bytes are control characters (looked for first:
+    they rule a message out without decoding it)."""
+    if not all_in(data, _NOT_CONTROL):
+        return False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return text.isprintable() or text.translate(_TEXT_WS).isprintable()
+    return text.isprintable() or text.replace("\t", "").replace("\n", "").replace("\r", "").isprintable()
 
 
 def is_hex(blob: bytes) -> bool:
-    return bool(blob) and not len(blob) & 1 and not blob.translate(None, HEX_DIGITS)
+    return bool(blob) and not len(blob) & 1 and all_in(blob, HEX_CLASS)
 
 
 def b64_alphabet(blob: bytes) -> int:
@@ -108,9 +145,9 @@ def b64_alphabet(blob: bytes) -> int:
     core = blob.rstrip(b"=")
     if not core or len(blob) - len(core) > 2:
         return 0
-    if not core.translate(None, B64_STD):
+    if all_in(core, B64_STD_CLASS):
         return 1
-    return 2 if not core.translate(None, B64_URL) else 0
+    return 2 if all_in(core, B64_URL_CLASS) else 0
 
 
 def sbytes(s: str) -> bytes:

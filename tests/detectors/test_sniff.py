@@ -28,3 +28,42 @@ def test_text_and_alphabets() -> None:
     assert is_text(b"a" * 600 + bytes(range(32)))  # sampled: the start decides
     assert is_hex(b"0a1B") and not is_hex(b"0a1") and not is_hex(b"")
     assert (b64_alphabet(b"ab+/"), b64_alphabet(b"ab-_"), b64_alphabet(b"ab==="), b64_alphabet(b"a b")) == (1, 2, 0, 0)
+
+
+def test_all_in_answers_as_set_membership_on_either_side_of_its_switch() -> None:
+    """Short values go through the marks table, long ones through deletion: both give what
+    a set of the members says, around the switch and on empty input."""
+    import random
+
+    from consentscope.detectors._sniff import _MARKS_BELOW, ByteClass, all_in
+
+    rng = random.Random(4)
+    for members in (b"0123456789abcdefABCDEF", bytes(range(0x20, 0x7F)), b"\x00\xff", bytes(range(256))):
+        cls = ByteClass(members)
+        allowed = set(members)
+        for size in (0, 1, 2, 17, _MARKS_BELOW - 1, _MARKS_BELOW, _MARKS_BELOW + 1, 3000):
+            for _ in range(20):
+                pool = members if rng.random() < 0.7 else bytes(range(256))
+                data = bytes(rng.choice(pool) for _ in range(size))
+                assert all_in(data, cls) == (set(data) <= allowed), (members, data)
+
+
+def test_all_printable_is_printable_utf8_with_tabs_and_newlines() -> None:
+    import random
+
+    from consentscope.detectors._sniff import all_printable
+
+    def reference(data: bytes) -> bool:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return all(ch.isprintable() or ch in "\t\n\r" for ch in text)
+
+    rng = random.Random(8)
+    samples = [b"", b"\t\n\r", "中文\tok".encode(), "\u2028".encode(), b"\x7f", b"a\x0bb", b"\x08\x12\x04abcd", b"\xff"]
+    for _ in range(3000):
+        pool = rng.choice([b"abc \t\n\r\x00\x08\x1f\x7f", "é中😀\u200b".encode() + b"xy", bytes(range(256))])
+        samples.append(bytes(rng.choice(pool) for _ in range(rng.randint(0, 12))))
+    for data in samples:
+        assert all_printable(data) == reference(data), data
