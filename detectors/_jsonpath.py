@@ -24,9 +24,7 @@ def json_key(path: str, key: str) -> str:
 
 def jsonpath_at(data: bytes, offset: int) -> str | None:
     """JSONPath of the value (or, for an object key, of the object) at ``offset``."""
-    tokens = _Tokens(data)
-    i = tokens.index_at(offset)
-    return None if i < 0 else tokens.path(i)
+    return _Tokens(data).path_at(offset)
 
 
 def token_paths(data: bytes) -> list[tuple[int, int, str]]:
@@ -34,7 +32,9 @@ def token_paths(data: bytes) -> list[tuple[int, int, str]]:
     document order (a scalar's path; a key's is its object's, an opening bracket's the
     container's own)."""
     tokens = _Tokens(data)
-    return [(tokens.starts[i], tokens.end(i), tokens.path(i)) for i in range(len(tokens.starts))]
+    found: list[tuple[int, int, _Frame | None, int]] = []
+    tokens.walk(0, None, False, 0, False, 0, -1, found)
+    return [(s, e, tokens.frame_path(f, step)) for s, e, f, step in found]
 
 
 #: the bytes the tokenizer tells apart
@@ -49,88 +49,104 @@ _OPEN_OBJECT: Final = 123
 _OPEN_ARRAY: Final = 91
 _CLOSE_OBJECT: Final = 125
 _CLOSE_ARRAY: Final = 93
+#: tokens between two saved states of the tokenizer (``_Tokens``): what a hit before the
+#: furthest one asked costs to read again, at most
+BLOCK_TOKENS: Final = 64
+
+
+class _Frame:
+    """An open container: the one around it, its step below that one (a step code:
+    ``_Tokens``), where it opens, and the state of the container around it when it
+    opened (restored when it closes). Never changed once made: a saved state of the
+    tokenizer holds the innermost frame, and through it all the open ones."""
+
+    __slots__ = ("open", "outer_array", "outer_cur", "outer_want", "parent", "step")
+
+    def __init__(self, parent: _Frame | None, step: int, open_at: int, outer_array: bool, outer_cur: int,
+                 outer_want: bool) -> None:
+        self.parent = parent
+        self.step = step
+        self.open = open_at
+        self.outer_array = outer_array
+        self.outer_cur = outer_cur
+        self.outer_want = outer_want
 
 
 class _Tokens:
-    """The tokens of a JSON text, read in one pass: where each starts, and in one int the
-    container it is in (the token of its opening bracket) and its step below it (an array
-    index or its key's token). A token's end is read again when asked (``end``), its path
-    built only when asked (``path``): a document yields hundreds of tokens and a hit asks
-    for one or two. (Each int kept is an object to make and free: two per token, not four.)
+    """Reads a JSON text token by token, as far as the offsets asked need, and keeps
+    only the tokenizer's state every ``BLOCK_TOKENS`` tokens: the memory of a document is
+    a few bytes per token (a 16 MB text of numbers would have needed 600 MB as a token
+    table), and a hit behind the furthest one read costs at most a block read again.
+
+    The state is the innermost open container (a ``_Frame``, persistent: saving it is
+    keeping a reference) and, for it, whether it is an array, its current step and
+    whether an object expects a key. A token's step below its container is a code: 0
+    none (a key, whose path is its object's, or a value of an object before any key),
+    2k + 1 array index k, 2s + 2 the key whose string opens at byte s.
 
     Tokens are read as this pattern finds them (``re.finditer``)::
 
         \\s*("(?:[^"\\\\]|\\\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null|NaN|-?Infinity|[{}\\[\\],:])
 
-    a byte that starts none is passed over, and so is a quote whose string
-    does not close (then the text after it is read as tokens). Brackets need not pair: a
-    closing one leaves the innermost container, whatever its kind. Any text is read; valid
-    JSON (all the decoder hands over) the way a parser would. One pass over the bytes,
-    compiled: about 20 µs for a 1.4 KB SDK upload, then a bisection per hit (searching the
-    text from each hit instead cost 10 µs a hit)."""
+    a byte that starts none is passed over, and so is a quote whose string does not
+    close (then the text after it is read as tokens). Brackets need not pair: a closing
+    one leaves the innermost container, whatever its kind. Any text is read; valid JSON
+    (all the decoder hands over) the way a parser would. Compiled, the reading costs
+    about 10-15 ns a byte (searching the text from each hit, before, cost 10 µs a hit)."""
 
-    __slots__ = ("_frame_paths", "data", "infos", "starts", "stride")
+    __slots__ = ("_block_at", "_block_state", "_frame_paths", "_front", "data")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
+        #: where each saved state stands (a token's start) and the state there
+        self._block_at: list[int] = []
+        self._block_state: list[tuple[_Frame | None, bool, int, bool]] = []  # block b: token b * BLOCK_TOKENS
+        #: how far the text has been read, and the state there
+        self._front: tuple[int, _Frame | None, bool, int, bool, int] = (0, None, False, 0, False, 0)
+        self._frame_paths: dict[int, str] = {}
+
+    def path_at(self, offset: int) -> str | None:
+        """The path of the token holding ``offset``, None when none does."""
+        if offset < 0 or offset >= len(self.data):
+            return None
+        i, frame, is_array, cur, want, count = self._front
+        if offset >= i:
+            return self.walk(i, frame, is_array, cur, want, count, offset, None)
+        b = bisect_right(self._block_at, offset) - 1
+        if b < 0:
+            return None  # before the first token
+        frame, is_array, cur, want = self._block_state[b]
+        return self.walk(self._block_at[b], frame, is_array, cur, want, b * BLOCK_TOKENS, offset, None, False)
+
+    def walk(self, i: int, frame: _Frame | None, is_array: bool, cur: int, want: bool, count: int, offset: int,
+             found: list[tuple[int, int, _Frame | None, int]] | None, front: bool = True) -> str | None:
+        """Read from byte ``i`` in the given state until the token holding ``offset``
+        (its path), or one past it (None). ``front``: the reading goes on from how far
+        the text was read, saving states and the new front. ``found``: read to the end,
+        every token appended (start, end, container, step code)."""
+        data = self.data
         n = len(data)
-        #: a token's owner and step in one int: ``(owner + 1) * stride + step code``, where the
-        #: step code is 0 for none, 2k + 1 for array index k, 2t + 2 for key token t
-        stride = 2 * n + 3
-        starts: list[int] = []
-        infos: list[int] = []
-        # the open containers but the innermost: (owner code, is array, current, want key)
-        saved: list[tuple[int, bool, int, bool]] = []
-        # the innermost container: its token's (owner + 1) * stride (0: none open)
-        base = 0
-        is_array = False
-        cur = 0  # next array index, or 2t + 2 of the current key token (0: none)
-        want = False
-        depth = 0
-        i = 0
+        answer: str | None = None
         while i < n:
             c = data[i]
             if c == 32:
                 i += 1
                 continue
             if c == _QUOTE:
-                j = i + 1
-                closed = False
-                while j < n:
-                    d = data[j]
-                    if d == _QUOTE:
-                        closed = True
-                        break
-                    if d == _BACKSLASH:
-                        if j + 1 >= n or data[j + 1] == _NEWLINE:
-                            break
-                        j += 2
-                    else:
-                        j += 1
-                if not closed:
-                    i += 1
+                end = _string_end(data, i, n)
+                if end < 0:
+                    i += 1  # an unclosed string: its quote starts no token
                     continue
-                end = j + 1
             elif c in (_OPEN_OBJECT, _OPEN_ARRAY):
-                t = len(starts)
-                starts.append(i)
-                infos.append(base + (2 * cur + 1 if is_array else cur) if depth else 0)
-                saved.append((base, is_array, cur, want))
-                depth += 1
-                base = (t + 1) * stride
-                is_array = c == _OPEN_ARRAY
-                cur = 0
-                want = not is_array
-                i += 1
-                continue
+                end = i + 1
             elif c in (_CLOSE_OBJECT, _CLOSE_ARRAY):
-                if depth:
-                    depth -= 1
-                    base, is_array, cur, want = saved.pop()
+                if frame is not None:
+                    is_array, cur, want = frame.outer_array, frame.outer_cur, frame.outer_want
+                    frame = frame.parent
                 i += 1
                 continue
             elif c == _COMMA:
-                if depth:
+                if frame is not None:
                     if is_array:
                         cur += 1
                     else:
@@ -138,7 +154,7 @@ class _Tokens:
                 i += 1
                 continue
             elif c == _COLON:
-                if depth:
+                if frame is not None:
                     want = False
                 i += 1
                 continue
@@ -148,79 +164,97 @@ class _Tokens:
             else:
                 end = _scalar_end(data, i, c, n)
                 if end < 0:
-                    i += 1
+                    i += 1  # a byte that starts no token
                     continue
-            t = len(starts)
-            starts.append(i)
-            if not depth:
-                infos.append(0)
+            # a token from ``i`` to ``end``
+            if found is None and i > offset:
+                break  # none holds the offset
+            if front and count % BLOCK_TOKENS == 0:
+                self._block_at.append(i)
+                self._block_state.append((frame, is_array, cur, want))
+            count += 1
+            if frame is None:
+                step = 0
             elif is_array:
-                infos.append(base + 2 * cur + 1)
-            elif want:
-                cur = 2 * t + 2
-                infos.append(base)
+                step = 2 * cur + 1
+            elif want and c != _OPEN_OBJECT and c != _OPEN_ARRAY:
+                step = 0
+                cur = 2 * i + 2  # a key: its path is its object's
             else:
-                infos.append(base + cur)
+                step = cur
+            holds = found is None and offset < end
+            if found is not None:
+                found.append((i, end, frame, step))
+            if c in (_OPEN_OBJECT, _OPEN_ARRAY):
+                if holds:
+                    answer = self.frame_path(frame, step)
+                frame = _Frame(frame, step, i, is_array, cur, want)
+                is_array = c == _OPEN_ARRAY
+                cur = 0
+                want = not is_array
+            elif holds:
+                answer = self.frame_path(frame, step)
             i = end
-        self.starts, self.infos, self.stride = starts, infos, stride
-        self._frame_paths: dict[int, str] = {}
+            if holds:
+                break
+        if front:
+            self._front = (i, frame, is_array, cur, want, count)
+        return answer
 
-    def end(self, i: int) -> int:
-        """Where token ``i`` ends (a string read again: it closes, the pass saw it)."""
-        data = self.data
-        s = self.starts[i]
-        c = data[s]
-        if c == _QUOTE:
-            j = s + 1
-            while True:
-                d = data[j]
-                if d == _QUOTE:
-                    return j + 1
-                j += 2 if d == _BACKSLASH else 1
-        if c in (_OPEN_OBJECT, _OPEN_ARRAY):
-            return s + 1
-        return _scalar_end(data, s, c, len(data))
-
-    def index_at(self, offset: int) -> int:
-        """The token holding ``offset``, or -1."""
-        i = bisect_right(self.starts, offset) - 1
-        return i if i >= 0 and offset < self.end(i) else -1
-
-    def path(self, i: int) -> str:
-        """The path of token ``i``: its container's path and its step."""
-        info = self.infos[i]
-        owner = info // self.stride - 1
-        return self._step(self._frame_path(owner) if owner >= 0 else "$", info % self.stride)
+    def frame_path(self, frame: _Frame | None, step: int) -> str:
+        """The path of a token with this container and step code."""
+        return self._step(self._path_of(frame) if frame is not None else "$", step)
 
     def _step(self, base: str, code: int) -> str:
         if code == 0:
             return base
         if code & 1:
             return f"{base}[{code >> 1}]"
-        k = (code - 2) >> 1
-        lo, hi = self.starts[k] + 1, self.end(k) - 1
+        s = (code - 2) >> 1
+        data = self.data
+        end = _string_end(data, s, len(data)) if data[s] == _QUOTE else _scalar_end(data, s, data[s], len(data))
+        lo, hi = s + 1, end - 1  # inside the quotes (a one-byte number as key: nothing)
         return json_key(base, self.data[lo:hi].decode("utf-8", "replace") if lo < hi else "")
 
-    def _frame_path(self, frame: int) -> str:
-        """The path of the container opened by token ``frame`` (kept: hits share containers),
-        built down from the nearest known one (no recursion: nesting is the text's)."""
+    def _path_of(self, frame: _Frame) -> str:
+        """A container's path, built once from the nearest container whose path is known
+        (no recursion: nesting is the text's; only the asked one is kept)."""
         known = self._frame_paths
-        got = known.get(frame)
+        got = known.get(frame.open)
         if got is not None:
             return got
-        chain: list[int] = []
-        f = frame
+        chain: list[_Frame] = []
+        f: _Frame | None = frame
         base = "$"
-        while f >= 0:
-            got = known.get(f)
+        while f is not None:
+            got = known.get(f.open)
             if got is not None:
                 base = got
                 break
             chain.append(f)
-            f = self.infos[f] // self.stride - 1
+            f = f.parent
+        parts = [base]
         for f in reversed(chain):
-            base = known[f] = self._step(base, self.infos[f] % self.stride)
-        return base
+            parts.append(self._step("", f.step))
+        path = known[frame.open] = "".join(parts)
+        return path
+
+
+def _string_end(data: bytes, i: int, n: int) -> int:
+    """Where the string whose quote is at ``i`` ends (after its closing quote), or -1
+    when it does not close."""
+    j = i + 1
+    while j < n:
+        d = data[j]
+        if d == _QUOTE:
+            return j + 1
+        if d == _BACKSLASH:
+            if j + 1 >= n or data[j + 1] == _NEWLINE:
+                return -1
+            j += 2
+        else:
+            j += 1
+    return -1
 
 
 def _scalar_end(data: bytes, i: int, c: int, n: int) -> int:
@@ -245,16 +279,17 @@ def _scalar_end(data: bytes, i: int, c: int, n: int) -> int:
 class JsonLocator:
     """Resolves an offset in ``data`` to a location string below ``base`` ("body.json:"):
     the path of the scalar, key or opening bracket holding the offset, else "$". The text
-    is read into tokens on the first call (``_Tokens``, one pass); each call then costs a
-    bisection and, for the first hit in a container, its path. (A plain class: one is made
-    per JSON view, and a dataclass's ``__init__`` cost more than the rest of emitting it.)"""
+    is read as far as the offsets asked need (``_Tokens``); a hit costs a bisection and
+    at most a block read again, and, for the first hit in a container, its path. (A plain
+    class: one is made per JSON view, and a dataclass's ``__init__`` cost more than the
+    rest of emitting it.)"""
 
     __slots__ = ("_tokens", "base", "data")
 
     def __init__(self, data: bytes, base: str) -> None:
         self.data = data
         self.base = base
-        self._tokens: _Tokens | None = None  # read on the first call
+        self._tokens: _Tokens | None = None  # made on the first call
 
     def __eq__(self, other: object) -> bool:  # two decodings of one request compare equal
         if not isinstance(other, JsonLocator):
@@ -268,5 +303,4 @@ class JsonLocator:
         tokens = self._tokens
         if tokens is None:
             tokens = self._tokens = _Tokens(self.data)
-        i = tokens.index_at(offset)
-        return self.base + (tokens.path(i) if i >= 0 else "$")
+        return self.base + (tokens.path_at(offset) or "$")

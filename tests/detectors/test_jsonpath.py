@@ -209,3 +209,25 @@ def test_deep_nesting_is_read_without_recursion() -> None:
     data = b'{"a": ' * 50_000 + b'"x"' + b"}" * 50_000
     locate = JsonLocator(data, "b:")
     assert locate(data.index(b'"x"')) == "b:$" + ".a" * 50_000
+
+
+def test_a_large_document_keeps_a_few_bytes_a_token() -> None:
+    """The tokenizer keeps its state every ``BLOCK_TOKENS`` tokens, not a table of tokens:
+    a hit at the end of 4 MB of numbers (2 million tokens) costs a few MB, where a table
+    needed about 80 bytes a token; hits behind it read at most a block again."""
+    import tracemalloc
+
+    from consentscope.detectors._jsonpath import BLOCK_TOKENS, JsonLocator
+
+    data = b"[" + b",".join([b"7"] * 2_000_000) + b',"861234567890127"]'
+    locate = JsonLocator(data, "body.json:")
+    tracemalloc.start()
+    try:
+        got = locate(data.index(b"8612"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == "body.json:$[2000000]"
+    assert peak < 2_000_000 // BLOCK_TOKENS * 200 + 1_000_000, peak  # about 7 MB allowed; a table: 160 MB
+    assert [locate(at) for at in (1, 3, 2 * 1_999_999 + 1)] == [
+        "body.json:$[0]", "body.json:$[1]", "body.json:$[1999999]"]
