@@ -70,7 +70,7 @@ def worker() -> None:
     if hasattr(os, "sched_setaffinity"):  # both workers on one core: they take turns anyway
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     sys.path[:0] = [str(ROOT / "benchmarks")]
-    from corpus import full_profile_toml, generate_corpus, generate_corpus_with_truth
+    from corpus import full_profile_toml, generate_corpus, uploads
     from sdk_corpus import generate_sdk_corpus_with_names
 
     from consentscope.detectors import COMPILED, Scanner
@@ -84,9 +84,7 @@ def worker() -> None:
     for record, sdk in generate_sdk_corpus_with_names(2000):
         corpora.setdefault(sdk, []).append(record)
     corpora["~typical"] = [r for r in generate_corpus(6000) if len(r.body) <= 3072]
-    mix = generate_corpus_with_truth(5000)
-    corpora["~batches"] = [r for r, category, _ in mix if category == "sdk_batch" and len(r.body) < 64 * 1024]
-    corpora["~logs"] = [r for r, category, _ in mix if category == "large"]
+    corpora["~batches"], corpora["~logs"] = uploads(5000)
     for records in corpora.values():  # warm up
         for r in records[:20]:
             scanner.scan(r)

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import equivalence
-from corpus import full_profile_toml, generate_corpus, generate_corpus_with_truth
+from corpus import full_profile_toml, generate_corpus, uploads
 from sdk_corpus import generate_sdk_corpus
 
 from consentscope.detectors import RequestRecord, Scanner, ScanProfile, decode_request
@@ -199,9 +199,7 @@ def main() -> None:
             scan_profile = load_profile(ppath).scan_profile()
         typical = [r for r in generate_corpus(args.requests) if len(r.body) <= 3072]
         # the live mix's SDK batch uploads (3-50 KB JSON, often gzipped): most of the live detector's time
-        mix = generate_corpus_with_truth(args.requests // 4)
-        batches = [r for r, category, _ in mix if category == "sdk_batch" and len(r.body) < 64 * 1024]
-        logs = [r for r, category, _ in mix if category == "large"]  # JSON Lines log uploads
+        batches, logs = uploads(args.requests // 4)
         against(args.against, typical, generate_sdk_corpus(args.sdk_requests), batches, logs, scan_profile,
                 args.rounds)
         return

@@ -400,3 +400,11 @@ def write_flow_file(records: Sequence[RequestRecord], path: str | Path) -> int:
     from _flowbuild import write_records
 
     return write_records(records, path)
+
+
+def uploads(n: int) -> tuple[list[RequestRecord], list[RequestRecord]]:
+    """The SDK batch uploads (under 64 KB) and the log uploads (JSON Lines) of an
+    ``n``-request mix: the heavy corpora of the same-run comparisons."""
+    mix = generate_corpus_with_truth(n)
+    batches = [r for r, category, _ in mix if category == "sdk_batch" and len(r.body) < 64 * 1024]
+    return batches, [r for r, category, _ in mix if category == "large"]

@@ -167,6 +167,7 @@ class _Tokens:
                     i += 1  # a byte that starts no token
                     continue
             # a token from ``i`` to ``end``
+            opens = c in (_OPEN_OBJECT, _OPEN_ARRAY)
             if found is None and i > offset:
                 break  # none holds the offset
             if front and count % BLOCK_TOKENS == 0:
@@ -177,7 +178,7 @@ class _Tokens:
                 step = 0
             elif is_array:
                 step = 2 * cur + 1
-            elif want and c != _OPEN_OBJECT and c != _OPEN_ARRAY:
+            elif want and not opens:
                 step = 0
                 cur = 2 * i + 2  # a key: its path is its object's
             else:
@@ -185,15 +186,13 @@ class _Tokens:
             holds = found is None and offset < end
             if found is not None:
                 found.append((i, end, frame, step))
-            if c in (_OPEN_OBJECT, _OPEN_ARRAY):
-                if holds:
-                    answer = self.frame_path(frame, step)
+            if holds:
+                answer = self.frame_path(frame, step)
+            if opens:
                 frame = _Frame(frame, step, i, is_array, cur, want)
                 is_array = c == _OPEN_ARRAY
                 cur = 0
                 want = not is_array
-            elif holds:
-                answer = self.frame_path(frame, step)
             i = end
             if holds:
                 break
