@@ -20,6 +20,10 @@ detector woken per request. Should the detector fall behind, batches wait in the
 memory up to ``MAX_BACKLOG_BYTES``; beyond that requests are not scanned (counted, logged),
 so the proxy's memory stays bounded and its traffic never waits.
 
+Answers come back the same way: the detector collects them and writes one frame per batch
+of requests (``Outbox``), and the proxy reads them on its event loop (``Answers``), so its
+process runs no second thread that would take the interpreter lock from the event loop.
+
 The detector process runs at a lower CPU priority (``DETECTOR_NICE``): on a busy machine the
 proxy gets the CPU first and the scan waits, never the other way round.
 """
@@ -155,6 +159,8 @@ BATCH_BYTES = 1 << 20
 MAX_BACKLOG_BYTES = 256 << 20
 #: Without an event loop (tests, before ``running``) a write waits for the pipe this long.
 SYNC_WRITE_SECONDS = 60.0
+#: The proxy reads the detector's answers this many bytes at a time.
+ANSWER_READ_BYTES = 1 << 20
 #: Pipe buffer asked for (Linux; unprivileged processes may get up to 1 MiB): fewer partial
 #: writes and wake-ups than the default 64 KiB.
 PIPE_BYTES = 1 << 20
@@ -344,7 +350,8 @@ _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *, own_process: bool = False) -> None:
     """Child-process (or thread) entry point. ``inbox``: the reading end of the pipe the
-    proxy's ``Inbox`` writes batches to (a ``multiprocessing.connection.Connection``).
+    proxy's ``Inbox`` writes batches to (a ``multiprocessing.connection.Connection``);
+    ``outbox``: the writing end of the pipe the answers go back through (``Outbox``).
 
     ``own_process``: the detector runs in a process of its own. Ctrl-C (SIGINT) and SIGTERM
     reach every process of the terminal's group, this one too; the proxy decides when the
@@ -361,11 +368,20 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
+    out = Outbox(outbox)
     try:
-        engine = Engine(config, outbox.put)
+        _engine_loop(config, inbox, out, parent, own_process)
+    finally:
+        out.close()  # the proxy reads the end of the pipe: no answer is lost, or the detector died
+
+
+def _engine_loop(config: EngineConfig, inbox: Any, out: Outbox, parent: int, own_process: bool) -> None:
+    try:
+        engine = Engine(config, out.put)
     except Exception:
-        outbox.put(Failure(f"consentscope: detector failed to start\n{traceback.format_exc()}"))
-        outbox.put(Stopped(0, 0, 1))
+        out.put(Failure(f"consentscope: detector failed to start\n{traceback.format_exc()}"))
+        out.put(Stopped(0, 0, 1))
+        out.send()
         return
     if own_process:  # the heap is ours alone: what the start built lives as long as the process
         gc.collect()
@@ -373,14 +389,14 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
         gc.set_threshold(DETECTOR_GC_THRESHOLD, *gc.get_threshold()[1:])
 
     def orphaned() -> None:  # the proxy died (SIGKILL): end the session, nobody reads answers
-        with contextlib.suppress(AttributeError):
-            outbox.cancel_join_thread()
         engine.stop()
+        out.discard()
 
     while True:
         try:
             if not inbox.poll(DONE_FLUSH_SECONDS):
                 engine.idle()
+                out.send()
                 if own_process and os.getppid() != parent:
                     orphaned()
                     return
@@ -391,10 +407,44 @@ def engine_main(config: EngineConfig, inbox: Any, outbox: Any, nice: int = 0, *,
             return
         for msg in batch:
             if isinstance(msg, Stop):
-                outbox.put(engine.stop())
+                out.put(engine.stop())
+                out.send()
                 inbox.close()
                 return
             engine.handle(msg)
+        out.send()  # one frame of answers per batch of requests
+
+
+class Outbox:
+    """The detector's end of the answer pipe. ``put`` collects; ``send`` writes what was
+    collected as one frame (a pickled list), once per batch of requests: the proxy reads it
+    on its event loop, woken once per batch instead of once per request with findings."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._msgs: list[Outbound] = []
+        self.gone = False
+
+    def put(self, msg: Outbound) -> None:
+        self._msgs.append(msg)
+
+    def send(self) -> None:
+        if not self._msgs:
+            return
+        msgs, self._msgs = self._msgs, []
+        if self.gone:
+            return
+        try:
+            self.conn.send_bytes(pickle.dumps(msgs, pickle.HIGHEST_PROTOCOL))
+        except OSError:  # the proxy is gone: nobody reads answers any more
+            self.gone = True
+
+    def discard(self) -> None:
+        self._msgs.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 _HEADER = struct.Struct("!i")
@@ -502,9 +552,10 @@ class Inbox:
                 self.loop.remove_writer(self.fd)
             self._writing = bool(self._out)
 
-    def drain(self, timeout: float) -> bool:
+    def drain(self, timeout: float, answers: Answers | None = None) -> bool:
         """Write everything now, waiting for the pipe up to ``timeout`` seconds (at the end,
-        or without an event loop)."""
+        or without an event loop). ``answers``: read those meanwhile (the detector may be
+        waiting for its answers to be read before it reads more)."""
         loop, self.loop = self.loop, None  # no timer, no writer callback: this call writes
         try:
             if self._writing and loop is not None:
@@ -516,7 +567,10 @@ class Inbox:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                select.select([], [self.fd], [], min(left, 1.0))
+                reading = [answers.fd] if answers is not None and not answers.ended else []
+                readable, _, _ = select.select(reading, [self.fd], [], min(left, 1.0))
+                if readable and answers is not None:
+                    answers.read()
                 self._pump()
             return not self._out
         finally:
@@ -549,21 +603,147 @@ class Inbox:
         self._unreported += n
 
 
+class Answers:
+    """The proxy's end of the answer pipe: frames of pickled lists of ``Outbound``.
+
+    With an event loop at the start (mitmproxy calls ``configure`` on its loop) they are read
+    there (``add_reader``), so the proxy's process has no second thread: a reader thread
+    woken while the event loop runs must take the interpreter lock from it, and on a machine
+    with every core busy the loop then waits for that thread to be scheduled (the bench saw
+    milliseconds added to the slowest requests). Without a loop, a thread reads them."""
+
+    def __init__(self, conn: Any, on_message: Callable[[Outbound], None]) -> None:
+        self.conn = conn
+        self.fd: int = conn.fileno()
+        self.on_message = on_message
+        self.stats: Stopped | None = None
+        self.ended = False  # the pipe ended (Stopped read, or the detector gone)
+        self._buf = bytearray()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def threaded(self) -> bool:
+        return self._thread is not None
+
+    def start(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            os.set_blocking(self.fd, False)
+            loop.add_reader(self.fd, self.read)
+            self._loop = loop
+        else:
+            self._thread = threading.Thread(target=self._read_blocking, name="consentscope-results", daemon=True)
+            self._thread.start()
+
+    def read(self) -> None:
+        """Read what the pipe holds (non-blocking) and hand over every whole frame."""
+        while not self.ended:
+            try:
+                data = os.read(self.fd, ANSWER_READ_BYTES)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self._end()
+                return
+            self._buf += data
+            self._frames()
+            if len(data) < ANSWER_READ_BYTES:
+                break
+
+    def _frames(self) -> None:
+        buf, at = self._buf, 0
+        while not self.ended:
+            if len(buf) - at < 4:
+                break
+            (n,) = _HEADER.unpack_from(buf, at)
+            head = 4
+            if n == -1:
+                if len(buf) - at < 12:
+                    break
+                (n,) = _LONG_HEADER.unpack_from(buf, at + 4)
+                head = 12
+            if len(buf) - at - head < n:
+                break
+            msgs = pickle.loads(memoryview(buf)[at + head:at + head + n])
+            at += head + n
+            self._dispatch(msgs)
+        del buf[:at]
+
+    def _read_blocking(self) -> None:
+        while not self.ended:
+            try:
+                data = self.conn.recv_bytes()
+            except (EOFError, OSError):
+                self._end()
+                return
+            self._dispatch(pickle.loads(data))
+
+    def _dispatch(self, msgs: list[Outbound]) -> None:
+        for msg in msgs:
+            if isinstance(msg, Stopped):
+                self.stats = msg
+                self._end()
+                return
+            try:
+                self.on_message(msg)
+            except Exception:
+                log.exception("consentscope: error handling a detector message")
+
+    def _end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._detach()
+        if self.stats is None:
+            try:
+                self.on_message(Failure("consentscope: the detector stopped unexpectedly"))
+            except Exception:
+                log.exception("consentscope: error handling a detector message")
+
+    def _detach(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self.fd)
+            self._loop = None
+
+    def finish(self, deadline: float) -> None:
+        """Read until the detector's ``Stopped`` (or the end of the pipe, or ``deadline``),
+        here: the event loop is not running while its own callback waits for the end."""
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            return
+        self._detach()
+        while not self.ended:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if select.select([self.fd], [], [], min(left, 1.0))[0]:
+                self.read()
+
+    def close(self) -> None:
+        self._detach()
+        if self._thread is None or not self._thread.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.close()
+
+
 class Runner:
     """Main-process side: batch messages to the engine (``Inbox``), hand its answers to
-    ``on_message`` from a reader thread. ``mode``: "process" (default) or "thread"."""
+    ``on_message`` (``Answers``: on the event loop given at the start, else from a reader
+    thread). ``mode``: "process" (default) or "thread"."""
 
     def __init__(self, config: EngineConfig, on_message: Callable[[Outbound], None], mode: str = "process",
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.on_message = on_message
         self.mode = mode
         self.stats = Stopped(0, 0, 0)
         if mode == "process":
             ctx = multiprocessing.get_context("spawn")
             reader, writer = ctx.Pipe(duplex=False)
-            self.outbox: Any = ctx.Queue()
+            answers, answer_writer = ctx.Pipe(duplex=False)
             self.proc: Any = ctx.Process(
-                target=engine_main, args=(config, reader, self.outbox, DETECTOR_NICE),
+                target=engine_main, args=(config, reader, answer_writer, DETECTOR_NICE),
                 kwargs={"own_process": True}, name="consentscope-detector", daemon=True,
             )
             # blocked while it starts: a Ctrl-C during its imports waits, then is ignored there
@@ -572,18 +752,23 @@ class Runner:
                 self.proc.start()
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            reader.close()  # the detector's now: a write to a dead detector fails instead of waiting
+            # the detector's now: a write to a dead detector fails instead of waiting, and
+            # its answers end when it does
+            reader.close()
+            answer_writer.close()
         else:
             reader, writer = multiprocessing.Pipe(duplex=False)
-            self.outbox = queue.SimpleQueue()
+            answers, answer_writer = multiprocessing.Pipe(duplex=False)
             self.proc = threading.Thread(
-                target=engine_main, args=(config, reader, self.outbox), name="consentscope-detector", daemon=True
+                target=engine_main, args=(config, reader, answer_writer), name="consentscope-detector", daemon=True
             )
             self.proc.start()
+        self.answers = Answers(answers, on_message)
+        #: answers arrive on the event loop's thread (``on_message`` may touch flows directly)
+        self.answers_on_loop = loop is not None
+        self.answers.start(loop)
         self.inbox = Inbox(writer)
         self.inbox.attach(loop)
-        self._reader = threading.Thread(target=self._read, name="consentscope-results", daemon=True)
-        self._reader.start()
 
     def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Batch on this event loop from now on (mitmproxy's ``running``)."""
@@ -595,32 +780,14 @@ class Runner:
         while an event loop is attached."""
         self.inbox.put(msg, size)
 
-    def _read(self) -> None:
-        while True:
-            try:
-                msg = self.outbox.get(timeout=1.0)
-            except queue.Empty:
-                if not self.proc.is_alive():
-                    self.on_message(Failure("consentscope: the detector stopped unexpectedly"))
-                    return
-                continue
-            except (EOFError, OSError):
-                return
-            if isinstance(msg, Stopped):
-                self.stats = msg
-                return
-            try:
-                self.on_message(msg)
-            except Exception:
-                log.exception("consentscope: error handling a detector message")
-
     def close(self, timeout: float = 60.0) -> Stopped:
         """Finish every queued request, store everything, stop the engine."""
         deadline = time.monotonic() + timeout
         self.inbox.put(Stop())
-        self.inbox.drain(timeout)
+        self.inbox.drain(timeout, None if self.answers.threaded else self.answers)
         self.inbox.close()
-        self._reader.join(max(0.0, deadline - time.monotonic()))
+        self.answers.finish(deadline)
+        self.answers.close()
         self.proc.join(max(0.0, deadline - time.monotonic()))
         if self.mode == "process" and self.proc.is_alive():  # it ignores SIGTERM: end it for good
             log.error("consentscope: the detector did not stop in time; ended")
@@ -628,4 +795,6 @@ class Runner:
             self.proc.join(5)
         if self.inbox.dropped:
             log.error(f"consentscope: {self.inbox.dropped} requests were not scanned (the detector was behind)")
+        if self.answers.stats is not None:
+            self.stats = self.answers.stats
         return self.stats

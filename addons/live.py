@@ -15,6 +15,7 @@ phone either way).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -274,6 +275,9 @@ class ConsentScope:
         )
         self._stop_runner()
         self.config = config
+        if self._loop is None:  # mitmproxy configures its addons on its running event loop
+            with contextlib.suppress(RuntimeError):
+                self._loop = asyncio.get_running_loop()
         self.runner = Runner(config, self._on_message, mode=detector, loop=self._loop)
         log.info(f"consentscope: watching for {len(profile.identifiers)} values from {path}, session {session}")
 
@@ -411,7 +415,7 @@ class ConsentScope:
         runner.send(Items(flow.id, tuple(items)), sum(len(i.body) for i in items if isinstance(i, RequestRecord)))
 
     def _on_message(self, msg: Outbound) -> None:
-        """Detector answers, on the reader thread."""
+        """Detector answers: on the event loop (``Runner.answers_on_loop``), else on a reader thread."""
         if isinstance(msg, Done):
             for flow_id in msg.flow_ids:
                 self._pending.pop(flow_id, None)
@@ -423,7 +427,12 @@ class ConsentScope:
                 return
             self.findings += len(msg.lines)
             log.warning("\n".join(msg.lines))  # one record: each goes through the event loop
-            if flow is not None and self._loop is not None:
+            if flow is None:
+                return
+            runner = self.runner
+            if runner is not None and runner.answers_on_loop:
+                self._annotate(flow, msg.comment)
+            elif self._loop is not None:
                 self._loop.call_soon_threadsafe(self._annotate, flow, msg.comment)
         elif isinstance(msg, Log):
             log.log(msg.level, msg.text)

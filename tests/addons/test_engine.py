@@ -196,3 +196,72 @@ def test_requests_passed_on_unscanned_make_the_verdicts_cannot_tell(config: Engi
     for cat, s in clean.items():
         if s == "not-seen" and cat != "MIIT-6":
             assert status[cat].status == "cannot-tell" and f"{LIVE_UNSCANNED}: 25" in status[cat].note_en
+
+
+def test_answers_are_read_on_the_event_loop_without_a_thread(config: EngineConfig) -> None:
+    """With an event loop at the start (as mitmproxy configures addons), the detector's answers
+    are handed over on that loop's thread and the proxy's process starts no reader thread (a
+    second thread would take the interpreter lock from the event loop). Answers come in frames
+    (one per batch of requests); many requests, many frames, none lost, in order."""
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    seen: list = []
+    threads: set[int] = set()
+
+    def on_message(msg: object) -> None:
+        threads.add(threading.get_ident())
+        seen.append(msg)
+
+    async def run() -> Stopped:
+        runner = Runner(config, on_message, mode="process", loop=loop)
+        assert runner.answers_on_loop
+        assert not any(t.name == "consentscope-results" for t in threading.enumerate())
+        for n in range(300):
+            path = f"/a?imei={IMEI}&n={n}" if n % 3 == 0 else f"/b?n={n}"
+            runner.send(Items(f"f{n}", (req(n, path),)), 10)
+            if n % 50 == 0:
+                await asyncio.sleep(0.02)  # several batches, so several frames of answers
+        while sum(isinstance(m, Result) for m in seen) < 100:
+            await asyncio.sleep(0.01)
+        return runner.close()
+
+    stats = loop.run_until_complete(asyncio.wait_for(run(), 120))
+    loop.close()
+    assert stats == Stopped(300, 100, 0)
+    assert threads == {threading.get_ident()}  # the loop ran here
+    results = [m.flow_id for m in seen if isinstance(m, Result)]
+    assert results == [f"f{n}" for n in range(0, 300, 3)]
+    done = [f for m in seen if isinstance(m, Done) for f in m.flow_ids]
+    assert sorted(done) == sorted(f"f{n}" for n in range(300) if n % 3)
+    assert not any(isinstance(m, Failure) for m in seen)
+
+
+def test_a_detector_that_dies_is_reported_on_the_event_loop(config: EngineConfig) -> None:
+    """The end of the answer pipe without the detector's ``Stopped`` is a failure the proxy
+    is told of (the pipe ends when the process does), and closing afterwards does not wait."""
+    import asyncio
+    import time
+
+    loop = asyncio.new_event_loop()
+    seen: list = []
+
+    async def run() -> Stopped:
+        runner = Runner(config, seen.append, mode="process", loop=loop)
+        runner.send(Items("f1", (req(1, f"/a?imei={IMEI}"),)))
+        while not any(isinstance(m, Result) for m in seen):
+            await asyncio.sleep(0.01)
+        runner.proc.kill()
+        while not any(isinstance(m, Failure) for m in seen):
+            await asyncio.sleep(0.01)
+        t = time.monotonic()
+        stats = runner.close(timeout=30)
+        assert time.monotonic() - t < 10
+        return stats
+
+    stats = loop.run_until_complete(asyncio.wait_for(run(), 120))
+    loop.close()
+    [failure] = [m for m in seen if isinstance(m, Failure)]
+    assert "stopped unexpectedly" in failure.text
+    assert stats == Stopped(0, 0, 0)  # it never said how far it got
