@@ -628,10 +628,14 @@ class Answers:
 
     def start(self, loop: asyncio.AbstractEventLoop | None) -> None:
         if loop is not None:
-            os.set_blocking(self.fd, False)
-            loop.add_reader(self.fd, self.read)
-            self._loop = loop
-        else:
+            try:
+                loop.add_reader(self.fd, self.read)
+            except NotImplementedError:  # an event loop without readers (Windows' proactor)
+                loop = None
+            else:
+                os.set_blocking(self.fd, False)
+                self._loop = loop
+        if loop is None:
             self._thread = threading.Thread(target=self._read_blocking, name="consentscope-results", daemon=True)
             self._thread.start()
 
@@ -764,9 +768,9 @@ class Runner:
             )
             self.proc.start()
         self.answers = Answers(answers, on_message)
-        #: answers arrive on the event loop's thread (``on_message`` may touch flows directly)
-        self.answers_on_loop = loop is not None
         self.answers.start(loop)
+        #: answers arrive on the event loop's thread (``on_message`` may touch flows directly)
+        self.answers_on_loop = not self.answers.threaded
         self.inbox = Inbox(writer)
         self.inbox.attach(loop)
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 
 from ._record import RequestRecord
+from ._sniff import ByteClass, all_in
 from ._view import View
 
 #: A body this small is no evidence of encryption (a binary ping, a counter, a short token).
@@ -46,6 +47,7 @@ BLOB_MIN_DISTINCT = 12
 #: the detection time of typical requests); the same matches ``finditer`` found without it
 _BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+_PRINTABLE_CLASS = ByteClass(_PRINTABLE)
 #: the blob alphabet marked "x", the rest " ": a text without BLOB_RUN marks in a row holds
 #: no blob, which one C-level ``find`` says (most views: no regex pass at all)
 _BLOB_MARKS = bytes(0x78 if re.fullmatch(rb"[A-Za-z0-9+/=_-]", bytes([c])) else 0x20 for c in range(256))
@@ -73,8 +75,11 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
     all ``readability`` asks. A long view (an SDK batch, 70 KB) then often needs only its
     head: without a blob run in it, every byte of the head but a run at its very end (which
     may go on to be a blob) is text of the whole."""
-    if not data:
-        return 0
+    if len(data) < BLOB_RUN:  # too short to hold a blob: text when every byte is printable
+        if all_in(data, _PRINTABLE_CLASS):
+            return len(data)
+        if not data:
+            return 0
     sample = data[:4096]
     printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):
