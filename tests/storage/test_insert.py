@@ -238,3 +238,40 @@ def test_a_remembered_json_value_is_what_the_column_type_makes() -> None:
                          [Kind.MD5], ["md5"], ["json", "md5"], [["a"]], [None]]
     values += [[f"v{i}"] for i in range(write.JSON_MEMO + 50)] * 2
     assert [memoised(v) for v in values] == [process(v) for v in values]
+
+
+def test_an_insert_is_compiled_once_per_engine_table_and_shape(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live writer stores a batch every few hundred milliseconds and a batch audit every
+    table of every session: the INSERT of a row shape is compiled once per engine (0.5 ms
+    each time), and a row of another shape (a spilled row of an older one) gets its own."""
+    from sqlalchemy.sql.dml import Insert
+
+    compiles: list[str] = []
+
+    original = Insert.compile
+
+    def counting(self: Insert, *a: Any, **kw: Any) -> Any:
+        compiles.append(self.table.name)  # type: ignore[attr-defined]
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(Insert, "compile", counting)
+    engine = open_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    ensure_session(engine, "s1", "s1", "com.example.app", sources=["live"])
+    write_batch(engine, "s1", findings=[finding(1), finding(2)])
+    write_batch(engine, "s1", findings=[finding(3)], contacts=[contact(3)])
+    write_batch(engine, "s1", findings=[finding(4), finding(5)], contacts=[contact(5)])
+    assert sorted(compiles) == ["cs_contacts", "cs_findings"]
+    older = {k: v for k, v in finding(6).items() if k != "confidence"}  # a spilled row of an older shape
+    write_batch(engine, "s1", findings=[older])
+    assert sorted(compiles) == ["cs_contacts", "cs_findings", "cs_findings"]
+    other = open_engine(f"sqlite:///{tmp_path / 'b.db'}")  # another engine: its own dialect, its own plans
+    ensure_session(other, "s1", "s1", "com.example.app", sources=["live"])
+    write_batch(other, "s1", findings=[finding(7)])
+    assert compiles.count("cs_findings") == 3
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        rows = conn.execute("SELECT flow_id, confidence FROM cs_findings ORDER BY id").fetchall()
+    assert rows == [("f1", "profile"), ("f2", "profile"), ("f3", "profile"), ("f4", "profile"), ("f5", "profile"),
+                    ("f6", "profile")]
+    engine.dispose()
+    other.dispose()
