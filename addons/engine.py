@@ -652,7 +652,12 @@ class Answers:
                 self._end()
                 return
             self._buf += data
-            self._frames()
+            try:
+                self._frames()
+            except Exception:  # never raised into the event loop: the answers end here
+                log.exception("consentscope: unreadable answer from the detector")
+                self._end()
+                return
             if len(data) < ANSWER_READ_BYTES:
                 break
 

@@ -265,3 +265,41 @@ def test_a_detector_that_dies_is_reported_on_the_event_loop(config: EngineConfig
     [failure] = [m for m in seen if isinstance(m, Failure)]
     assert "stopped unexpectedly" in failure.text
     assert stats == Stopped(0, 0, 0)  # it never said how far it got
+
+
+def test_answers_in_frames_split_anywhere_and_a_bad_frame_ends_them_quietly() -> None:
+    """The event loop reads whatever the pipe holds: frames cut at any byte are put back
+    together; a frame that does not unpickle ends the answers with a Failure, and nothing is
+    raised into the event loop (mitmproxy's)."""
+    import asyncio
+    import multiprocessing
+    import os
+
+    from consentscope.addons.engine import Answers, _frame
+
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    loop = asyncio.new_event_loop()
+    raised: list = []
+    loop.set_exception_handler(lambda _loop, context: raised.append(context))
+    seen: list = []
+    answers = Answers(reader, seen.append)
+    answers.start(loop)
+    frames = b"".join(b"".join(_frame(pickle.dumps([Result(f"f{n}", ("LEAK",), "imei"), Done((f"d{n}",))])))
+                      for n in range(50))
+    frames += b"".join(_frame(b"not a pickle"))
+
+    async def feed() -> None:
+        for at in range(0, len(frames), 37):  # cut across headers and payloads alike
+            os.write(writer.fileno(), frames[at:at + 37])
+            await asyncio.sleep(0.001)
+        while not answers.ended:
+            await asyncio.sleep(0.01)
+
+    loop.run_until_complete(asyncio.wait_for(feed(), 60))
+    assert [m.flow_id for m in seen if isinstance(m, Result)] == [f"f{n}" for n in range(50)]
+    assert [m.flow_ids for m in seen if isinstance(m, Done)] == [(f"d{n}",) for n in range(50)]
+    assert isinstance(seen[-1], Failure) and "stopped unexpectedly" in seen[-1].text
+    assert raised == []
+    answers.close()
+    writer.close()
+    loop.close()
