@@ -75,11 +75,8 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
     all ``readability`` asks. A long view (an SDK batch, 70 KB) then often needs only its
     head: without a blob run in it, every byte of the head but a run at its very end (which
     may go on to be a blob) is text of the whole."""
-    if len(data) < BLOB_RUN:  # too short to hold a blob: text when every byte is printable
-        if all_in(data, _PRINTABLE_CLASS):
-            return len(data)
-        if not data:
-            return 0
+    if len(data) < BLOB_RUN and all_in(data, _PRINTABLE_CLASS):
+        return len(data)  # too short to hold a blob, and every byte printable (0 for b"")
     sample = data[:4096]
     printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):

@@ -71,8 +71,9 @@ def span(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
 def fields(data: bytes, start: int, stop: int) -> dict[bytes, tuple[int, int, int]]:
     """A dictionary's text keys (as their UTF-8 bytes) and where each value is (``span``),
     values not parsed. The hot loop of the flow reader, so ``span`` is written out in it,
-    and a length prefix is read by ``int`` as mitmproxy's parser reads one inside a record
-    (a sign or spaces there are as lenient as mitmproxy; a negative length is refused)."""
+    and a length prefix is read as mitmproxy's parser reads one inside a record: plain
+    digits here, anything else by ``int`` (``_lenient_prefix``: a sign or spaces are as
+    lenient as mitmproxy; a negative length is refused)."""
     out: dict[bytes, tuple[int, int, int]] = {}
     pos = start
     while pos < stop:
