@@ -29,40 +29,38 @@ class TnetstringError(ValueError):
     """Not a tnetstring this module reads."""
 
 
-def _lenient_prefix(data: bytes, pos: int, stop: int) -> tuple[int, int]:
-    """(colon, length) of the length prefix at ``pos`` as mitmproxy's parser reads one
-    inside a record: ``int`` of what stands before the first ":" (a sign or spaces as
-    lenient as mitmproxy; a negative length is refused by the caller). The readers below
-    read a prefix of plain digits themselves and come here for anything else."""
-    colon = data.find(b":", pos, stop)
-    if colon <= pos or colon - pos > MAX_PREFIX_DIGITS:
-        raise TnetstringError(f"no length prefix at {pos}")
-    return colon, int(data[pos:colon])
+def _prefix(data: bytes, pos: int, stop: int, lenient: bool) -> int:
+    """The length prefix at ``pos`` (inside ``data[:stop]``), as one int: the length times
+    16 plus the number of bytes before its colon (at most ``MAX_PREFIX_DIGITS``, so 4 bits),
+    which the callers take apart (``>> 4``, ``& 15``) without a tuple per value.
 
-
-def _strict_prefix(data: bytes, pos: int, stop: int) -> tuple[int, int]:
-    """``_lenient_prefix``, digits only."""
-    colon = data.find(b":", pos, stop)
-    if colon <= pos or colon - pos > MAX_PREFIX_DIGITS:
-        raise TnetstringError(f"no length prefix at {pos}")
-    digits = data[pos:colon]
-    if not digits.isdigit():
-        raise TnetstringError(f"bad length prefix at {pos}")
-    return colon, int(digits)
+    Plain digits are read here, byte by byte: a ``find`` of the colon and an ``int`` of the
+    digits, each a generic call with argument parsing, were a fifth of reading a flow file.
+    Anything else is read as mitmproxy's parser reads a prefix inside a record: ``int`` of
+    what stands before the first ":" (``lenient``: a sign, spaces or underscores as ``int``
+    takes them; a negative length is refused by the caller), or refused (strict: digits only)."""
+    colon, length = pos, 0
+    limit = min(stop, pos + MAX_PREFIX_DIGITS)
+    while colon < limit and 48 <= data[colon] <= 57:
+        length = length * 10 + data[colon] - 48
+        colon += 1
+    if colon == pos or colon >= stop or data[colon] != 58:
+        colon = data.find(b":", pos, stop)
+        if colon <= pos or colon - pos > MAX_PREFIX_DIGITS:
+            raise TnetstringError(f"no length prefix at {pos}")
+        digits = data[pos:colon]
+        if not lenient and not digits.isdigit():
+            raise TnetstringError(f"bad length prefix at {pos}")
+        length = int(digits)
+    return (length << 4) | (colon - pos)
 
 
 def span(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """The value starting at ``pos`` (inside ``data[:end]``): (payload start, payload end,
     type tag); the next value starts at payload end + 1."""
-    colon, length = pos, 0  # the prefix's digits, read here (a find and an int were a fifth of a read)
-    limit = min(end, pos + MAX_PREFIX_DIGITS)
-    while colon < limit and 48 <= data[colon] <= 57:
-        length = length * 10 + data[colon] - 48
-        colon += 1
-    if colon == pos or colon >= end or data[colon] != 58:
-        colon, length = _strict_prefix(data, pos, end)
-    start = colon + 1
-    stop = start + length
+    prefix = _prefix(data, pos, end, False)
+    start = pos + (prefix & 15) + 1
+    stop = start + (prefix >> 4)
     if stop >= end:
         raise TnetstringError(f"value at {pos} runs past its container")
     return start, stop, data[stop]
@@ -70,34 +68,21 @@ def span(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 def fields(data: bytes, start: int, stop: int) -> dict[bytes, tuple[int, int, int]]:
     """A dictionary's text keys (as their UTF-8 bytes) and where each value is (``span``),
-    values not parsed. The hot loop of the flow reader, so ``span`` is written out in it,
-    and a length prefix is read as mitmproxy's parser reads one inside a record: plain
-    digits here, anything else by ``int`` (``_lenient_prefix``: a sign or spaces are as
-    lenient as mitmproxy; a negative length is refused)."""
+    values not parsed. The hot loop of the flow reader, so ``span`` is written out in it;
+    a length prefix is read as mitmproxy's parser reads one inside a record (``_prefix``,
+    lenient: a sign or spaces as mitmproxy takes them; a negative length is refused)."""
     out: dict[bytes, tuple[int, int, int]] = {}
     pos = start
     while pos < stop:
-        colon, length = pos, 0  # plain digits, read here; anything else by ``_lenient_prefix``
-        limit = min(stop, pos + MAX_PREFIX_DIGITS)
-        while colon < limit and 48 <= data[colon] <= 57:
-            length = length * 10 + data[colon] - 48
-            colon += 1
-        if colon == pos or colon >= stop or data[colon] != 58:
-            colon, length = _lenient_prefix(data, pos, stop)
-        k0 = colon + 1
-        k1 = k0 + length
+        prefix = _prefix(data, pos, stop, True)
+        k0 = pos + (prefix & 15) + 1
+        k1 = k0 + (prefix >> 4)
         if not k0 <= k1 < stop or data[k1] != TEXT:
             raise TnetstringError(f"dictionary key at {pos} is not text")
         pos = k1 + 1
-        colon, length = pos, 0
-        limit = min(stop, pos + MAX_PREFIX_DIGITS)
-        while colon < limit and 48 <= data[colon] <= 57:
-            length = length * 10 + data[colon] - 48
-            colon += 1
-        if colon == pos or colon >= stop or data[colon] != 58:
-            colon, length = _lenient_prefix(data, pos, stop)
-        v0 = colon + 1
-        v1 = v0 + length
+        prefix = _prefix(data, pos, stop, True)
+        v0 = pos + (prefix & 15) + 1
+        v1 = v0 + (prefix >> 4)
         if not v0 <= v1 < stop:
             raise TnetstringError(f"value at {pos} runs past its container")
         out[data[k0:k1]] = (v0, v1, data[v1])
@@ -112,29 +97,17 @@ def field(data: bytes, start: int, stop: int, wanted: bytes) -> tuple[int, int, 
     n = len(wanted)
     pos = start
     while pos < stop:
-        colon, length = pos, 0  # plain digits, read here; anything else by ``_strict_prefix``
-        limit = min(stop, pos + MAX_PREFIX_DIGITS)
-        while colon < limit and 48 <= data[colon] <= 57:
-            length = length * 10 + data[colon] - 48
-            colon += 1
-        if colon == pos or colon >= stop or data[colon] != 58:
-            colon, length = _strict_prefix(data, pos, stop)
-        k0 = colon + 1
-        k1 = k0 + length
+        prefix = _prefix(data, pos, stop, False)
+        k0 = pos + (prefix & 15) + 1
+        k1 = k0 + (prefix >> 4)
         if k1 >= stop:
             raise TnetstringError(f"value at {pos} runs past its container")
         if data[k1] != TEXT:
             raise TnetstringError(f"dictionary key at {pos} is not text")
         pos = k1 + 1
-        colon, length = pos, 0
-        limit = min(stop, pos + MAX_PREFIX_DIGITS)
-        while colon < limit and 48 <= data[colon] <= 57:
-            length = length * 10 + data[colon] - 48
-            colon += 1
-        if colon == pos or colon >= stop or data[colon] != 58:
-            colon, length = _strict_prefix(data, pos, stop)
-        v0 = colon + 1
-        v1 = v0 + length
+        prefix = _prefix(data, pos, stop, False)
+        v0 = pos + (prefix & 15) + 1
+        v1 = v0 + (prefix >> 4)
         if v1 >= stop:
             raise TnetstringError(f"value at {pos} runs past its container")
         if k1 - k0 == n and data.startswith(wanted, k0):
