@@ -91,6 +91,39 @@ def test_json_decode_is_the_decoders_decode() -> None:
         assert outcome(_json_decode, text) == outcome(json.JSONDecoder().decode, text), text
 
 
+def test_numbers_as_text_decode_is_json_loads_with_the_hooks() -> None:
+    """``_loads_num`` (the scanner made once) reads what ``json.loads(data, parse_int=_Num,
+    parse_float=_Num, parse_constant=_Num)`` reads: the same documents with the same types
+    (numbers as their text), the same errors; UTF-16 and 32 included."""
+    from consentscope.detectors._jsonnum import _Num
+
+    def outcome(decode, data: bytes) -> tuple:  # type: ignore[no-untyped-def]
+        try:
+            doc = decode(data)
+        except json.JSONDecodeError as e:
+            return ("error", e.msg, e.pos)
+        except UnicodeDecodeError as e:
+            return ("undecodable", e.reason)
+
+        def typed(node: object) -> object:
+            if isinstance(node, dict):
+                return {k: typed(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [typed(v) for v in node]
+            return (type(node).__name__, node)
+
+        return ("ok", typed(doc))
+
+    def reference(data: bytes) -> object:
+        return json.loads(data, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+
+    texts = [b"{}", b"[1,2.5,-3e4]", b'{"a":1} ', b'{"a":1}{"b":2}', b"{", b"[1,]", b'[NaN, Infinity, -Infinity]',
+             b'{"a":"\\u00e9","b":[true,false,null]}', b'{"a":"\xff"}', b'["\xed\xa0\x80"]', b"[1] \n\t",
+             '{"a": 1, "b": "中"}'.encode("utf-16-le"), '[1, 2]'.encode("utf-32-le"), b"[" + b"9" * 5000 + b"]"]
+    for data in texts:
+        assert outcome(_dec_json._loads_num, data) == outcome(reference, data), data
+
+
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
