@@ -102,6 +102,22 @@ _DECLARED: Final = _plans(False, True)
 _TEXT: Final = _plans(True, False)
 
 
+#: Blobs (at most ``_NOT_BLOB_LEN`` bytes) known to decode to nothing (``blob_child``: None
+#: whatever the limits), kept across requests: an SDK sends the same ids and digests in
+#: every request, each a hex or base64 look-alike that every blob decoder must first
+#: refuse. At most ``_NOT_BLOBS_KEPT`` of them (about 1 MB), forgotten all at once when full.
+_NOT_BLOBS: Final[dict[bytes, bool]] = {}
+_NOT_BLOB_LEN: Final = 256
+_NOT_BLOBS_KEPT: Final = 4096
+
+
+def _not_blob(blob: bytes) -> None:
+    if len(blob) <= _NOT_BLOB_LEN:
+        if len(_NOT_BLOBS) >= _NOT_BLOBS_KEPT:
+            _NOT_BLOBS.clear()
+        _NOT_BLOBS[blob] = True
+
+
 class _Walker:
     """One request's decoding state: views, anomalies and what is left of each budget."""
 
@@ -305,22 +321,27 @@ class _Walker:
     def blob_child(self, blob: bytes) -> tuple[bytes, str] | None:
         """What a hex or base64 blob decodes to, with the step's name, when that is text,
         structure or a compressed stream; None otherwise."""
+        if blob in _NOT_BLOBS:
+            return None
         for unwrap in _UNWRAPS:
             child = unwrap(blob)
             if child is not False:
                 break
-        if not child:  # None, or False from every blob decoder
+        if not child or not child[0]:  # None, or False from every blob decoder, or nothing
+            _not_blob(blob)
             return None
         out = child[0]
-        if not out:
-            return None
         if _z.gzip_header(out) or out[:4] == _z.ZSTD_MAGIC:
             return child
         if _z.zlib_header(out):  # weak magic (1 in 496): only a stream that inflates to its end
             inflated, status = _z.inflate(out, 15, self.limits.min_inflate_allowance)
             if status == _z.OK or (status == _z.LIMIT and is_text(inflated)):
                 return child
-        return child if is_text(out) else None
+            return child if is_text(out) else None  # not remembered: the limits had a say
+        if is_text(out):
+            return child
+        _not_blob(blob)
+        return None
 
     def unblob(self, blob: bytes, loc: str, chain: tuple[str, ...], depth: int) -> bool:
         """Decode a blob to its child view(s); the blob itself is the caller's to emit."""

@@ -367,3 +367,22 @@ def test_json_strings_are_never_offered_to_binary_decoders() -> None:
     plans = _decode._plans(True, False)
     assert not any(dec.binary for plan in plans for dec, _, _ in plan)
     assert not any(dec.declared for plan in _decode._plans(False, False) for dec, _, _ in plan)
+
+
+def test_blobs_that_decode_to_nothing_are_remembered_within_a_bound() -> None:
+    """``blob_child`` remembers blobs that decode to nothing whatever the limits (ids and
+    digests an SDK sends in every request), at most ``_NOT_BLOBS_KEPT`` of them; blobs that
+    decode, and those whose answer the limits gave (a zlib header), are asked afresh."""
+    w = _decode._Walker(Limits())
+    _decode._NOT_BLOBS.clear()
+    digests = [os.urandom(16).hex().encode() for _ in range(_decode._NOT_BLOBS_KEPT + 10)]
+    assert [w.blob_child(d) for d in digests] == [None] * len(digests)
+    assert 0 < len(_decode._NOT_BLOBS) <= _decode._NOT_BLOBS_KEPT and digests[-1] in _decode._NOT_BLOBS
+    assert w.blob_child(digests[-1]) is None  # asked again: the same answer
+    doc = base64.b64encode(b'{"imei": "' + IMEI + b'"}')
+    assert w.blob_child(doc) == (base64.b64decode(doc), "base64") and doc not in _decode._NOT_BLOBS
+    assert w.blob_child(doc) == (base64.b64decode(doc), "base64")
+    not_zlib = (b"\x78\x9c" + bytes(range(200, 240))).hex().encode()  # a zlib header on bytes that do not inflate
+    assert w.blob_child(not_zlib) is None and not_zlib not in _decode._NOT_BLOBS
+    long_digest = os.urandom(_decode._NOT_BLOB_LEN).hex().encode()  # longer than the bound: never kept
+    assert w.blob_child(long_digest) is None and long_digest not in _decode._NOT_BLOBS
