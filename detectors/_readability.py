@@ -52,6 +52,8 @@ _PRINTABLE_CLASS = ByteClass(_PRINTABLE)
 #: no blob, which one C-level ``find`` says (most views: no regex pass at all)
 _BLOB_MARKS = bytes(0x78 if re.fullmatch(rb"[A-Za-z0-9+/=_-]", bytes([c])) else 0x20 for c in range(256))
 _BLOB_MARKED = b"x" * BLOB_RUN
+#: the blob alphabet: a view of nothing else (a base64 payload no decoder opened) is one run
+_BLOB_CLASS = ByteClass(bytes(c for c in range(256) if _BLOB_MARKS[c] == 0x78))
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
 
@@ -77,6 +79,8 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
     may go on to be a blob) is text of the whole."""
     if len(data) < BLOB_RUN and all_in(data, _PRINTABLE_CLASS):
         return len(data)  # too short to hold a blob, and every byte printable (0 for b"")
+    if all_in(data, _BLOB_CLASS):  # one run of blob characters, as long as the view: no text
+        return 0 if len(set(data[:128])) >= BLOB_MIN_DISTINCT else len(data)  # unless not random
     sample = data[:4096]
     printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):
