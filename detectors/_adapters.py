@@ -54,10 +54,11 @@ from dataclasses import dataclass
 from fnmatch import translate
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import parse_qsl
 
 from . import _compress as _z
 from ._record import RequestRecord
+from ._sniff import unquote
 from ._step_lz4 import unlz4
 from ._step_pbdouble import doubles
 from ._step_snappy import unsnappy
@@ -221,7 +222,8 @@ def _query(record: RequestRecord, name: str) -> str | None:
 
 def form_value(body: bytes, name: str) -> bytes | None:
     """The first value of field ``name`` in a url-encoded ``body``, percent-decoded (``+``
-    kept), or None; one linear search, whatever the body."""
+    kept; ``_sniff.unquote``: as ``unquote_to_bytes``, in C), or None; one linear search,
+    whatever the body."""
     key = name.encode() + b"="
     at = body.find(key)
     while at > 0 and body[at - 1] != 0x26:  # not after "&": inside another field
@@ -230,7 +232,7 @@ def form_value(body: bytes, name: str) -> bytes | None:
         return None
     start = at + len(key)
     end = body.find(b"&", start)
-    return unquote_to_bytes(body[start:] if end < 0 else body[start:end])
+    return unquote(body[start:] if end < 0 else body[start:end])
 
 
 def _key(record: RequestRecord, source: str) -> bytes | None:

@@ -226,6 +226,7 @@ def test_form_value() -> None:
     assert form_value(b"xgzip=9&gzip=1", "gzip") == b"1"  # not inside another field's name
     assert form_value(b"gzip=1", "gzip") == b"1" and form_value(b"a=1", "gzip") is None
     assert form_value(b"a=1&gzip=", "gzip") == b""
+    assert form_value(b"d=%zz%41%", "d") == b"%zzA%"  # invalid escapes kept, as unquote_to_bytes keeps them
 
 
 # -- the format ------------------------------------------------------------------------
