@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import Limits, decode_request
 from consentscope.detectors._view import PairsLocator
@@ -70,3 +72,18 @@ def test_a_run_counts_against_the_limits_as_its_values_would(limits: Limits, ano
 def test_pairs_locator_compares_by_value() -> None:
     assert PairsLocator(b"a=1", "url.query:") == PairsLocator(b"a=1", "url.query:")
     assert decode_request(rec("/?a=1&b=2")) == decode_request(rec("/?a=1&b=2"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80).map(lambda b: bytes(b"a=&%b="[x % 6] for x in b)) | st.binary(max_size=40),
+       st.integers(0, 20))
+def test_pairs_measured_in_one_pass_as_by_find(data: bytes, min_len: int) -> None:
+    """``_measure``'s one pass gives what ``find`` per pair gives: 1 + each value's length,
+    and the pairs with a long value, a long name or a '%'."""
+    from consentscope.detectors._pairs import _measure
+
+    parts = data.split(b"&")
+    eqs = [p.find(b"=") for p in parts]
+    ends = [len(p) - eq for p, eq in zip(parts, eqs, strict=True)]
+    odd = [i for i, p in enumerate(parts) if ends[i] > min_len or eqs[i] >= min_len or b"%" in p]
+    assert _measure(data, min_len) == (ends, odd)
