@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -118,17 +121,19 @@ class _Tokens:
         frame, is_array, cur, want = self._block_state[b]
         return self.walk(self._block_at[b], frame, is_array, cur, want, b * BLOCK_TOKENS, offset, None, False)
 
-    def walk(self, i: int, frame: _Frame | None, is_array: bool, cur: int, want: bool, count: int, offset: int,
+    def walk(self, i: i64, frame: _Frame | None, is_array: bool, cur: i64, want: bool, count: i64, offset: i64,
              found: list[tuple[int, int, _Frame | None, int]] | None, front: bool = True) -> str | None:
         """Read from byte ``i`` in the given state until the token holding ``offset``
         (its path), or one past it (None). ``front``: the reading goes on from how far
         the text was read, saving states and the new front. ``found``: read to the end,
         every token appended (start, end, container, step code)."""
         data = self.data
-        n = len(data)
+        n: i64 = len(data)
         answer: str | None = None
+        end: i64 = 0
+        step: i64 = 0
         while i < n:
-            c = data[i]
+            c: i64 = data[i]
             if c == 32:
                 i += 1
                 continue
@@ -239,12 +244,12 @@ class _Tokens:
         return path
 
 
-def _string_end(data: bytes, i: int, n: int) -> int:
+def _string_end(data: bytes, i: i64, n: i64) -> i64:
     """Where the string whose quote is at ``i`` ends (after its closing quote), or -1
     when it does not close."""
     j = i + 1
     while j < n:
-        d = data[j]
+        d: i64 = data[j]
         if d == _QUOTE:
             return j + 1
         if d == _BACKSLASH:
@@ -256,14 +261,14 @@ def _string_end(data: bytes, i: int, n: int) -> int:
     return -1
 
 
-def _scalar_end(data: bytes, i: int, c: int, n: int) -> int:
+def _scalar_end(data: bytes, i: i64, c: i64, n: i64) -> i64:
     """Where the number or literal starting at ``i`` ends, or -1."""
     if c == 45 or 48 <= c <= 57:  # "-" or a digit
         j = i + 1 if c == 45 else i
         if j < n and 48 <= data[j] <= 57:
             j += 1
             while j < n:
-                d = data[j]
+                d: i64 = data[j]
                 if not (48 <= d <= 57 or d == 46 or d == 101 or d == 69 or d == 43 or d == 45):  # [0-9.eE+-]
                     break
                 j += 1
