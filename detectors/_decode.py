@@ -359,6 +359,14 @@ def decode_request(
     raises: whatever a limit or a fault stops, the views made until then are kept.
     ``adapters``: SDK wire formats (``_adapters.py``); the first that matches the request
     undoes its steps on the body before the decoders see it."""
+    return DecodedRequest(*decode_parts(record, limits, adapters))
+
+
+def decode_parts(
+    record: RequestRecord, limits: Limits, adapters: Sequence[Adapter]
+) -> tuple[tuple[View, ...], tuple[str, ...], bool, str]:
+    """``decode_request``'s fields, for the scanner: a frozen dataclass is no native class
+    to mypyc, and its ``__init__`` ran interpreted for every request (2% of detection)."""
     d = _Walker(limits)
     truncated = False
     unscanned: list[str] = []
@@ -417,7 +425,7 @@ def decode_request(
         d.anomaly("recursion-limit")
     except Exception as e:  # a bug outside the decoders must not cost the request its other views
         d.anomaly(f"decoder-error:{type(e).__name__}")
-    return DecodedRequest(tuple(d.views), tuple(d.anomalies), truncated, "; ".join(unscanned))
+    return tuple(d.views), tuple(d.anomalies), truncated, "; ".join(unscanned)
 
 
 #: the anomalies a spent budget (``Budget``) is raised with

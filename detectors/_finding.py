@@ -33,3 +33,26 @@ class Finding:
             raise ValueError("Finding needs a data_type")
         if not isinstance(self.encoding, tuple):
             object.__setattr__(self, "encoding", tuple(self.encoding))
+
+
+_new_finding = Finding.__new__
+_set = object.__setattr__
+
+
+def profile_finding(
+    data_type: str, encoding: tuple[str, ...], location: str, evidence: str, match: tuple[int, int]
+) -> Finding:
+    """``Finding(data_type, encoding, location, evidence, match=match)`` for the scanner's
+    hit loop, whose arguments are valid by construction (a profile's data type, a tuple):
+    the fields set as the dataclass's own ``__init__`` sets them, without that ``__init__``
+    and its check, which run interpreted (a frozen dataclass is no native class to mypyc;
+    2 µs a finding, a twentieth of scanning an SDK batch of events)."""
+    finding = _new_finding(Finding)
+    _set(finding, "data_type", data_type)
+    _set(finding, "encoding", encoding)
+    _set(finding, "location", location)
+    _set(finding, "evidence", evidence)
+    _set(finding, "detail", "")
+    _set(finding, "match", match)
+    _set(finding, "confidence", "profile")
+    return finding

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from ._adapters import BUILTIN_ADAPTERS, Adapter
-from ._decode import decode_request
+from ._decode import decode_parts
 from ._expand import DEFAULT_CHAIN_DEPTH, Identifier, Needle, base_variants, expand
-from ._finding import Finding
+from ._finding import Finding, profile_finding
 from ._limits import DEFAULT_LIMITS, Limits
 from ._location import GeoPoint, LocationGates, coordinate_at
 from ._match import (
@@ -66,6 +66,26 @@ class ScanResult:
     readability: str = "readable"
     #: the part of the request a limit left unscanned (``DecodedRequest.unscanned``)
     unscanned: str = ""
+
+
+_new_result = ScanResult.__new__
+_set = object.__setattr__
+
+
+def _scan_result(
+    findings: tuple[Finding, ...], anomalies: tuple[str, ...], truncated: bool, readable: str, unscanned: str
+) -> ScanResult:
+    """``ScanResult(findings, anomalies, truncated, readable, unscanned)``, its fields set as
+    its own ``__init__`` sets them (``object.__setattr__``, past the frozen guard), without
+    that ``__init__``: a frozen dataclass is no native class to mypyc, and its ``__init__``
+    ran interpreted for every request (2% of detection)."""
+    result = _new_result(ScanResult)
+    _set(result, "findings", findings)
+    _set(result, "anomalies", anomalies)
+    _set(result, "body_scan_truncated", truncated)
+    _set(result, "readability", readable)
+    _set(result, "unscanned", unscanned)
+    return result
 
 
 @dataclass(slots=True)
@@ -159,20 +179,18 @@ class Scanner:
         return self._patterns is not None
 
     def scan(self, record: RequestRecord) -> ScanResult:
-        decoded = decode_request(record, self.limits, self.adapters)
-        anomalies = decoded.anomalies
+        views, anomalies, truncated, unscanned = decode_parts(record, self.limits, self.adapters)
         if self._patterns is None:
-            findings = self.scan_views(decoded.views)
+            findings = self.scan_views(views)
         else:
-            findings, more = self._scan_views(decoded.views)
+            findings, more = self._scan_views(views)
             if more:
                 anomalies = (*anomalies, *(a for a in more if a not in anomalies))
-        if decoded.unscanned:  # each finding says what of its request went unscanned
-            note = f"not scanned: {decoded.unscanned}"
+        if unscanned:  # each finding says what of its request went unscanned
+            note = f"not scanned: {unscanned}"
             findings = [_with_detail(f, note) for f in findings]
-        stopped = decoded.body_scan_truncated or bool(decoded.unscanned)
-        return ScanResult(tuple(findings), anomalies, decoded.body_scan_truncated,
-                          readability(record, decoded.views, stopped), decoded.unscanned)
+        stopped = truncated or bool(unscanned)
+        return _scan_result(tuple(findings), anomalies, truncated, readability(record, views, stopped), unscanned)
 
     def scan_views(self, views: Sequence[View]) -> list[Finding]:
         return self._scan_views(views)[0]
@@ -237,9 +255,7 @@ class Scanner:
             if key in findings:
                 continue
             evidence, match = _excerpt(view.data[lo:hi], start - vs - lo, end - vs - lo)
-            findings[key] = Finding(
-                data_type=needle.data_type, encoding=encoding, location=location, evidence=evidence, match=match
-            )
+            findings[key] = profile_finding(needle.data_type, encoding, location, evidence, match)
             if chain and chain[0] in ENCODING_STEPS:
                 outer_encoded.append(key)
         # A value found encoded in a text AND plain in that text's decoded child view is

@@ -9,6 +9,8 @@ import json
 import random
 from urllib.parse import quote, unquote_plus
 
+import pytest
+
 from consentscope.detectors import GeoPoint, Identifier, Limits, Scanner, ScanProfile, View, decode_request
 from tests.detectors.helpers import FORM, rec
 
@@ -184,3 +186,41 @@ def test_a_views_limit_names_what_went_unscanned() -> None:
 def test_a_fully_scanned_request_names_nothing_unscanned() -> None:
     result = Scanner(PROFILE).scan(rec("/?imei=" + IMEI, b"a=1", (FORM,)))
     assert result.unscanned == "" and result.readability == "readable" and result.findings[0].detail in ("", None)
+
+
+def test_scan_result_made_past_its_init_is_the_dataclass() -> None:
+    """``Scanner.scan`` makes its ``ScanResult`` without the dataclass ``__init__`` (it runs
+    interpreted): every field set, the same object by equality, hash, repr and pickle."""
+    import dataclasses
+    import pickle
+
+    from consentscope.detectors import Finding, ScanResult
+    from consentscope.detectors._scan import _scan_result
+
+    assert [f.name for f in dataclasses.fields(ScanResult)] == [
+        "findings", "anomalies", "body_scan_truncated", "readability", "unscanned"]  # what _scan_result sets
+    args = ((Finding("imei", ("json",), "body.json:$.a", "x"),), ("json-invalid",), True, "opaque", "everything")
+    made, plain = _scan_result(*args), ScanResult(*args)
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert pickle.loads(pickle.dumps(made)) == plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.readability = "readable"  # type: ignore[misc]
+
+
+def test_profile_finding_made_past_its_init_is_the_dataclass() -> None:
+    """The scanner's hit loop makes its findings without the dataclass ``__init__``: every
+    field set, the same object as ``Finding(...)`` by equality, hash, repr and pickle."""
+    import dataclasses
+    import pickle
+
+    from consentscope.detectors import Finding
+    from consentscope.detectors._finding import profile_finding
+
+    assert [f.name for f in dataclasses.fields(Finding)] == [
+        "data_type", "encoding", "location", "evidence", "detail", "match", "confidence"]  # what it sets
+    made = profile_finding("imei", ("gzip", "json", "md5"), "body.json:$.a", "…x", (1, 2))
+    plain = Finding("imei", ("gzip", "json", "md5"), "body.json:$.a", "…x", match=(1, 2))
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert pickle.loads(pickle.dumps(made)) == plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.location = "body"  # type: ignore[misc]
