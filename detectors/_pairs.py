@@ -46,8 +46,8 @@ def pairs(w: _Walker, data: bytes, prefix: str, chain: tuple[str, ...], depth: i
 
 def _measure(data: bytes, min_len: int) -> tuple[list[int], list[int]]:
     """For each pair of ``data.split(b"&")``: 1 + its value's length (a bare token's: its
-    own), and the pairs that need a look of their own: a value longer than ``min_len`` - 1,
-    a name of ``min_len`` or more, or a '%'. One compiled pass over the bytes: per pair, a
+    own), and the pairs that need a look of their own: a value (or bare token) or a name of
+    ``min_len`` bytes or more, or a '%'. One compiled pass over the bytes: per pair, a
     ``find`` of its "=" through ``map`` (argument parsing on every call) and the lists made
     of it were a fifth of decoding a long query."""
     ends: list[int] = []
