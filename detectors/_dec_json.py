@@ -136,8 +136,11 @@ def _fast_read(text: bytes, count: bool = False) -> tuple[str, int] | None:
 def _json_blobs(min_len: int) -> re.Pattern[bytes]:
     """JSON strings shaped like base64 or hex (``blob_child`` decides). The alphabet has no
     ':' or ',' while the gap between two strings always holds one, so a match never starts
-    at a closing quote. (Finer alternatives here cost 6x more than this plus the check.)"""
-    return re.compile(rb'"([A-Za-z0-9+/_-]{%d,}={0,2})"' % min_len)
+    at a closing quote. (Finer alternatives here cost 6x more than this plus the check.)
+    Possessive: neither "=" nor the quote is in the alphabet, so giving back characters of
+    the run (or of the padding) never lets the rest match; without the tries, 1.5x faster
+    on SDK batches."""
+    return re.compile(rb'"([A-Za-z0-9+/_-]{%d,}+={0,2}+)"' % min_len)
 
 
 def _json_text(data: bytes) -> bytes | None:

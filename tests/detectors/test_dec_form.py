@@ -7,6 +7,8 @@ import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentscope.detectors import decode_request
 from consentscope.detectors._dec_form import FORM_PAIRS_RE
@@ -43,3 +45,13 @@ def test_form_check_is_the_per_pair_rule() -> None:
         pairs = [p for p in data.split(b"&") if p]
         per_pair = bool(pairs) and all(pair_re.match(p) for p in pairs)
         assert per_pair == (bool(data.strip(b"&")) and bool(FORM_PAIRS_RE.fullmatch(data))), data
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.binary(max_size=90).map(lambda b: bytes(b"&=\na%*[].-_ Z9\x00"[x % 15] for x in b))
+       | st.lists(st.sampled_from([b"k", b"a" * 64, b"a" * 65, b"=", b"&", b"&&", b"\n", b"v%20", b" "]),
+                  max_size=12).map(b"".join))
+def test_form_pairs_possessive_as_the_plain_pattern(body: bytes) -> None:
+    """The possessive pairs pattern accepts exactly what the plain one accepts."""
+    plain = re.compile(rb"&*(?:" + FORM_KEY + rb"(?:=[^&]*|\n?)(?:&+|\Z))*")
+    assert (FORM_PAIRS_RE.fullmatch(body) is None) == (plain.fullmatch(body) is None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -342,3 +343,11 @@ def test_json_lines_at_once_is_taken_for_plain_logs() -> None:
     finally:
         _dec_json._lines_at_once = saved
     assert calls == [True]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.binary(max_size=120).map(lambda b: bytes(b'"=aZ09+/_-,: {}'[x % 15] for x in b)), st.integers(1, 20))
+def test_blob_strings_possessive_as_the_plain_pattern(text: bytes, min_len: int) -> None:
+    """The possessive blob pattern finds what the plain one finds."""
+    plain = re.compile(rb'"([A-Za-z0-9+/_-]{%d,}={0,2})"' % min_len)
+    assert _dec_json._json_blobs(min_len).findall(text) == plain.findall(text)
