@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +38,33 @@ class Finding:
             object.__setattr__(self, "encoding", tuple(self.encoding))
 
 
-_new_finding = Finding.__new__
 _set = object.__setattr__
+#: each frozen dataclass's field names in order, as ``built`` sets them
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def built(cls: type[_T], *values: object) -> _T:
+    """``cls(*values)`` for a frozen slots dataclass, every field given in order: the fields
+    set as its own ``__init__`` sets them (``object.__setattr__``, past the frozen guard),
+    without that ``__init__`` and its checks, which run interpreted (a frozen dataclass is
+    no native class to mypyc): 1.1 µs a ``Finding`` against 1.5-2 µs, on the scanner's
+    path, where the values are valid by construction. (A ``zip`` of names and values made
+    it as slow as the ``__init__``.)"""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if len(values) != len(names):
+        raise TypeError(f"{cls.__name__} has {len(names)} fields, {len(values)} given")
+    obj = cls.__new__(cls)
+    for i, name in enumerate(names):
+        _set(obj, name, values[i])
+    return obj
 
 
 def profile_finding(
     data_type: str, encoding: tuple[str, ...], location: str, evidence: str, match: tuple[int, int]
 ) -> Finding:
     """``Finding(data_type, encoding, location, evidence, match=match)`` for the scanner's
-    hit loop, whose arguments are valid by construction (a profile's data type, a tuple):
-    the fields set as the dataclass's own ``__init__`` sets them, without that ``__init__``
-    and its check, which run interpreted (a frozen dataclass is no native class to mypyc;
-    2 µs a finding, a twentieth of scanning an SDK batch of events)."""
-    finding = _new_finding(Finding)
-    _set(finding, "data_type", data_type)
-    _set(finding, "encoding", encoding)
-    _set(finding, "location", location)
-    _set(finding, "evidence", evidence)
-    _set(finding, "detail", "")
-    _set(finding, "match", match)
-    _set(finding, "confidence", "profile")
-    return finding
+    hit loop, whose arguments are valid by construction (a profile's data type, a tuple),
+    through ``built`` (a twentieth of scanning an SDK batch of events went to ``__init__``)."""
+    return built(Finding, data_type, encoding, location, evidence, "", match, "profile")

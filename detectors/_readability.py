@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 
 from ._record import RequestRecord
-from ._sniff import ByteClass, all_in
+from ._sniff import ALNUM, ByteClass, all_in
 from ._view import View
 
 #: A body this small is no evidence of encryption (a binary ping, a counter, a short token).
@@ -45,15 +45,16 @@ BLOB_MIN_DISTINCT = 12
 #: maximal runs (not inside a longer one: the look-behind keeps the engine from trying
 #: every position of every shorter run again, 64 characters ahead, which was a fifth of
 #: the detection time of typical requests); the same matches ``finditer`` found without it
-_BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)
+_BLOB_ALPHABET = ALNUM + b"+/=_-"
+_BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)  # runs of _BLOB_ALPHABET
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _PRINTABLE_CLASS = ByteClass(_PRINTABLE)
 #: the blob alphabet marked "x", the rest " ": a text without BLOB_RUN marks in a row holds
 #: no blob, which one C-level ``find`` says (most views: no regex pass at all)
-_BLOB_MARKS = bytes(0x78 if re.fullmatch(rb"[A-Za-z0-9+/=_-]", bytes([c])) else 0x20 for c in range(256))
+_BLOB_MARKS = bytes(0x78 if c in _BLOB_ALPHABET else 0x20 for c in range(256))
 _BLOB_MARKED = b"x" * BLOB_RUN
 #: the blob alphabet: a view of nothing else (a base64 payload no decoder opened) is one run
-_BLOB_CLASS = ByteClass(bytes(c for c in range(256) if _BLOB_MARKS[c] == 0x78))
+_BLOB_CLASS = ByteClass(_BLOB_ALPHABET)
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
 
 
@@ -80,7 +81,7 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
     if len(data) < BLOB_RUN and all_in(data, _PRINTABLE_CLASS):
         return len(data)  # too short to hold a blob, and every byte printable (0 for b"")
     if all_in(data, _BLOB_CLASS):  # one run of blob characters, as long as the view: no text
-        return 0 if len(set(data[:128])) >= BLOB_MIN_DISTINCT else len(data)  # unless not random
+        return 0 if _random(data, 0) else len(data)
     sample = data[:4096]
     printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
     if printable < 0.85 * len(sample):
@@ -96,9 +97,13 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
                 return head_text
     if _BLOB_MARKED not in data.translate(_BLOB_MARKS):
         return len(data)
-    blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data)
-                if len(set(data[m.start():m.start() + 128])) >= BLOB_MIN_DISTINCT)
+    blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data) if _random(data, m.start()))
     return len(data) - blobs
+
+
+def _random(data: bytes, start: int) -> bool:
+    """Does the blob run at ``start`` look random (``BLOB_MIN_DISTINCT``), not padding?"""
+    return len(set(data[start : start + 128])) >= BLOB_MIN_DISTINCT
 
 
 def readability(record: RequestRecord, views: Sequence[View], body_scan_truncated: bool) -> str:
