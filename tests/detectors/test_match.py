@@ -65,3 +65,24 @@ def test_overlapping_hits_all_come_by_end_the_longest_first() -> None:
         ("+8613900001111", 1, 15), ("8613900001111", 2, 15), ("13900001111", 4, 15), ("0001111", 8, 15),
         ("abc", 16, 19), ("bc", 17, 19), ("13900001111", 20, 31), ("0001111", 24, 31),
     ]
+
+
+def test_digests_at_finds_what_the_table_alone_finds() -> None:
+    """The prefix bitmap only spares lookups: every run start whose 16 digits are a key,
+    and no other, comes back with that key's entries (keys sharing five digits included)."""
+    from consentscope.detectors._match import _digests_at, _prefix_bits
+
+    rng = random.Random(5)
+    keys = [hashlib.md5(str(i).encode()).hexdigest()[:16].encode() for i in range(400)]
+    keys += [keys[0][:5] + b"0" * 11, keys[1][:5] + b"f" * 11]  # neighbours behind one bit
+    table = {k: (k,) for k in keys}
+    bits = _prefix_bits(table)  # type: ignore[arg-type]
+    assert sum(bin(b).count("1") for b in bits) == len({k[:5] for k in keys})
+    for _ in range(300):
+        parts = [rng.choice(keys) + rng.choice([b"", b"0", b"ab12"]) for _ in range(rng.randint(0, 6))]
+        parts += [hashlib.sha1(bytes([rng.randrange(256)])).hexdigest().encode()[: rng.randint(16, 40)]]
+        rng.shuffle(parts)
+        text = b"".join(p + rng.choice([b" ", b"-", b'"', b"\x00"]) for p in parts)
+        starts = _hex_starts(text)
+        want = [(s, table[text[s : s + 16]]) for s in starts if text[s : s + 16] in table]
+        assert _digests_at(text, starts, bits, table) == want, text  # type: ignore[arg-type]
