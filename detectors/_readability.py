@@ -49,9 +49,10 @@ _BLOB_ALPHABET = ALNUM + b"+/=_-"
 _BLOB = re.compile(rb"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{%d,}" % BLOB_RUN)  # runs of _BLOB_ALPHABET
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _PRINTABLE_CLASS = ByteClass(_PRINTABLE)
-#: the blob alphabet marked "x", the rest " ": a text without BLOB_RUN marks in a row holds
-#: no blob, which one C-level ``find`` says (most views: no regex pass at all)
-_BLOB_MARKS = bytes(0x78 if c in _BLOB_ALPHABET else 0x20 for c in range(256))
+#: the blob alphabet marked "x", the rest of printable text " ", all else NUL: a text without
+#: BLOB_RUN marks in a row holds no blob, which one C-level ``find`` says (most views: no
+#: regex pass at all), and the NULs counted are its bytes that are not printable
+_BLOB_MARKS = bytes(0x78 if c in _BLOB_ALPHABET else 0x20 if c in _PRINTABLE else 0 for c in range(256))
 _BLOB_MARKED = b"x" * BLOB_RUN
 #: the blob alphabet: a view of nothing else (a base64 payload no decoder opened) is one run
 _BLOB_CLASS = ByteClass(_BLOB_ALPHABET)
@@ -63,7 +64,7 @@ def _is_media(body: bytes, headers: Sequence[tuple[str, str]]) -> bool:
     if body.startswith(_MEDIA_MAGIC) or body[4:8] == b"ftyp" or (body[:4] == b"RIFF" and body[8:12] == b"WEBP"):
         return True
     for k, v in headers:
-        if k.lower() == "content-type":
+        if len(k) == 12 and k.lower() == "content-type":  # most names: no lower-cased copy
             return v.lower().startswith(("image/", "video/", "audio/"))
     return False
 
@@ -82,20 +83,23 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
         return len(data)  # too short to hold a blob, and every byte printable (0 for b"")
     if all_in(data, _BLOB_CLASS):  # one run of blob characters, as long as the view: no text
         return 0 if _random(data, 0) else len(data)
-    sample = data[:4096]
-    printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # C speed: a byte loop was 20 % of a scan
-    if printable < 0.85 * len(sample):
+    # the marks of the head (of all of a view up to _HEAD long): its printable bytes among
+    # the first 4096 are the ones not NUL (C speed: a byte loop was 20 % of a scan)
+    long = len(data) > _HEAD
+    marks = data[:_HEAD].translate(_BLOB_MARKS) if long else data.translate(_BLOB_MARKS)
+    sample = min(len(marks), 4096)
+    if sample - marks.count(0, 0, 4096) < 0.85 * sample:
         try:
             data.decode("utf-8")  # Chinese text is not binary
         except UnicodeDecodeError:
             return 0
-    if enough and len(data) > _HEAD:
-        marks = data[:_HEAD].translate(_BLOB_MARKS)
-        if _BLOB_MARKED not in marks:
+    if long:
+        if enough and _BLOB_MARKED not in marks:
             head_text = len(marks.rstrip(b"x"))
             if head_text >= enough:
                 return head_text
-    if _BLOB_MARKED not in data.translate(_BLOB_MARKS):
+        marks = data.translate(_BLOB_MARKS)
+    if _BLOB_MARKED not in marks:
         return len(data)
     blobs = sum(m.end() - m.start() for m in _BLOB.finditer(data) if _random(data, m.start()))
     return len(data) - blobs

@@ -87,3 +87,42 @@ def test_readability_of_long_views_is_unchanged() -> None:
     finally:
         _readability._text_bytes = saved
     assert fast[0] == "opaque" and fast[2] == "readable"
+
+
+def _text_bytes_before(data: bytes, enough: int = 0) -> int:
+    """``_text_bytes`` as it was with two translations (printable bytes deleted from the
+    sample, then the blob marks): the one-translation version must give the same counts."""
+    from consentscope.detectors._readability import _HEAD, _random
+
+    printable_set = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+    alphabet = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+    blob_marks = bytes(0x78 if c in alphabet else 0x20 for c in range(256))
+    marked = b"x" * BLOB_RUN
+    if len(data) < BLOB_RUN and not data.translate(None, printable_set):
+        return len(data)
+    if data and not data.translate(None, bytes(alphabet)):
+        return 0 if _random(data, 0) else len(data)
+    sample = data[:4096]
+    if len(sample) - len(sample.translate(None, printable_set)) < 0.85 * len(sample):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return 0
+    if enough and len(data) > _HEAD:
+        marks = data[:_HEAD].translate(blob_marks)
+        if marked not in marks and len(marks.rstrip(b"x")) >= enough:
+            return len(marks.rstrip(b"x"))
+    if marked not in data.translate(blob_marks):
+        return len(data)
+    return len(data) - sum(m.end() - m.start() for m in _BLOB.finditer(data) if _random(data, m.start()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"A" * 70, b"Zz09+/=_-" * 9, b"0" * 66, b" ", b'"', b"\n", "中文".encode(), b"\x01",
+                                 b"\xff\xfe", bytes(range(32)), b"ab" * 20, b"x" * 500, b'{"k":1}' * 300,
+                                 bytes(range(48, 123)) * 3, b"\t\r"]),
+                min_size=1, max_size=80),
+       st.integers(0, 300))
+def test_text_bytes_counts_as_with_two_translations(parts: list[bytes], enough: int) -> None:
+    data = b"".join(parts)
+    assert _text_bytes(data, enough) == _text_bytes_before(data, enough)
