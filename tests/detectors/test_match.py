@@ -16,8 +16,9 @@ def test_hex_starts_are_the_starts_of_long_hex_runs() -> None:
     assert _hex_starts(b"") == [] and _hex_starts(b"z" * 40) == []
     assert _hex_starts(b"a" * 16) == [0] and _hex_starts(b"a" * 15) == [] and _hex_starts(b"x" + b"f" * 40) == [1]
     rng = random.Random(3)
-    for _ in range(300):  # the starts of maximal runs of 16 or more, as a regex finds them
-        text = bytes(rng.choice(b"0123456789abcdef" * 3 + b" g-\x00") for _ in range(rng.randint(0, 120)))
+    for _ in range(3000):  # the starts of maximal runs of 16 or more, as a regex finds them
+        digits = rng.choice([3, 10, 40])  # how dense the hex digits are: runs short, long, or both
+        text = bytes(rng.choice(b"0123456789abcdef" * digits + b" g-\x00F") for _ in range(rng.randint(0, 150)))
         assert _hex_starts(text) == [m.start() for m in re.finditer(rb"[0-9a-f]{16,}", text)], text
 
 
