@@ -16,8 +16,6 @@ import json
 import json.scanner
 import re
 import threading
-from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import simdjson
@@ -29,6 +27,8 @@ from ._sniff import B_AMP, B_BSLASH, B_EQ, B_NUL, B_PCT, BLOB, FORM_RE, OTHER, P
 from ._view import View
 
 if TYPE_CHECKING:
+    from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
+
     from ._decode import _Walker
 
 _BOM: Final = b"\xef\xbb\xbf"
@@ -41,8 +41,6 @@ _SAFE_ESCAPES: Final = (
 _JSON_FORM_RE: Final = re.compile(rb'"([^"]*=[^"&]*&[^"]*)"')
 
 _new_view = tuple.__new__
-#: ``_json_blobs(min_len).findall`` by ``min_len`` (a dict lookup costs less than the cache's call)
-_BLOB_FINDALL: dict[int, Callable[[bytes], list[bytes]]] = {}
 _scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a decoder is its context
 #: the scanner of ``json.loads(s, parse_int=_Num, parse_float=_Num, parse_constant=_Num)``:
 #: made once (``json.loads`` with those arguments makes a decoder and its scanner per call,
@@ -132,15 +130,47 @@ def _fast_read(text: bytes, count: bool = False) -> tuple[str, int] | None:
         return None
 
 
-@lru_cache(maxsize=8)
-def _json_blobs(min_len: int) -> re.Pattern[bytes]:
-    """JSON strings shaped like base64 or hex (``blob_child`` decides). The alphabet has no
-    ':' or ',' while the gap between two strings always holds one, so a match never starts
-    at a closing quote. (Finer alternatives here cost 6x more than this plus the check.)
-    Possessive: neither "=" nor the quote is in the alphabet, so giving back characters of
-    the run (or of the padding) never lets the rest match; without the tries, 1.5x faster
-    on SDK batches."""
-    return re.compile(rb'"([A-Za-z0-9+/_-]{%d,}+={0,2}+)"' % min_len)
+#: the blob alphabet of ``_blob_strings``: base64 (both alphabets) and hex, without "="
+_IN_BLOB: Final = bytes(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-" for c in range(256))
+
+
+def _blob_strings(text: bytes, min_len: int) -> list[bytes]:
+    """The JSON strings of ``text`` shaped like base64 or hex (``blob_child`` decides):
+    what ``re.findall(rb'"([A-Za-z0-9+/_-]{min_len,}+={0,2}+)"', text)`` gives (for a
+    ``min_len`` of 1 or more), found by one compiled pass that skips as
+    ``_match._hex_starts`` does. A run of ``min_len`` alphabet bytes starting in ``i .. i +
+    min_len - 1`` holds the byte at ``i + min_len - 1``: where that is no alphabet byte, the
+    places before it are passed over unread; where it is one, its run is walked to both
+    ends, and taken when a quote opens it (one no match closed) and ``={0,2}"`` closes it.
+    The regex tried every quote of the text: 3.3x this on SDK batches (7,000 quotes in
+    70 KB), where it was 14% of the detection."""
+    out: list[bytes] = []
+    table = _IN_BLOB
+    n: i64 = len(text)
+    least: i64 = max(min_len, 1)
+    i: i64 = 0  # runs before i are found; text[i - 1], if any, is no alphabet byte
+    free: i64 = 0  # quotes from here on are free to open a string (none closed a match)
+    while i + least <= n:
+        p: i64 = i + least - 1
+        if not table[text[p]]:
+            i = p + 1
+            continue
+        start: i64 = p
+        while start > i and table[text[start - 1]]:
+            start -= 1
+        k: i64 = p + 1
+        while k < n and table[text[k]]:
+            k += 1
+        # text[start:k] is a whole run, at least ``least`` long when it reaches back to i
+        if k - start >= least and start > free and text[start - 1] == 34:  # '"'
+            end: i64 = k
+            while end < n and end < k + 2 and text[end] == 61:  # up to two '='
+                end += 1
+            if end < n and text[end] == 34:
+                out.append(text[start:end])
+                free = end + 1
+        i = k + 1
+    return out
 
 
 def _json_text(data: bytes) -> bytes | None:
@@ -308,10 +338,7 @@ def _needs_walk(w: _Walker, text: bytes) -> bool:
         for m in _JSON_FORM_RE.finditer(text):
             if FORM_RE.fullmatch(m.group(1)):
                 return True
-    findall = _BLOB_FINDALL.get(w.min_len)
-    if findall is None:
-        findall = _BLOB_FINDALL[w.min_len] = _json_blobs(w.min_len).findall
-    blobs = findall(text)
+    blobs = _blob_strings(text, w.min_len)
     # each distinct string once: SDK documents repeat their ids in every event
     return bool(blobs) and any(w.blob_child(raw) is not None for raw in dict.fromkeys(blobs))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 
 import pytest
@@ -345,9 +346,21 @@ def test_json_lines_at_once_is_taken_for_plain_logs() -> None:
     assert calls == [True]
 
 
-@settings(max_examples=600, deadline=None)
-@given(st.binary(max_size=120).map(lambda b: bytes(b'"=aZ09+/_-,: {}'[x % 15] for x in b)), st.integers(1, 20))
-def test_blob_strings_possessive_as_the_plain_pattern(text: bytes, min_len: int) -> None:
-    """The possessive blob pattern finds what the plain one finds."""
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=160).map(lambda b: bytes(b'"=aZ09+/_-,: {}\x00\xff'[x % 17] for x in b)), st.integers(1, 20))
+def test_blob_strings_as_the_plain_pattern(text: bytes, min_len: int) -> None:
+    """The compiled pass finds what the plain pattern finds, in the same order (strings
+    that share a quote, runs at either end of the text, too many "=" included)."""
     plain = re.compile(rb'"([A-Za-z0-9+/_-]{%d,}={0,2})"' % min_len)
-    assert _dec_json._json_blobs(min_len).findall(text) == plain.findall(text)
+    assert _dec_json._blob_strings(text, min_len) == plain.findall(text)
+
+
+def test_blob_strings_of_long_texts() -> None:
+    """Long runs of ids and digests, as an SDK batch holds them, and quotes shared by two strings."""
+    rng = random.Random(8)
+    plain = re.compile(rb'"([A-Za-z0-9+/_-]{16,}={0,2})"')
+    pieces = [b'"' + bytes(rng.choice(b"0123456789abcdefXYZ+/_-") for _ in range(rng.randint(1, 70))) + b'"'
+              for _ in range(50)] + [b":", b",", b"=", b"==", b'"', b" ", b"{", b"}"]
+    for _ in range(300):
+        text = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 200)))
+        assert _dec_json._blob_strings(text, 16) == plain.findall(text), text
