@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consentscope.detectors import decode_request
 from tests.detectors.helpers import IMEI, found, rec, rows
 
@@ -24,3 +27,19 @@ def test_hex_of_text_and_values_that_stay_as_they_are() -> None:
     ):
         d = decode_request(rec("/?h=" + value))
         assert rows(d) == [("url.path", (), b"/"), ("url.query:h", (), value.encode())] and d.anomalies == ()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=70).map(lambda b: bytes(b"0123456789abcdefABCDEF2gZ\x00 -"[x % 27] for x in b)))
+def test_hex_pairs_as_the_class_tests(blob: bytes) -> None:
+    """The one compiled pass answers as the tests it replaced: every byte a hex digit
+    (both cases) in an even, non-zero count, then every pair's first digit one of text."""
+    from consentscope.detectors._dec_hex import _BINARY, _NOT_HEX, _TEXTLIKE, _hex_pairs
+
+    if not blob or len(blob) % 2 or not all(c in b"0123456789abcdefABCDEF" for c in blob):
+        want = _NOT_HEX
+    elif all(c in b"023456789abcdefABCDEF" for c in blob[::2]):
+        want = _TEXTLIKE
+    else:
+        want = _BINARY
+    assert _hex_pairs(blob) == want
