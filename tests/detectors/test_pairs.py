@@ -79,11 +79,18 @@ def test_pairs_locator_compares_by_value() -> None:
        st.integers(0, 20))
 def test_pairs_measured_in_one_pass_as_by_find(data: bytes, min_len: int) -> None:
     """``_measure``'s one pass gives what ``find`` per pair gives: 1 + each value's length,
-    and the pairs with a long value, a long name or a '%'."""
+    and the pairs with a long value, a long name or a '%'; and where each pair starts, so
+    that its slices are the pairs of ``split``, and any run of them, their join."""
     from consentscope.detectors._pairs import _measure
 
     parts = data.split(b"&")
     eqs = [p.find(b"=") for p in parts]
     ends = [len(p) - eq for p, eq in zip(parts, eqs, strict=True)]
     odd = [i for i, p in enumerate(parts) if ends[i] > min_len or eqs[i] >= min_len or b"%" in p]
-    assert _measure(data, min_len) == (ends, odd)
+    got_ends, got_odd, at = _measure(data, min_len)
+    assert (got_ends, got_odd) == (ends, odd)
+    assert len(at) == len(parts) + 1 and at[-1] == len(data) + 1
+    assert [data[at[i] : at[i + 1] - 1] for i in range(len(parts))] == parts
+    for start in range(len(parts)):
+        for stop in range(start + 1, len(parts) + 1):
+            assert data[at[start] : at[stop] - 1] == b"&".join(parts[start:stop])
