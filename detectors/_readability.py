@@ -22,14 +22,11 @@ through its decoded child view, so ``{"d": base64(gzip(json))}`` is readable and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ._record import RequestRecord
-from ._sniff import ALNUM, ByteClass, all_in
+from ._sniff import ALNUM, ByteClass, all_in, long_runs
 from ._view import View
-
-if TYPE_CHECKING:
-    from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
 
 #: A body this small is no evidence of encryption (a binary ping, a counter, a short token).
 OPAQUE_MIN_BYTES = 64
@@ -103,32 +100,10 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
 
 def _blob_runs(data: bytes) -> list[int]:
     """The maximal runs of the blob alphabet at least ``BLOB_RUN`` long, as their starts and
-    ends in turn, found by one compiled pass that skips (as ``_match._hex_starts`` does): a
-    run of ``BLOB_RUN`` starting in ``i .. i + BLOB_RUN - 1`` holds the byte at ``i + BLOB_RUN
-    - 1``; where that byte is none of the alphabet, the places before it are passed over
-    unread, and where it is one, only its own run is read. Text (words, JSON) is mostly read
-    a short run in every 65 bytes. (Before: the view translated into marks, searched for 65
-    marks in a row, then a regex over the view where one was found.)"""
-    out: list[int] = []
-    table = _IN_BLOB
-    n: i64 = len(data)
-    i: i64 = 0  # runs before i are found; data[i - 1], if any, is not of the alphabet
-    while i + BLOB_RUN <= n:
-        p: i64 = i + BLOB_RUN - 1
-        if not table[data[p]]:
-            i = p + 1
-            continue
-        start: i64 = p
-        while start > i and table[data[start - 1]]:
-            start -= 1
-        end: i64 = p + 1
-        while end < n and table[data[end]]:
-            end += 1
-        if end - start >= BLOB_RUN:
-            out.append(start)
-            out.append(end)
-        i = end + 1
-    return out
+    ends in turn (``long_runs``: text, words or JSON, is mostly read a short run in every 65
+    bytes). Before: the view translated into marks, searched for 65 marks in a row, then a
+    regex over the view where one was found."""
+    return long_runs(data, _IN_BLOB, BLOB_RUN)
 
 
 def _random(data: bytes, start: int) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+import re
 from urllib.parse import unquote_to_bytes
 
-from consentscope.detectors._sniff import BLOB, OTHER, PLAIN, b64_alphabet, is_hex, is_text, shape, unquote
+from consentscope.detectors._sniff import BLOB, OTHER, PLAIN, b64_alphabet, is_hex, is_text, long_runs, shape, unquote
 
 
 def test_unquote_matches_urllib() -> None:
@@ -67,3 +68,22 @@ def test_all_printable_is_printable_utf8_with_tabs_and_newlines() -> None:
         samples.append(bytes(rng.choice(pool) for _ in range(rng.randint(0, 12))))
     for data in samples:
         assert all_printable(data) == reference(data), data
+
+
+def test_long_runs_are_the_maximal_runs_a_regex_finds() -> None:
+    """The pass that skips finds every maximal run of at least ``least`` members, and only
+    those, whatever their density and wherever they stand (at either end too); its starts
+    alone, or only those right after an opening byte, when asked."""
+    rng = random.Random(6)
+    members = bytes(c in b"abc019" for c in range(256))
+    for _ in range(5000):
+        least = rng.choice([1, 2, 3, 16, 65])
+        dense = rng.choice([0.1, 0.5, 0.97])
+        data = bytes(rng.choice(b"abc019") if rng.random() < dense else rng.choice(b" zX\x00\xff")
+                     for _ in range(rng.randint(0, 200)))
+        want = [at for m in re.finditer(rb"[abc019]{%d,}" % least, data) for at in m.span()]
+        assert long_runs(data, members, least) == want, (data, least)
+        assert long_runs(data, members, least, ends=False) == want[::2]
+        opened = [at for m in re.finditer(rb"[abc019]{%d,}" % least, data) if m.start() and data[m.start() - 1] == 0x7A
+                  for at in m.span()]  # after a "z"
+        assert long_runs(data, members, least, 0x7A) == opened, (data, least)
