@@ -239,3 +239,18 @@ def test_tldextract_answers_when_its_snapshot_is_no_file(tmp_path: Path) -> None
             "assert _psl.registrable_domain('a.www.ck') == 'www.ck' and _psl.registrable_domain('gov.cn') == ''\n"
             f"import tldextract; assert tldextract.__file__.startswith({str(archive)!r})")
     assert modules_after(code, tmp_path) == ["requests", "urllib3", "tldextract", "filelock"]
+
+
+def test_ip_literal_answers_as_ipaddress_and_remembers_within_a_bound() -> None:
+    import ipaddress
+
+    from consentscope.tracker_db._normalize import _parsed_ip
+
+    for host in ("127.0.0.1", "8.8.8.8", "::1", "2001:db8::1", "1.2.3", "999.1.1.1", "10.0.0.1:80", "fe80::1%eth0",
+                 "1e100.net", "example.com", ""):
+        try:
+            want: object = ipaddress.ip_address(host) if host and (host[0].isdigit() or ":" in host) else None
+        except ValueError:
+            want = None
+        assert ip_literal(host) == want and ip_literal(host) == want, host  # the second answer: remembered
+    assert _parsed_ip.cache_info().maxsize == 4096  # hostile captures name many hosts: the memory stays bounded
