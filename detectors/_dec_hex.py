@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Literal
 
-from ._sniff import BLOB_FIRSTS, is_hex
+from ._sniff import BLOB_FIRSTS, HEX_CLASS, ByteClass, is_hex
 
 if TYPE_CHECKING:
     from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
 
     from ._decode import _Walker
 
-_IS_HEX_DIGIT: Final = bytes(c in b"0123456789abcdefABCDEF" for c in range(256))
+_IS_HEX_DIGIT: Final = HEX_CLASS.marks
 #: first hex digits of byte pairs that can be UTF-8 text (0 too: tab, newline, CR)
-_TEXT_HIGH: Final = bytes(c in b"023456789abcdefABCDEF" for c in range(256))
+_TEXT_HIGH: Final = ByteClass(b"023456789abcdefABCDEF").marks
 #: what ``_hex_pairs`` tells of a blob
 _NOT_HEX: Final = 0
 _BINARY: Final = 1  # hex, but a pair is a byte below 0x20 that is no tab or newline

@@ -23,7 +23,22 @@ import simdjson
 from ._dec_api import Budget
 from ._jsonnum import _Num
 from ._jsonpath import JsonLocator, json_key
-from ._sniff import B_AMP, B_BSLASH, B_EQ, B_NUL, B_PCT, BLOB, FORM_RE, OTHER, PCT_RE, PLAIN, long_runs, shape
+from ._sniff import (
+    ALNUM,
+    B_AMP,
+    B_BSLASH,
+    B_EQ,
+    B_NUL,
+    B_PCT,
+    BLOB,
+    FORM_RE,
+    OTHER,
+    PCT_RE,
+    PLAIN,
+    ByteClass,
+    long_runs,
+    shape,
+)
 from ._view import View
 
 if TYPE_CHECKING:
@@ -131,7 +146,7 @@ def _fast_read(text: bytes, count: bool = False) -> tuple[str, int] | None:
 
 
 #: the blob alphabet of ``_blob_strings``: base64 (both alphabets) and hex, without "="
-_IN_BLOB: Final = bytes(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-" for c in range(256))
+_IN_BLOB: Final = ByteClass(ALNUM + b"+/_-").marks
 
 
 def _blob_strings(text: bytes, min_len: int) -> list[bytes]:

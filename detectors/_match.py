@@ -36,7 +36,7 @@ from ._expand import (
     BOUNDARY_TOKEN,
     Needle,
 )
-from ._sniff import long_runs
+from ._sniff import ByteClass, long_runs
 
 if TYPE_CHECKING:
     from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
@@ -232,9 +232,9 @@ class Matcher:
 #: starts (its boundary rule), so instead of walking the automaton through every
 #: character, a dict is asked at those few places: the automaton gets smaller, and
 #: its cost per character grows with it (and with what falls out of cache).
-_IS_HEX: Final = bytes(c in b"0123456789abcdef" for c in range(256))
 _HEX_BOUNDED: Final = frozenset({BOUNDARY_HEX, BOUNDARY_ALNUM, BOUNDARY_HEXDASH, BOUNDARY_TOKEN, BOUNDARY_PACKAGE})
 _HEX_DIGITS: Final = b"0123456789abcdef"
+_IS_HEX: Final = ByteClass(_HEX_DIGITS).marks
 
 
 def _hex_starts(lower: bytes) -> list[int]:

@@ -45,10 +45,6 @@ BLOB_MIN_DISTINCT = 12
 _BLOB_ALPHABET = ALNUM + b"+/=_-"
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _PRINTABLE_CLASS = ByteClass(_PRINTABLE)
-#: printable bytes marked 1, all else 0: the zeros counted are the bytes that are not printable
-_PRINTABLE_MARKS = bytes(c in _PRINTABLE for c in range(256))
-#: the blob alphabet, as ``_blob_runs`` reads it (1 for a member)
-_IN_BLOB: Final = bytes(c in _BLOB_ALPHABET for c in range(256))
 #: the blob alphabet: a view of nothing else (a base64 payload no decoder opened) is one run
 _BLOB_CLASS = ByteClass(_BLOB_ALPHABET)
 _MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"\x1aE\xdf\xa3", b"ID3", b"OggS")
@@ -79,7 +75,8 @@ def _text_bytes(data: bytes, enough: int = 0) -> int:
     if all_in(data, _BLOB_CLASS):  # one run of blob characters, as long as the view: no text
         return 0 if _random(data, 0) else len(data)
     sample = data[:4096]
-    if len(sample) - sample.translate(_PRINTABLE_MARKS).count(0) < 0.85 * len(sample):  # C speed
+    # printable bytes are 1 in the class's marks: the zeros counted are the others (C speed)
+    if len(sample) - sample.translate(_PRINTABLE_CLASS.marks).count(0) < 0.85 * len(sample):
         try:
             data.decode("utf-8")  # Chinese text is not binary
         except UnicodeDecodeError:
@@ -103,7 +100,7 @@ def _blob_runs(data: bytes) -> list[int]:
     ends in turn (``long_runs``: text, words or JSON, is mostly read a short run in every 65
     bytes). Before: the view translated into marks, searched for 65 marks in a row, then a
     regex over the view where one was found."""
-    return long_runs(data, _IN_BLOB, BLOB_RUN)
+    return long_runs(data, _BLOB_CLASS.marks, BLOB_RUN)
 
 
 def _random(data: bytes, start: int) -> bool:
