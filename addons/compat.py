@@ -11,13 +11,13 @@ from mitmproxy.version import VERSION
 MITMPROXY_MAJOR = int(VERSION.split(".")[0])
 
 
-def trigger_update(flow: http.HTTPFlow) -> None:
-    """Tell mitmweb/console that a flow's mark or comment changed, so they redraw it."""
+def trigger_update(flows: list[http.HTTPFlow]) -> None:
+    """Tell mitmweb/console that these flows' marks or comments changed, so they redraw them."""
     from mitmproxy.hooks import UpdateHook
 
     master = getattr(ctx, "master", None)
     if master is not None:
-        master.addons.trigger(UpdateHook([flow]))
+        master.addons.trigger(UpdateHook(flows))
 
 
 def decide_next_layer(nextlayer: object) -> None:

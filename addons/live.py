@@ -20,6 +20,7 @@ import logging
 import re
 import time
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -169,6 +170,9 @@ class ConsentScope:
         self._max_body = DEFAULT_MAX_BODY
         #: connections already reported as passed through (next_layer runs more than once)
         self._passthrough_seen: dict[str, bool] = {}
+        #: findings answered and not yet shown (``_show``): log lines, the flow, its comment
+        self._shown: deque[tuple[tuple[str, ...], http.HTTPFlow | None, str]] = deque()
+        self._show_scheduled = False
 
     # -- mitmproxy hooks -------------------------------------------------------------
 
@@ -426,27 +430,49 @@ class ConsentScope:
             if not msg.lines:
                 return
             self.findings += len(msg.lines)
-            log.warning("\n".join(msg.lines))  # one record: each goes through the event loop
-            if flow is None:
-                return
+            self._shown.append((msg.lines, flow, msg.comment))
             runner = self.runner
-            if runner is not None and runner.answers_on_loop:
-                self._annotate(flow, msg.comment)
+            if runner is not None and runner.answers_on_loop and self._loop is not None:
+                if not self._show_scheduled:  # once for the whole frame of answers being read
+                    self._show_scheduled = True
+                    self._loop.call_soon(self._show)
             elif self._loop is not None:
-                self._loop.call_soon_threadsafe(self._annotate, flow, msg.comment)
+                self._loop.call_soon_threadsafe(self._show)
+            else:
+                self._show()
         elif isinstance(msg, Log):
             log.log(msg.level, msg.text)
         elif isinstance(msg, Failure):
             self.errors += 1
             log.error(msg.text)
 
-    def _annotate(self, flow: http.HTTPFlow, comment: str) -> None:
-        try:
-            flow.marked = ":warning:"
-            flow.comment = "consentscope: " + comment
-            compat.trigger_update(flow)
-        except Exception:
-            self._count_error("annotate")
+    def _show(self) -> None:
+        """The findings of the answers read so far: one log record and one redraw for them all.
+        mitmproxy hands every log record, and every update, to each of its ~40 addons in turn
+        (the ``add_log`` and ``update`` hooks): once per frame of answers, not once per flow."""
+        self._show_scheduled = False
+        lines: list[str] = []
+        flows: list[http.HTTPFlow] = []
+        while self._shown:
+            try:
+                found, flow, comment = self._shown.popleft()
+            except IndexError:  # another thread took the last one
+                break
+            lines.extend(found)
+            if flow is not None:
+                try:
+                    flow.marked = ":warning:"
+                    flow.comment = "consentscope: " + comment
+                    flows.append(flow)
+                except Exception:
+                    self._count_error("annotate")
+        if lines:
+            log.warning("\n".join(lines))
+        if flows:
+            try:
+                compat.trigger_update(flows)
+            except Exception:
+                self._count_error("annotate")
 
     def _answer_device(self, flow: http.HTTPFlow, runner: Runner) -> None:
         now = flow.request.timestamp_start or time.time()
@@ -466,7 +492,9 @@ class ConsentScope:
         runner, self.runner = self.runner, None
         if runner is None:
             return None
-        return runner.close()
+        stats = runner.close()
+        self._show()  # the last answers, read while closing (the event loop may not run again)
+        return stats
 
     def _count_error(self, where: str) -> None:
         self.errors += 1

@@ -183,3 +183,47 @@ def test_websocket_messages_from_the_client_are_scanned(profile: Path, tmp_path:
         addon.websocket_message(f)  # from the server: not the phone's data
         addon.done()
     assert rows(db, "select host, data_type, method from cs_findings") == [("push.example.net", "android_id", "WS")]
+
+
+def test_answers_read_together_are_shown_once(profile: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """On mitmproxy's event loop, the findings of the answers read in one go (one frame: one
+    batch of requests) make one log record and one ``update`` for all their flows: mitmproxy
+    hands every log record and every update to each of its addons in turn, and once per flow
+    was a large part of what the addon cost the proxy. Every flow is still marked and
+    commented, every line logged."""
+    import asyncio
+    import logging
+    import time
+
+    class Updates:
+        def __init__(self) -> None:
+            self.calls: list[list] = []
+
+        def update(self, flows: list) -> None:
+            self.calls.append(list(flows))
+
+    addon, updates = ConsentScope(), Updates()
+    flows = [flow("ulogs.umeng.com", f"/log?i={IMEI}&n={n}") for n in range(5)]
+    quiet = flow("api.example.com", "/v1/nothing")
+
+    async def run() -> None:
+        with taddons.context(addon, updates) as tctx:
+            tctx.configure(addon, consentscope_profile=str(profile))
+            assert addon.runner is not None and addon.runner.answers_on_loop
+            for f in [*flows, quiet]:  # one batch to the detector, so one frame of answers
+                addon.request(f)
+            deadline = time.monotonic() + 60
+            while (addon.requests < 6 or addon._shown) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            addon.done()
+
+    with caplog.at_level(logging.WARNING, logger="consentscope"):
+        asyncio.run(run())
+    assert addon.requests == 6 and addon.findings == 5 and addon.errors == 0
+    shown = [r.getMessage() for r in caplog.records if r.name == "consentscope" and "imei" in r.getMessage()]
+    assert len(shown) == 1
+    assert [line.split(" ->")[0] for line in shown[0].splitlines()] == ["LEAK imei plain"] * 5
+    assert updates.calls == [flows]
+    for f in flows:
+        assert f.marked == ":warning:" and f.comment == "consentscope: imei (before-consent)"
+    assert not quiet.marked and not quiet.comment
