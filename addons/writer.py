@@ -1,6 +1,8 @@
 """Background database writer for live sessions.
 
-Storage never runs on mitmproxy's event loop. Batches are written every ``FLUSH_SECONDS``;
+Storage never runs on mitmproxy's event loop. Batches are written every ``FLUSH_SECONDS``
+(the writer thread sleeps in between: what the detector hands over waits in a list, without
+waking it for each request);
 a failed batch is retried ``RETRIES`` times, then appended to a spill file (owner-only
 JSON lines) so no finding is lost; once the database works again, the spill is moved
 into it. The writer also polls for timeline events that `consentscope mark` adds from
@@ -13,9 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -127,7 +129,10 @@ class BackgroundWriter:
         self.url = url
         self.spill_path = spill_path or spill_path_for(url)
         self.on_remote_event = on_remote_event
-        self._q: queue.Queue[_Queued] = queue.Queue()
+        #: handed over, not yet taken by the writer thread (appends and pops are atomic)
+        self._q: deque[_Queued] = deque()
+        #: wakes the writer thread before ``FLUSH_SECONDS`` are up (a judgement, the end)
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self.failures = 0
         self.spilled = 0
@@ -151,17 +156,17 @@ class BackgroundWriter:
     # -- called from the worker thread ------------------------------------------------
 
     def put_findings(self, session_id: str, rows: list[dict[str, Any]]) -> None:
-        self._q.put(_Findings(session_id, rows))
+        self._q.append(_Findings(session_id, rows))
 
     def put_event(self, session_id: str, t: float, event: str, detail: str, source: str) -> None:
-        self._q.put(_Event(session_id, {"time": t, "event": event, "detail": detail, "source": source}))
+        self._q.append(_Event(session_id, {"time": t, "event": event, "detail": detail, "source": source}))
 
     def put_contacts(self, session_id: str, rows: list[dict[str, Any]]) -> None:
-        self._q.put(_Contacts(session_id, rows))
+        self._q.append(_Contacts(session_id, rows))
 
     def put_coverage(self, session_id: str, document: dict[str, Any]) -> None:
         """The session's coverage so far (the latest one queued wins)."""
-        self._q.put(_Coverage(session_id, document))
+        self._q.append(_Coverage(session_id, document))
 
     def put_request(self, session_id: str, t: float, anomalies: tuple[str, ...] = ()) -> None:
         counts: dict[str, int] = {}
@@ -171,33 +176,37 @@ class BackgroundWriter:
 
     def put_requests(self, session_id: str, count: int, span: tuple[float, float], anomalies: dict[str, int]) -> None:
         """``count`` requests scanned between ``span``'s times (one queue item, not one per request)."""
-        self._q.put(_Requests(session_id, count, span, dict(anomalies)))
+        self._q.append(_Requests(session_id, count, span, dict(anomalies)))
 
     def switch_session(self, session_id: str, label: str) -> None:
-        self._q.put(_Switch(session_id, label))
+        self._q.append(_Switch(session_id, label))
 
     def judge(self, session_id: str) -> None:
         """Judge the session once everything queued before this call is stored."""
-        self._q.put(_Judge(session_id))
+        self._q.append(_Judge(session_id))
+        self._wake.set()
 
     def close(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
 
     # -- the writer thread ------------------------------------------------------------
 
     def _run(self) -> None:
+        """Every ``FLUSH_SECONDS`` (sooner for a judgement or the end): store what was handed
+        over, up to and including a judgement (the rest waits for the next round, at once)."""
         last_poll = 0.0
+        judged = False
         while True:
-            deadline = time.monotonic() + FLUSH_SECONDS
+            if not judged:
+                self._wake.wait(FLUSH_SECONDS)
+                self._wake.clear()
             batches: dict[str, Batch] = {}
             switches: list[_Switch] = []
             judge: list[str] = []
-            while time.monotonic() < deadline:
-                try:
-                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
+            while self._q:
+                item = self._q.popleft()
                 if isinstance(item, _Judge):
                     judge.append(item.session_id)
                     break  # store what came before it, then judge
@@ -205,6 +214,7 @@ class BackgroundWriter:
                     switches.append(item)
                 else:
                     self._collect(batches, item)
+            judged = bool(judge)
             for sw in switches:
                 self._safely(partial(self._new_session, sw.session_id, sw.label))
                 self.session_id = sw.session_id
@@ -218,7 +228,7 @@ class BackgroundWriter:
             if self.on_remote_event is not None and time.monotonic() - last_poll > POLL_SECONDS:
                 last_poll = time.monotonic()
                 self._poll_events()
-            if self._stop.is_set() and self._q.empty():
+            if self._stop.is_set() and not self._q:
                 return
 
     def _collect(self, batches: dict[str, Batch], item: _Findings | _Contacts | _Coverage | _Event | _Requests) -> None:

@@ -63,3 +63,38 @@ def test_a_lost_database_is_spilled_and_recovered(tmp_path: Path) -> None:
     wait_for(lambda: not spill.exists(), "the spill moved into the database")
     w.close()
     assert count(db, "cs_findings") == 2
+
+
+def test_handing_over_does_not_wake_the_writer_each_time(tmp_path: Path) -> None:
+    """The detector hands findings over request by request; the writer thread sleeps between
+    its rounds (``FLUSH_SECONDS``) instead of waking, and taking the interpreter lock from the
+    detector, for every one. Everything handed over is stored, in order, and a judgement
+    asked for wakes it at once."""
+    import sys
+    import time
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("counts the writer thread's context switches in /proc (Linux)")
+    db = tmp_path / "w.db"
+    w = BackgroundWriter(f"sqlite:///{db}", "s1")
+
+    def switches() -> int:
+        status = Path(f"/proc/self/task/{w._thread.native_id}/status").read_text()
+        return sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("voluntary_ctxt_switches"))
+
+    wait_for(lambda: w._thread.native_id is not None, "the writer thread")
+    before = switches()
+    for n in range(200):  # a request every millisecond, as a busy detector hands them over
+        w.put_findings("s1", [finding("s1", n)])
+        time.sleep(0.001)
+    wait_for(lambda: count(db, "cs_findings") == 200, "the findings stored")
+    woken = switches() - before
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT flow_id FROM cs_findings ORDER BY id")] == [f"f{n}" for n in range(200)]
+    assert woken < 60, f"the writer thread slept and woke {woken} times for 200 hand-overs"
+    t = time.monotonic()
+    w.judge("s1")
+    w.close()
+    assert time.monotonic() - t < 10
