@@ -257,7 +257,7 @@ class Engine:
         self._remote.put((t, name, detail))
 
     def _drain_remote(self) -> None:
-        while True:
+        while not self._remote.empty():  # asked before every request: no exception when empty
             try:
                 t, name, detail = self._remote.get_nowait()
             except queue.Empty:
