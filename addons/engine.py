@@ -208,7 +208,7 @@ class Engine:
         self.config = config
         self.out = out
         self.profile = config.profile
-        # a DFA automaton: ~50 MB for a faster pass in a process that scans for hours
+        # the matcher built to scan for hours: Hyperscan (or without it a DFA automaton, ~50 MB)
         self.scanner = Scanner(self.profile.scan_profile(), limits=Limits(max_body_scan_bytes=config.max_body),
                                fast_automaton=True)
         # imported here: the proxy's process imports this module and needs none of them

@@ -51,11 +51,13 @@ def digest(res: ScanResult) -> str:
     return hashlib.sha256(result_json(res).encode()).hexdigest()[:20]
 
 
-def scan_all(profile: ScanProfile | None = None, fast_automaton: bool = False) -> dict[str, list[ScanResult]]:
+def scan_all(profile: ScanProfile | None = None, fast_automaton: bool = False,
+             backend: str = "") -> dict[str, list[ScanResult]]:
     profile = profile or full_scan_profile()
     # the digests were written before the SDK adapters were on by default: compare without them
-    scanners = {False: Scanner(profile, adapters=(), fast_automaton=fast_automaton),
-                True: Scanner(profile, patterns=True, adapters=(), fast_automaton=fast_automaton)}
+    scanners = {False: Scanner(profile, adapters=(), fast_automaton=fast_automaton, matcher_backend=backend),
+                True: Scanner(profile, patterns=True, adapters=(), fast_automaton=fast_automaton,
+                              matcher_backend=backend)}
     return {name: [scanners[patterns].scan(r) for r in records] for name, (records, patterns) in corpora().items()}
 
 

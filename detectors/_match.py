@@ -13,20 +13,35 @@ The automaton is ``ahocorasick_rs`` (Rust's ``aho-corasick``): over the bytes, a
 overlapping, in the order pyahocorasick gave them (by end, the longest first at one end),
 returned as one list. On the benchmark's full profile (11,000 anchors) one pass over a
 2 KB request took 50 µs with pyahocorasick's iterator and 16-18 µs with this one's
-contiguous NFA. Its DFA (``Matcher(fast=True)``) is twice faster again (47-69 MB and
-0.2-0.3 s to build with the demo's and the benchmark's profiles; same matches): the live
-detector, which scans for hours, uses it (the bench's live mix scans 1.05x, its small
-requests 1.14x faster); a replay or batch task, which builds a scanner per profile, does not.
+contiguous NFA.
+
+A matcher built to scan for long (``Matcher(fast=True)``: the live detector, which scans for
+hours) runs Hyperscan instead (``hyperscan``, Vectorscan's literal compiler, where its wheel
+installs): 0.5 ns a byte against the NFA's 3.3-3.8 (the bench's live mix, 55 MB of views), the
+same matches, put in the same order (by end, then start). It takes 0.16 s to build (the NFA
+0.02 s), so a replay or batch task, which builds a scanner per profile and may scan little,
+starts with the NFA and builds Hyperscan in a thread once it has scanned ``UPGRADE_BYTES``.
+Where ``hyperscan`` does not import, ``fast`` is ahocorasick_rs's DFA, twice the NFA's speed
+(47-69 MB and 0.2-0.3 s to build), and the NFA stays.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from itertools import compress, count, repeat
-from operator import attrgetter, not_
+from operator import attrgetter, itemgetter, not_
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import ahocorasick_rs
+
+try:  # Vectorscan, statically linked in the wheel (Linux, macOS, Windows on x86-64 and arm64)
+    import hyperscan
+
+    HYPERSCAN = True
+except ImportError:  # a platform without its wheel: the automaton does the same
+    HYPERSCAN = False
 
 from ._expand import (
     BOUNDARY_ALNUM,
@@ -42,6 +57,24 @@ if TYPE_CHECKING:
     from mypy_extensions import i64  # compiled: machine integers; interpreted: never evaluated
 
 ANCHOR_LEN: Final = 16
+#: A matcher built for a short task (a replay, a batch task) starts with the compact automaton,
+#: which builds in 0.02 s; once it has scanned this many bytes it builds Hyperscan in a thread
+#: and takes it when ready: 0.16 s of building, repaid by 3 ns a byte after about 50 MB.
+UPGRADE_BYTES: Final = 32 << 20
+
+#: upgrades under way (``Matcher._upgrade``)
+_UPGRADES: set[threading.Thread] = set()
+
+
+def _finish_upgrades() -> None:
+    """Before a fork: no Hyperscan build is half done in the parent (the child would inherit
+    its memory but not its thread)."""
+    for thread in list(_UPGRADES):
+        thread.join(10.0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_upgrades)
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -98,6 +131,7 @@ class Entry:
 _LATIN1 = repeat("latin-1")
 _TEXT, _BOUNDARY = attrgetter("text"), attrgetter("boundary")
 _CASE_SENSITIVE, _PREFIX16 = attrgetter("case_sensitive"), attrgetter("prefix16")
+_END_START = itemgetter(2, 1)
 
 
 class Hit(NamedTuple):
@@ -123,8 +157,12 @@ class Matcher:
         gates: Sequence[str] = (),
         items: Sequence[tuple[bytes, int]] = (),
         fast: bool = False,
+        backend: str = "",
     ) -> None:
-        """``fast``: the automaton as a DFA (see the module's notes); the same matches."""
+        """``fast``: built to scan for long: Hyperscan, or without it the automaton as a DFA;
+        else the compact automaton, which turns to Hyperscan after ``UPGRADE_BYTES`` (see the
+        module's notes); the same matches. ``backend`` chooses for tests and benchmarks:
+        "hyperscan", "dfa" or "nfa" (this one never upgrades)."""
         # Every needle's entry, then every gate's, then every item's, each under its anchor:
         # its first ``ANCHOR_LEN`` characters, lower-cased. A full profile has 35,000
         # needles: the tables are built in a few passes over whole columns, most of them in
@@ -173,13 +211,94 @@ class Matcher:
             del table[key]
         self._hex_bytes = dict(table)  # what is left, compacted
         self._hex_bits = _prefix_bits(self._hex_bytes)
-        self._ac: ahocorasick_rs.BytesAhoCorasick | None = None
-        if self._keys:
+        self._ac: ahocorasick_rs.BytesAhoCorasick | None = None  # the automaton (NFA or DFA)
+        self._hs: Any = None  # Hyperscan's database, once built
+        #: keys holding a NUL byte, which the hyperscan binding would cut there (it takes C
+        #: strings): their indexes, and a small automaton of them beside it (none in the
+        #: bench's profile)
+        self._nul_ids: list[int] = []
+        self._nul_ac: ahocorasick_rs.BytesAhoCorasick | None = None
+        #: each key's length: a Hyperscan match gives its end only
+        self._lens = tuple(map(len, self._keys))
+        self._local = threading.local()  # a Hyperscan scratch space per thread
+        #: bytes this matcher may scan with the automaton before it builds Hyperscan (in a
+        #: thread, then takes it): -1 never
+        self._upgrade_at: int = -1
+        self._scanned: int = 0
+        if backend not in ("", "hyperscan", "dfa", "nfa"):
+            raise ValueError(f"unknown matcher backend {backend!r}")
+        if not backend:
+            if fast:
+                backend = "hyperscan" if HYPERSCAN else "dfa"
+            else:
+                backend = "nfa"
+                if HYPERSCAN and self._keys:
+                    self._upgrade_at = UPGRADE_BYTES
+        #: what ``candidates`` runs: "hyperscan", "dfa" or "nfa" (an upgrade changes it once)
+        self.backend = backend
+        if self._keys and backend == "hyperscan":
+            self._build_hyperscan()
+        elif self._keys:
             kind = ahocorasick_rs.Implementation
             self._ac = ahocorasick_rs.BytesAhoCorasick(
                 self._keys,
-                implementation=kind.DFA if fast else kind.ContiguousNFA,
+                implementation=kind.DFA if backend == "dfa" else kind.ContiguousNFA,
             )
+
+    def _build_hyperscan(self) -> None:
+        """Compile the keys for Hyperscan (0.16 s for the bench's 11,000; the binding lets go
+        of the interpreter lock meanwhile)."""
+        plain = [i for i, key in enumerate(self._keys) if b"\x00" not in key]
+        nul_ids = [i for i, key in enumerate(self._keys) if b"\x00" in key]
+        if plain:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=[self._keys[i] for i in plain], ids=plain, elements=len(plain), flags=0,
+                       literal=True)
+            self._hs = db
+        if nul_ids:
+            self._nul_ac = ahocorasick_rs.BytesAhoCorasick([self._keys[i] for i in nul_ids])
+            self._nul_ids = nul_ids
+
+    def _upgrade(self) -> None:
+        """This matcher has scanned ``UPGRADE_BYTES``: it will scan for long. Hyperscan is
+        built in a thread, on a free core, while the automaton goes on; ``candidates`` takes
+        it from its next call after it is ready. The same matches either way."""
+        self._upgrade_at = -1
+        thread = threading.Thread(target=self._upgrade_in_thread, name="consentscope-hyperscan", daemon=True)
+        _UPGRADES.add(thread)
+        thread.start()
+
+    def _upgrade_in_thread(self) -> None:
+        try:
+            self._build_hyperscan()
+        except Exception:  # out of memory, a refusal: the automaton stays, and finds the same
+            return
+        finally:
+            _UPGRADES.discard(threading.current_thread())
+        self.backend = "hyperscan"  # last: the database is complete before anyone reads it
+
+    def _hs_matches(self, data: bytes) -> list[tuple[int, int, int]]:
+        """Hyperscan's matches as the automaton gives them: (key index, start, end), by end,
+        then start (at one end, the longest key first)."""
+        out: list[tuple[int, int, int]] = []
+        if self._hs is not None:
+            local = self._local
+            scratch = getattr(local, "scratch", None)
+            if scratch is None:
+                scratch = local.scratch = hyperscan.Scratch(self._hs)
+            append = out.append
+            lens = self._lens
+
+            def matched(key: int, _from: int, end: int, _flags: int, _context: object) -> None:
+                append((key, end - lens[key], end))
+
+            self._hs.scan(data, match_event_handler=matched, scratch=scratch)
+        if self._nul_ac is not None:  # the keys with a NUL byte
+            ids = self._nul_ids
+            nul = self._nul_ac.find_matches_as_indexes(data, overlapping=True)
+            out.extend([(ids[k], start, end) for k, start, end in nul])
+        out.sort(key=_END_START)
+        return out
 
     @property
     def _hex(self) -> dict[str, tuple[Entry, ...]]:
@@ -196,7 +315,16 @@ class Matcher:
         confirmation: the automaton's matches, and the starts of hex runs whose first 16
         digits are a digest's anchor. Empty on most requests (three in four typical ones),
         which then need no text, no confirmation and no finding bookkeeping at all."""
-        matches = self._ac.find_matches_as_indexes(lower_bytes, overlapping=True) if self._ac is not None else []
+        if self._upgrade_at >= 0:
+            self._scanned += len(lower_bytes)
+            if self._scanned >= self._upgrade_at:
+                self._upgrade()
+        if self.backend == "hyperscan":
+            matches = self._hs_matches(lower_bytes) if self._keys else []
+        elif self._ac is not None:
+            matches = self._ac.find_matches_as_indexes(lower_bytes, overlapping=True)
+        else:
+            matches = []
         digests: list[tuple[int, tuple[Entry, ...]]] = []
         if self._hex_bytes:
             starts = _hex_starts(lower_bytes)

@@ -122,14 +122,17 @@ class Scanner:
         patterns: bool = False,
         adapters: Sequence[Adapter] | None = None,
         fast_automaton: bool = False,
+        matcher_backend: str = "",
     ) -> None:
         """``patterns``: also find PI by validated patterns (``_patterns.py``), with
         ``confidence="pattern"``; with an empty ``ScanProfile()`` that is a profile-less
         audit. Off, the scan does no pattern work at all. ``adapters``: SDK wire formats
         undone before decoding (``_adapters.py``); by default ``BUILTIN_ADAPTERS``, so every
         door (replay, live, batch) reads the same SDK formats; ``()`` for none.
-        ``fast_automaton``: the needle automaton as a DFA (``Matcher``), for a scanner that
-        runs for hours (the live detector): same findings."""
+        ``fast_automaton``: a matcher built to scan for long (``Matcher(fast=True)``:
+        Hyperscan, or without it the automaton as a DFA), for a scanner that runs for hours
+        (the live detector): same findings. ``matcher_backend``: "hyperscan", "dfa" or "nfa",
+        for tests and benchmarks."""
         self.profile = profile
         self.adapters = tuple(BUILTIN_ADAPTERS if adapters is None else adapters)
         self.limits = limits
@@ -155,7 +158,7 @@ class Scanner:
                     items.append((text.encode(), BOUNDARY_PACKAGE))
                     self._item_owner.append(("contacts", idx))
             self._list_sizes = {"installed_apps": len(profile.installed_apps), "contacts": len(profile.contacts)}
-            self._matcher = Matcher(self.needles, gates, items, fast=fast_automaton)
+            self._matcher = Matcher(self.needles, gates, items, fast=fast_automaton, backend=matcher_backend)
 
     @property
     def automaton_size(self) -> int:

@@ -87,3 +87,87 @@ def test_digests_at_finds_what_the_table_alone_finds() -> None:
         starts = _hex_starts(text)
         want = [(s, table[text[s : s + 16]]) for s in starts if text[s : s + 16] in table]
         assert _digests_at(text, starts, bits, table) == want, text  # type: ignore[arg-type]
+
+
+def test_every_backend_gives_the_same_candidates_in_the_same_order() -> None:
+    """Hyperscan (the live detector's), the DFA and the compact NFA give the same matches, in
+    the automaton's order (by end, the longest first at one end), on texts made of keys that
+    overlap, repeat and nest, with NUL and high bytes; from several threads at once, too
+    (Hyperscan keeps a scratch space per thread)."""
+    import threading
+
+    import pytest
+
+    from consentscope.detectors._match import HYPERSCAN
+
+    backends = ["nfa", "dfa", *(["hyperscan"] if HYPERSCAN else [])]
+    if not HYPERSCAN:
+        pytest.skip("hyperscan does not import here: nothing to compare the automaton with")
+    needles = expand((Identifier("imei", "861234567890127"), Identifier("android_id", "9774d56d682e549c"),
+                      Identifier("phone_number", "13900001111")), 2)
+    items = [(b"13900001111", 0), (b"+8613900001111", 0), (b"0001111", 0), (b"a\x00b\xe9c", 0), (b"bc", 0)]
+    matchers = {b: Matcher(needles, items=items, backend=b) for b in backends}
+    assert {m.backend for m in matchers.values()} == set(backends)
+    keys = matchers["nfa"]._keys
+    rng = random.Random(6)
+    pieces = [*rng.sample(keys, 40), b"+8613900001111", b"a\x00b\xe9c", b"\x00", b"\xff", b" ", b"0" * 9]
+    texts = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(400)]
+    texts += [b"", keys[0] * 50, b"13900001111" * 40, bytes(range(256)) * 4]
+    want = [matchers["nfa"].candidates(t) for t in texts]
+    assert sum(len(w[0]) for w in want) > 2000
+    for backend, matcher in matchers.items():
+        assert [matcher.candidates(t) for t in texts] == want, backend
+    got: dict[int, list] = {}
+
+    def scan(k: int) -> None:
+        got[k] = [matchers["hyperscan"].candidates(t) for t in texts]
+
+    threads = [threading.Thread(target=scan, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(g == want for g in got.values()) and len(got) == 4
+
+
+def test_a_matcher_that_scans_for_long_turns_to_hyperscan_with_the_same_matches() -> None:
+    """A matcher for a short task starts with the compact automaton; past ``UPGRADE_BYTES`` it
+    builds Hyperscan in a thread and takes it once ready, and the matches stay the same
+    before, during and after. A fork meanwhile waits for the build (the child would inherit
+    its memory but not its thread) and the child scans the same."""
+    import os
+    import time
+
+    import pytest
+
+    from consentscope.detectors._match import HYPERSCAN, UPGRADE_BYTES
+
+    if not HYPERSCAN:
+        pytest.skip("hyperscan does not import here: the automaton stays")
+    needles = expand((Identifier("imei", "861234567890127"), Identifier("phone_number", "13900001111")), 2)
+    reference = Matcher(needles, backend="nfa")
+    assert reference._upgrade_at == -1  # asked for by name: never upgrades
+    matcher = Matcher(needles)
+    assert matcher.backend == "nfa" and matcher._upgrade_at == UPGRADE_BYTES
+    matcher._upgrade_at = 10_000  # sooner, for the test
+    rng = random.Random(7)
+    keys = reference._keys
+    texts = [b" ".join(rng.choice(keys) for _ in range(rng.randint(1, 20))) for _ in range(300)]
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while matcher.backend != "hyperscan" and time.monotonic() < deadline:
+        for t in texts:
+            assert matcher.candidates(t) == reference.candidates(t)
+        seen.append(matcher.backend)
+    assert matcher.backend == "hyperscan" and seen[0] == "nfa"
+    assert [matcher.candidates(t) for t in texts] == [reference.candidates(t) for t in texts]
+
+    late = Matcher(needles)
+    late._upgrade_at = 0
+    late.candidates(texts[0])  # the build starts; the fork below waits for it
+    pid = os.fork()
+    if pid == 0:  # the child: exits 0 only if it scans what the reference finds
+        ok = all(late.candidates(t) == reference.candidates(t) for t in texts)
+        os._exit(0 if ok and late.backend == "hyperscan" else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
