@@ -438,18 +438,19 @@ class ConsentScope:
                     self._loop.call_soon(self._show)
             elif self._loop is not None:
                 self._loop.call_soon_threadsafe(self._show)
-            else:
-                self._show()
+            else:  # a reader thread and no event loop (mitmproxy's test harness): no redraw
+                self._show(annotate=False)
         elif isinstance(msg, Log):
             log.log(msg.level, msg.text)
         elif isinstance(msg, Failure):
             self.errors += 1
             log.error(msg.text)
 
-    def _show(self) -> None:
+    def _show(self, annotate: bool = True) -> None:
         """The findings of the answers read so far: one log record and one redraw for them all.
         mitmproxy hands every log record, and every update, to each of its ~40 addons in turn
-        (the ``add_log`` and ``update`` hooks): once per frame of answers, not once per flow."""
+        (the ``add_log`` and ``update`` hooks): once per frame of answers, not once per flow.
+        ``annotate``: mark and comment the flows (on the event loop's thread only)."""
         self._show_scheduled = False
         lines: list[str] = []
         flows: list[http.HTTPFlow] = []
@@ -459,7 +460,7 @@ class ConsentScope:
             except IndexError:  # another thread took the last one
                 break
             lines.extend(found)
-            if flow is not None:
+            if flow is not None and annotate:
                 try:
                     flow.marked = ":warning:"
                     flow.comment = "consentscope: " + comment

@@ -117,7 +117,7 @@ def test_the_detector_process_yields_the_cpu_to_the_proxy(config: EngineConfig) 
     try:
         def settled() -> bool:
             nice, slice_ns = state(runner.proc.pid)
-            return nice == DETECTOR_NICE and (slice_ns == DETECTOR_SLICE_NS or not custom_slices)
+            return nice == DETECTOR_NICE and (slice_ns == DETECTOR_SLICE_NS or not custom_slices or slice_ns is None)
 
         wait_for(settled, f"the detector at nice {DETECTOR_NICE} with a {DETECTOR_SLICE_NS} ns slice")
         assert state(os.getpid())[0] != DETECTOR_NICE  # the detector's, not the proxy's
