@@ -258,10 +258,7 @@ class Engine:
 
     def _drain_remote(self) -> None:
         while not self._remote.empty():  # asked before every request: no exception when empty
-            try:
-                t, name, detail = self._remote.get_nowait()
-            except queue.Empty:
-                return
+            t, name, detail = self._remote.get_nowait()  # this thread is the only one taking
             self.audit.add_event(TimelineEvent(t, name, detail, "cli"))
             self.out(Log(logging.INFO, f"consentscope: {name} recorded from the command line"))
 

@@ -221,10 +221,9 @@ class Matcher:
         #: each key's length: a Hyperscan match gives its end only
         self._lens = tuple(map(len, self._keys))
         self._local = threading.local()  # a Hyperscan scratch space per thread
-        #: bytes this matcher may scan with the automaton before it builds Hyperscan (in a
-        #: thread, then takes it): -1 never
+        #: bytes this matcher may still scan with the automaton before it builds Hyperscan
+        #: (in a thread, then takes it): -1 never
         self._upgrade_at: int = -1
-        self._scanned: int = 0
         if backend not in ("", "hyperscan", "dfa", "nfa"):
             raise ValueError(f"unknown matcher backend {backend!r}")
         if not backend:
@@ -316,8 +315,8 @@ class Matcher:
         digits are a digest's anchor. Empty on most requests (three in four typical ones),
         which then need no text, no confirmation and no finding bookkeeping at all."""
         if self._upgrade_at >= 0:
-            self._scanned += len(lower_bytes)
-            if self._scanned >= self._upgrade_at:
+            self._upgrade_at -= len(lower_bytes)
+            if self._upgrade_at <= 0:
                 self._upgrade()
         if self.backend == "hyperscan":
             matches = self._hs_matches(lower_bytes) if self._keys else []
